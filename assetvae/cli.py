@@ -1,0 +1,180 @@
+"""The `assetvae` command line. Each command parses, calls one library function, and prints.
+
+User errors are typed exceptions in the library; they become one-line messages and exit
+code 2 here, in one place (``_Group.invoke``). Torch is imported only by the commands that
+train or export, so the runtime commands start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from .plugin_api.errors import AssetVAEError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        warnings.showwarning = _one_line_warning
+        try:
+            return super().invoke(ctx)
+        except AssetVAEError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except OSError as e:
+            # Disk full, permission denied, read-only folder: the user's to fix, not a bug.
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assetvae")
+def main() -> None:
+    """Train a VAE on your sprite folders, export a bundle, generate reproducible variants."""
+
+
+@main.command("demo-data")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--per-class", default=32, show_default=True, help="Images per class.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--size", default=64, show_default=True, help="Sprite size in pixels.")
+def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
+    """Write the built-in procedural plant set (8 classes) as an asset folder."""
+    from .datasets.demo import write_demo_folder
+
+    try:
+        counts = write_demo_folder(out, per_class=per_class, seed=seed, size=size)
+    except (FileExistsError, ValueError) as e:
+        raise AssetVAEError(str(e)) from None
+    click.echo(f"wrote {sum(counts.values())} images in {len(counts)} classes to {out}")
+
+
+@main.command()
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to create.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory.")
+@click.option("--size", default=64, show_default=True, help="Image size: 16, 32, 64 or 128.")
+@click.option("--latent", default=32, show_default=True, help="Latent size.")
+@click.option("--width", default=32, show_default=True, help="Channels at full resolution.")
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--batch", default=32, show_default=True)
+@click.option("--lr", default=2e-3, show_default=True, help="Learning rate (cosine-decayed to a tenth).")
+@click.option("--beta", default=0.02, show_default=True, help="KL weight.")
+@click.option("--warmup", default=5, show_default=True, help="KL warm-up epochs.")
+@click.option("--grad-weight", default=1.0, show_default=True, help="Weight of the edge (gradient) loss.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option("--val-fraction", default=0.1, show_default=True)
+@click.option("--augment/--no-augment", default=None, help="Flips and shifts [default: on below 2000 images].")
+@click.option("--pixel-art/--smooth", default=None, help="Nearest-neighbour resampling [default: only when upscaling].")
+@click.option("--crop/--no-crop", default=True, show_default=True, help="Crop sprites to their opaque area.")
+@click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(data, out, resume, size, latent, width, epochs, batch, lr, beta, warmup, grad_weight,
+          seed, device, val_fraction, augment, pixel_art, crop, preview_every, quiet) -> None:
+    """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
+    from .config import ModelConfig, RunConfig, TrainConfig
+    from .train import train as run_training
+
+    if resume is None and (data is None or out is None):
+        raise click.UsageError("give DATA and --out RUN_DIR, or --resume RUN_DIR")
+    if resume is not None and out is not None and out != resume:
+        raise click.UsageError("--out and --resume name different folders; give only --resume")
+    cfg = RunConfig(
+        data=str(data) if data else "",
+        model=ModelConfig(image_size=size, latent_dim=latent, width=width, max_width=max(128, width)),
+        train=TrainConfig(epochs=epochs, batch_size=batch, lr=lr, beta=beta, warmup_epochs=warmup,
+                          grad_weight=grad_weight, seed=seed, device=device, val_fraction=val_fraction,
+                          augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every),
+    )
+    result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
+    click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
+               f"next: assetvae export {result.run_dir} -o NAME.avae.onnx")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Bundle file to write, e.g. plants.avae.onnx.")
+@click.option("--sidecar", is_flag=True, help="Also write the manifest beside the bundle as JSON.")
+def export(run_dir: Path, output: Path, sidecar: bool) -> None:
+    """Export a trained run's decoder and class model as one ONNX bundle."""
+    from .export.bundle import export_bundle
+
+    report = export_bundle(run_dir, output, sidecar=sidecar)
+    click.echo(f"wrote {output} ({report.size_bytes / 1024:.0f} KiB, {len(report.manifest.classes)} classes, "
+               f"parity max error {report.parity_max_abs} on {report.parity_samples} samples)")
+
+
+def _open_bundle(bundle: Path, device: str):
+    from .plugin_api import Generator
+
+    return Generator.load(bundle, device=device)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Class to sample (repeatable) [default: all].")
+@click.option("-n", "n", default=16, show_default=True, help="Variants per class.")
+@click.option("--spread", default=1.0, show_default=True, help="0 = prototype, 1 = the class's own variety.")
+@click.option("--seed", default=0, show_default=True, help="World seed (0 to 2**64-1).")
+@click.option("--truncation", type=float, default=None, help="Redraw normal draws beyond this magnitude.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--scale", default=2, show_default=True, help="Pixel scale of the sheet.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def sample(bundle, classes, n, spread, seed, truncation, device, scale, output) -> None:
+    """Write a labelled sheet of N variants per class from a bundle."""
+    from .plugin_api.images import labelled_grid, save_png
+
+    gen = _open_bundle(bundle, device)
+    names = list(classes) or gen.classes
+    rows = [(c, gen.sample(c, n, spread=spread, seed=seed, truncation=truncation)) for c in names]
+    save_png(labelled_grid(rows, scale=scale, columns=min(n, 16)), output)
+    click.echo(f"wrote {output}: {n} variants of {len(names)} class(es), spread {spread}, seed {seed} "
+               f"({gen.provider})")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
+def inspect(bundle: Path, as_json: bool) -> None:
+    """Show a bundle's classes, sizes, format version, training facts and parity error."""
+    from .plugin_api.bundle import read_manifest
+
+    m = read_manifest(bundle)
+    info = {
+        "bundle": str(bundle), "format": m.format, "version": m.version, "image_size": m.image_size,
+        "latent_dim": m.latent_dim, "output": m.output, "rng": m.rng,
+        "classes": {c.name: c.count for c in m.classes},
+        "components": {c.name: len(c.components) for c in m.classes if c.components},
+        "training": {k: v for k, v in m.training.items() if k != "config"},
+        "export": m.export,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{bundle}: {m.format} v{m.version}, {m.image_size}x{m.image_size} RGBA, latent {m.latent_dim}")
+    click.echo(f"classes ({len(m.classes)}): " + ", ".join(f"{c.name} ({c.count})" for c in m.classes))
+    for k, v in info["training"].items():
+        click.echo(f"training.{k}: {v}")
+    for k, v in m.export.items():
+        click.echo(f"export.{k}: {v}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

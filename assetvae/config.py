@@ -1,0 +1,98 @@
+"""Run configuration: plain dataclasses that round-trip through JSON.
+
+The whole config is saved in every checkpoint and bundle so a run can be rebuilt from its
+file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+ALLOWED_SIZES = (16, 32, 64, 128)
+
+
+@dataclass
+class ModelConfig:
+    image_size: int = 64
+    latent_dim: int = 32
+    width: int = 32  # channels at full resolution; doubles per halving, capped at max_width
+    max_width: int = 128
+
+    def validate(self) -> None:
+        if self.image_size not in ALLOWED_SIZES:
+            raise ConfigError(
+                f"image size {self.image_size} is not supported: use one of "
+                + ", ".join(map(str, ALLOWED_SIZES))
+            )
+        if not 2 <= self.latent_dim <= 512:
+            raise ConfigError(f"latent size {self.latent_dim} is out of range: use 2 to 512")
+        if not 4 <= self.width <= 512 or self.max_width < self.width:
+            raise ConfigError(
+                f"width {self.width} (max {self.max_width}) is out of range: use 4 to 512"
+            )
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 2e-3
+    beta: float = 0.02  # KL weight against a per-pixel L1 reconstruction summed over the image
+    warmup_epochs: int = 5  # linear KL warm-up from 0 to beta
+    grad_weight: float = 1.0  # weight of the image-gradient L1 term that fights blur
+    seed: int = 0
+    device: str = "auto"
+    val_fraction: float = 0.1
+    augment: bool | None = None  # None: on for small sets (< 2000 images)
+    pixel_art: bool | None = None  # None: nearest-neighbour only when upscaling
+    crop: bool = True  # crop each sprite to its opaque bounding box before fitting
+    preview_every: int = 1
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.beta < 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.val_fraction < 0.9:
+            raise ConfigError(f"validation fraction {self.val_fraction} is out of range: use 0 to 0.9")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
+
+
+@dataclass
+class RunConfig:
+    data: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        self.model.validate()
+        self.train.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        # Unknown keys (from a newer version) are dropped rather than refused.
+        def pick(dc, values):
+            names = {f.name for f in dataclasses.fields(dc)}
+            return dc(**{k: v for k, v in (values or {}).items() if k in names})
+
+        return cls(
+            data=d.get("data", ""),
+            model=pick(ModelConfig, d.get("model")),
+            train=pick(TrainConfig, d.get("train")),
+        )

@@ -1,0 +1,1 @@
+"""Asset folders: scanning, loading sprites as RGBA, and the built-in demo plants."""

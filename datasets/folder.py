@@ -1,0 +1,300 @@
+"""Asset folders: find the classes and images, load each image as a square RGBA array.
+
+A folder's immediate subfolders are its classes (sorted); images are found recursively in
+each. A folder of images with no subfolders is one class named after the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..plugin_api.errors import AssetVAEError
+from ..plugin_api.fileio import atomic_path
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+MIN_SIZE, MAX_SIZE = 16, 256
+# Larger declared images are refused before decoding (a decompression bomb declares a
+# huge size in a few bytes). 64 Mpx is far above any sprite or stamp artists use.
+MAX_PIXELS = 64_000_000
+CACHE_VERSION = 1
+
+
+class DatasetError(AssetVAEError):
+    """An asset folder that cannot be used: missing, empty, or a class with no readable image."""
+
+
+class ImageLoadError(AssetVAEError):
+    """One image file that cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    size: int = 64
+    pixel_art: bool | None = None  # None: nearest-neighbour only when the source is not larger
+    crop: bool = True  # crop to the bounding box of non-transparent pixels first
+
+    def key(self) -> str:
+        return f"v{CACHE_VERSION}-s{self.size}-p{self.pixel_art}-c{self.crop}"
+
+
+@dataclass
+class AssetFolder:
+    root: Path
+    classes: list[str]
+    files: dict[str, list[Path]]
+
+
+@dataclass
+class LoadedDataset:
+    """Images as uint8 [N, S, S, 4] straight-alpha RGBA, with integer labels into ``classes``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    paths: list[Path]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update("\n".join(self.classes).encode())
+        h.update(self.labels.astype(np.int64).tobytes())
+        h.update(np.ascontiguousarray(self.images).tobytes())
+        return h.hexdigest()[:16]
+
+    def counts(self) -> dict[str, int]:
+        return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
+
+
+def _visible(p: Path) -> bool:
+    return not p.name.startswith(".")
+
+
+def _images_under(folder: Path) -> list[Path]:
+    found = []
+    seen_dirs = set()
+    # followlinks=False and an inode set: a symlink loop cannot make this run forever.
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            dirnames[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if _visible(p) and p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir():
+                found.append(p)
+    return found
+
+
+def scan_folder(root: str | os.PathLike) -> AssetFolder:
+    """Find classes and their image files. Raises DatasetError for a missing or empty folder."""
+    root = Path(root)
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder; give a folder of images, one subfolder per class")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: is a file, not a folder; give a folder with one subfolder per class")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
+    if not subdirs:
+        files = {root.resolve().name or "default": _images_under(root)}
+    else:
+        files = {d.name: _images_under(d) for d in subdirs}
+        loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+        if loose:
+            warnings.warn(
+                f"{root}: {len(loose)} image(s) directly in the top folder are ignored; "
+                "move them into a class subfolder",
+                stacklevel=2,
+            )
+    empty = [c for c, fs in files.items() if not fs]
+    if len(empty) == len(files):
+        raise DatasetError(
+            f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}); "
+            "put images in one subfolder per class"
+        )
+    if empty:
+        raise DatasetError(
+            f"{root}: class folder(s) with no images: {', '.join(empty)}; add images or remove them"
+        )
+    return AssetFolder(root=root, classes=list(files), files=files)
+
+
+def _to_rgba(im: Image.Image) -> Image.Image:
+    """Any Pillow mode to RGBA, keeping palette/colour-key transparency and 16-bit range."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        # 16-bit greyscale PNGs load as I/I;16: scale down, don't clip.
+        if a.max(initial=0) > 255:
+            a = a / 257.0
+        im = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+    if im.mode == "RGBA":
+        return im
+    if im.mode in ("P", "PA", "L", "LA", "RGB", "1") or "transparency" in im.info:
+        return im.convert("RGBA")
+    # CMYK, YCbCr, LAB, HSV...: through RGB.
+    return im.convert("RGB").convert("RGBA")
+
+
+def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) -> np.ndarray:
+    """Decode one image into uint8 [size, size, 4] straight-alpha RGBA, centred on transparency.
+
+    Raises ImageLoadError (with the reason) for anything that is not a readable image.
+    """
+    path = Path(path)
+    size = options.size
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageLoadError(f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} pixels)")
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)  # animated: the first frame stands for the file
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            im = _to_rgba(im)
+    except ImageLoadError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise ImageLoadError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise ImageLoadError(f"{path}: damaged or unreadable ({e})") from None
+
+    a = np.asarray(im)
+    # Hidden colour under transparent pixels must not leak into resampling or the loss.
+    a = np.where(a[..., 3:4] == 0, 0, a).astype(np.uint8)
+    if options.crop:
+        ys, xs = np.nonzero(a[..., 3])
+        if len(ys) == 0:
+            raise ImageLoadError(f"{path}: fully transparent, nothing to learn from")
+        a = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = a.shape[:2]
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    nearest = options.pixel_art if options.pixel_art is not None else max(w, h) <= size
+    im = Image.fromarray(a, "RGBA")
+    if (nw, nh) != (w, h):
+        # Pillow resamples RGBA in premultiplied alpha, so no dark fringes.
+        im = im.resize((nw, nh), Image.Resampling.NEAREST if nearest else Image.Resampling.LANCZOS)
+    canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    canvas.paste(im, ((size - nw) // 2, (size - nh) // 2))
+    out = np.asarray(canvas).copy()
+    out[out[..., 3] == 0, :3] = 0
+    return out
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("ASSETVAE_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "assetvae" / "images"
+
+
+def _cache_file(path: Path, options: LoadOptions, root: Path) -> Path:
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{options.key()}"
+    return root / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".npy")
+
+
+def load_image_cached(path: Path, options: LoadOptions, cache: Path | None) -> np.ndarray:
+    """load_image through an on-disk cache keyed by path, file size, mtime and options."""
+    if cache is None:
+        return load_image(path, options)
+    try:
+        cf = _cache_file(path, options, cache)
+    except OSError as e:
+        raise ImageLoadError(f"{path}: cannot stat ({e.strerror})") from None
+    if cf.exists():
+        try:
+            a = np.load(cf, allow_pickle=False)
+            if a.shape == (options.size, options.size, 4) and a.dtype == np.uint8:
+                return a
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is rebuilt below
+    a = load_image(path, options)
+    try:
+        with atomic_path(cf) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, a, allow_pickle=False)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return a
+
+
+def load_folder(
+    root: str | os.PathLike,
+    options: LoadOptions = LoadOptions(),
+    use_cache: bool = True,
+) -> LoadedDataset:
+    """Scan and load a whole asset folder. Unreadable files are skipped with one warning."""
+    if not MIN_SIZE <= options.size <= MAX_SIZE:
+        raise DatasetError(f"image size {options.size} is out of range: use {MIN_SIZE} to {MAX_SIZE}")
+    folder = scan_folder(root)
+    cache = cache_dir() if use_cache else None
+    images, labels, paths, skipped = [], [], [], []
+    for ci, cls in enumerate(folder.classes):
+        for p in folder.files[cls]:
+            try:
+                a = load_image_cached(p, options, cache)
+            except ImageLoadError as e:
+                skipped.append((p, str(e)))
+                continue
+            images.append(a)
+            labels.append(ci)
+            paths.append(p)
+    if skipped:
+        names = ", ".join(str(p.relative_to(folder.root)) for p, _ in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {names}{more}", stacklevel=2)
+    lab = np.asarray(labels, dtype=np.int64)
+    empty = [c for i, c in enumerate(folder.classes) if not (lab == i).any()]
+    if empty:
+        raise DatasetError(
+            f"class(es) with no readable image: {', '.join(empty)}; fix or remove those files"
+        )
+    return LoadedDataset(
+        images=np.stack(images), labels=lab, classes=folder.classes, paths=paths, skipped=skipped
+    )
+
+
+_FRAME_SUFFIX = re.compile(r"[\W_]*\d+$")
+
+
+def split_indices(
+    labels: np.ndarray, paths: list[Path], val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation split that keeps animation frames together.
+
+    Files whose names differ only in a trailing number (walk_01, walk_02) form one group
+    and land on the same side, unless that would make the whole class one group.
+    Classes of 4 or more images give at least one validation image; smaller ones give none.
+    """
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        groups: dict[str, list[int]] = {}
+        for i in idx:
+            groups.setdefault(_FRAME_SUFFIX.sub("", paths[i].stem) or paths[i].stem, []).append(int(i))
+        if len(groups) < 2:
+            groups = {str(i): [int(i)] for i in idx}
+        keys = sorted(groups)
+        rng.shuffle(keys)
+        n_val_target = max(1, round(len(idx) * val_fraction)) if len(idx) >= 4 and val_fraction > 0 else 0
+        taken = 0
+        for k in keys:
+            g = groups[k]
+            if taken < n_val_target and taken + len(g) < len(idx):
+                val.extend(g)
+                taken += len(g)
+            else:
+                train.extend(g)
+    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64))

@@ -1,0 +1,162 @@
+"""The Generator: what a game engine calls to turn (class, seed, key) into a sprite.
+
+Every variant is a pure function of (bundle, seed, key, class, spread, truncation): the
+latent noise comes from the portable seed stream (rng.py), the latent is computed by fixed-
+order numpy arithmetic (sampling.py), and the ONNX graph decodes each row independently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import rng
+from .bundle import _read_bytes, check_graph, manifest_of, open_session
+from .errors import SamplingError
+from .manifest import Manifest
+from .sampling import blend_gaussians, check_spread, latent_samples
+
+MAX_VARIANTS = 1_000_000  # per call; a game asking for more is almost surely a bug
+DECODE_CHUNK = 256  # rows per graph run: bounds memory, keeps per-row results batch-independent
+
+Key = rng.Key
+
+
+class Generator:
+    """A loaded bundle. Thread-safe: any number of threads may call it at once."""
+
+    def __init__(self, session, manifest: Manifest, path: Path):
+        self._session = session
+        self.manifest = manifest
+        self.path = path
+        self.provider: str = session.get_providers()[0]
+        self._index = {c.name: i for i, c in enumerate(manifest.classes)}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto", threads: int | None = None) -> Generator:
+        """Open a bundle. device: 'auto' (CUDA if available, else CPU), 'cpu' or 'cuda'.
+
+        Raises BundleError for a file that is not an assetvae bundle, is from a newer major
+        format version, or whose manifest disagrees with its graph.
+        """
+        path = Path(path)
+        data = _read_bytes(path)
+        session = open_session(data, path, device=device, threads=threads)
+        manifest = manifest_of(session, data, path)
+        check_graph(session, manifest, path)
+        return cls(session, manifest, path)
+
+    # --- what the bundle holds -----------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return [c.name for c in self.manifest.classes]
+
+    @property
+    def image_size(self) -> int:
+        return self.manifest.image_size
+
+    @property
+    def latent_dim(self) -> int:
+        return self.manifest.latent_dim
+
+    def __repr__(self) -> str:
+        return (f"Generator({str(self.path)!r}, {len(self.classes)} classes, {self.image_size}px, "
+                f"latent {self.latent_dim}, {self.provider})")
+
+    def _class(self, name: str):
+        try:
+            return self.manifest.classes[self._index[name]]
+        except (KeyError, TypeError):
+            close = difflib.get_close_matches(str(name), self.classes, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(map(repr, close))}?" if close else \
+                f"classes are: {', '.join(self.classes[:20])}"
+            raise SamplingError(f"unknown class {name!r}; {hint}") from None
+
+    # --- latents -------------------------------------------------------------------------
+    def latents(self, seed: int, keys: Sequence[Key], cls: str, spread: float = 1.0,
+                truncation: float | None = None) -> np.ndarray:
+        """The latent vectors z [len(keys), latent] of variants `keys` of class `cls`."""
+        c = self._class(cls)
+        spread = check_spread(spread)
+        keys = _check_keys(keys)
+        noise = _normals(seed, keys, self.latent_dim, truncation)
+        if not c.components:
+            return latent_samples(c.centroid, c.chol, noise, spread)
+        # Sub-clusters: the seed stream's choice sub-stream picks each variant's component.
+        weights = [k.weight for k in c.components]
+        pick = rng.choice_batch(seed, keys, weights) if len(keys) else np.zeros(0, np.int64)
+        z = np.empty((len(keys), self.latent_dim), np.float32)
+        for j, comp in enumerate(c.components):
+            sel = pick == j
+            if sel.any():
+                z[sel] = latent_samples(comp.centroid, comp.chol, noise[sel], spread)
+        return z
+
+    def blend_latents(self, seed: int, keys: Sequence[Key], cls_a: str, cls_b: str, t: float,
+                      spread: float = 1.0, truncation: float | None = None) -> np.ndarray:
+        a, b = self._class(cls_a), self._class(cls_b)
+        centroid, chol = blend_gaussians(a.centroid, a.chol, b.centroid, b.chol, t)
+        keys = _check_keys(keys)
+        noise = _normals(seed, keys, self.latent_dim, truncation)
+        return latent_samples(centroid, chol, noise, check_spread(spread))
+
+    # --- images --------------------------------------------------------------------------
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode latents float32 [N, latent] into uint8 [N, H, W, 4] straight-alpha RGBA."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise SamplingError(f"z must have shape [N, {self.latent_dim}], got {list(z.shape)}")
+        if not np.isfinite(z).all():
+            raise SamplingError("z holds NaN or infinite values")
+        s = self.image_size
+        out = np.empty((len(z), s, s, 4), np.uint8)
+        for i in range(0, len(z), DECODE_CHUNK):
+            img = self._session.run(["image"], {"z": np.ascontiguousarray(z[i : i + DECODE_CHUNK])})[0]
+            if self.manifest.output == "float32_nchw":
+                img = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            out[i : i + DECODE_CHUNK] = img
+        return out
+
+    def variants(self, seed: int, keys: Sequence[Key], cls: str, spread: float = 1.0,
+                 truncation: float | None = None) -> np.ndarray:
+        """One prop per key: uint8 [len(keys), H, W, 4]. Same (seed, key) -> same pixels, always."""
+        return self.decode(self.latents(seed, keys, cls, spread, truncation))
+
+    def sample(self, cls: str, n: int, spread: float = 1.0, seed: int = 0,
+               truncation: float | None = None) -> np.ndarray:
+        """n variants of cls: the variants with keys 0..n-1 under this seed."""
+        return self.variants(seed, range(_check_n(n)), cls, spread, truncation)
+
+    def blend(self, cls_a: str, cls_b: str, t: float, n: int = 1, spread: float = 1.0, seed: int = 0,
+              keys: Sequence[Key] | None = None, truncation: float | None = None) -> np.ndarray:
+        """Hybrids of two classes: t=0 is cls_a, t=1 is cls_b; keys default to 0..n-1."""
+        keys = range(_check_n(n)) if keys is None else keys
+        return self.decode(self.blend_latents(seed, keys, cls_a, cls_b, t, spread, truncation))
+
+    def prototype(self, cls: str) -> np.ndarray:
+        """The class centroid decoded: uint8 [1, H, W, 4]."""
+        return self.decode(self._class(cls).centroid[None].astype(np.float32))
+
+
+def _check_n(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_VARIANTS:
+        raise SamplingError(f"n={n!r} is out of range: ask for 0 to {MAX_VARIANTS:,} variants per call")
+    return int(n)
+
+
+def _check_keys(keys: Sequence[Key]) -> list[Key]:
+    keys = list(keys)
+    if len(keys) > MAX_VARIANTS:
+        raise SamplingError(f"{len(keys):,} keys in one call; split into calls of at most {MAX_VARIANTS:,}")
+    return keys
+
+
+def _normals(seed: int, keys: list[Key], dim: int, truncation: float | None) -> np.ndarray:
+    try:
+        return rng.normals_batch(seed, keys, dim, truncation)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise SamplingError(str(e)) from None

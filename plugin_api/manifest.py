@@ -1,0 +1,214 @@
+"""The bundle manifest: the one schema the exporter writes and the runtime reads.
+
+It is JSON stored in the ONNX model's ``metadata_props`` under ``METADATA_KEY`` (and,
+optionally, in a sidecar ``.json`` file carrying the graph's SHA-256). Unknown fields are
+ignored; a newer major version is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import BundleError
+
+FORMAT_NAME = "assetvae-bundle"
+FORMAT_VERSION = "1.0"  # major.minor: a minor bump only adds optional fields
+METADATA_KEY = "assetvae.manifest"
+RNG_SPECS = ("assetvae-splitmix-polar-v1",)
+OUTPUT_LAYOUTS = ("uint8_nhwc", "float32_nchw")
+MAX_LATENT = 4096
+MAX_IMAGE = 4096
+
+
+@dataclass
+class Component:
+    """One sub-cluster of a class: a Gaussian with its own weight, centroid and factor."""
+
+    weight: float
+    centroid: np.ndarray  # float64 [latent]
+    chol: np.ndarray  # float64 [latent, latent], lower triangular
+
+
+@dataclass
+class ClassLatent:
+    """What the trainer learned about one class: where it sits in latent space and its spread."""
+
+    name: str
+    count: int
+    centroid: np.ndarray  # float64 [latent]
+    chol: np.ndarray  # float64 [latent, latent], lower Cholesky factor of the covariance
+    components: list[Component] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    image_size: int
+    latent_dim: int
+    classes: list[ClassLatent]
+    channels: int = 4
+    output: str = "uint8_nhwc"
+    rng: str = RNG_SPECS[0]
+    training: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT_NAME
+    version: str = FORMAT_VERSION
+    graph_sha256: str | None = None  # only in a sidecar file, to pair it with its graph
+
+    def class_index(self, name: str) -> int:
+        for i, c in enumerate(self.classes):
+            if c.name == name:
+                return i
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        def gauss(c):
+            return {"centroid": _floats(c.centroid), "chol": [_floats(r) for r in c.chol]}
+
+        d: dict[str, Any] = {
+            "format": self.format,
+            "version": self.version,
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "latent_dim": self.latent_dim,
+            "output": self.output,
+            "rng": self.rng,
+            "classes": [
+                {
+                    "name": c.name,
+                    "count": c.count,
+                    **gauss(c),
+                    "components": [{"weight": k.weight, **gauss(k)} for k in c.components],
+                }
+                for c in self.classes
+            ],
+            "training": self.training,
+            "export": self.export,
+        }
+        if self.graph_sha256 is not None:
+            d["graph_sha256"] = self.graph_sha256
+        return d
+
+    def to_json(self) -> str:
+        # allow_nan=False: a NaN must never reach a file that engines parse.
+        return json.dumps(self.to_dict(), allow_nan=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            d = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as e:
+            raise BundleError(f"bundle manifest is not valid JSON ({e}); re-export the bundle") from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Manifest:
+        """Validate and build. Every problem is a BundleError naming the field."""
+        _check(isinstance(d, dict), "manifest must be a JSON object")
+        _check(d.get("format") == FORMAT_NAME, f"format is {d.get('format')!r}, not {FORMAT_NAME!r}")
+        version = d.get("version")
+        _check(isinstance(version, str) and _parse_version(version) is not None,
+               f"version {version!r} is not of the form MAJOR.MINOR")
+        major = _parse_version(version)[0]
+        supported = _parse_version(FORMAT_VERSION)[0]
+        if major > supported:
+            raise BundleError(
+                f"bundle format version {version} is newer than this runtime supports "
+                f"({FORMAT_VERSION}); upgrade assetvae to load it"
+            )
+        image_size = _int(d, "image_size", 1, MAX_IMAGE)
+        latent = _int(d, "latent_dim", 1, MAX_LATENT)
+        channels = _int(d, "channels", 1, 4)
+        _check(channels == 4, f"channels is {channels}; this runtime reads RGBA (4) bundles")
+        output = d.get("output", "uint8_nhwc")
+        _check(output in OUTPUT_LAYOUTS, f"output layout {output!r} is not one of {OUTPUT_LAYOUTS}")
+        rng = d.get("rng")
+        _check(rng in RNG_SPECS, f"RNG spec {rng!r} is unknown to this runtime; upgrade assetvae")
+        raw = d.get("classes")
+        _check(isinstance(raw, list) and raw, "classes must be a non-empty list")
+        classes = [_class(c, latent, i) for i, c in enumerate(raw)]
+        names = [c.name for c in classes]
+        _check(len(set(names)) == len(names), "class names must be unique")
+        for key in ("training", "export"):
+            _check(isinstance(d.get(key, {}), dict), f"{key} must be an object")
+        sha = d.get("graph_sha256")
+        _check(sha is None or isinstance(sha, str), "graph_sha256 must be a string")
+        return cls(
+            image_size=image_size, latent_dim=latent, classes=classes, channels=channels,
+            output=output, rng=rng, training=d.get("training", {}), export=d.get("export", {}),
+            format=FORMAT_NAME, version=version, graph_sha256=sha,
+        )
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise BundleError(f"bad bundle manifest: {msg}; re-export the bundle")
+
+
+def _parse_version(v: str) -> tuple[int, int] | None:
+    parts = v.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def _int(d: dict, key: str, lo: int, hi: int) -> int:
+    v = d.get(key)
+    _check(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
+           f"{key} must be an integer in {lo}..{hi}, got {v!r}")
+    return v
+
+
+def _floats(a: np.ndarray) -> list[float]:
+    return [float(x) for x in np.asarray(a, dtype=np.float64).ravel()]
+
+
+def _vector(v: Any, n: int, what: str) -> np.ndarray:
+    _check(isinstance(v, list) and len(v) == n, f"{what} must be a list of {n} numbers")
+    _check(all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v),
+           f"{what} must hold only numbers")
+    a = np.asarray(v, dtype=np.float64)
+    _check(bool(np.isfinite(a).all()), f"{what} holds NaN or infinite values")
+    return a
+
+
+def _factor(v: Any, n: int, what: str) -> np.ndarray:
+    _check(isinstance(v, list) and len(v) == n, f"{what} must be a {n}x{n} matrix")
+    m = np.stack([_vector(r, n, what) for r in v])
+    _check(bool(np.all(np.triu(m, 1) == 0)), f"{what} must be lower triangular")
+    diag = np.diag(m)
+    _check(bool(np.all(diag > 0)), f"{what} must have a positive diagonal (positive definite)")
+    return m
+
+
+def _class(c: Any, latent: int, i: int) -> ClassLatent:
+    _check(isinstance(c, dict), f"classes[{i}] must be an object")
+    name = c.get("name")
+    _check(isinstance(name, str) and 0 < len(name) <= 200, f"classes[{i}].name must be a non-empty string")
+    count = c.get("count", 0)
+    _check(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
+           f"class {name!r}: count must be a non-negative integer")
+    centroid = _vector(c.get("centroid"), latent, f"class {name!r} centroid")
+    chol = _factor(c.get("chol"), latent, f"class {name!r} factor")
+    comps = c.get("components", [])
+    _check(isinstance(comps, list), f"class {name!r}: components must be a list")
+    components = []
+    for j, k in enumerate(comps):
+        _check(isinstance(k, dict), f"class {name!r} component {j} must be an object")
+        w = k.get("weight")
+        _check(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0,
+               f"class {name!r} component {j}: weight must be a positive number")
+        components.append(Component(
+            weight=float(w),
+            centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),
+            chol=_factor(k.get("chol"), latent, f"class {name!r} component {j} factor"),
+        ))
+    return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components)

@@ -1,0 +1,54 @@
+"""Sampling math, pure numpy: z = centroid + spread * L @ n, and blends between classes.
+
+The matrix product is written as a fixed-order accumulation of elementwise operations, not
+a BLAS call: BLAS may sum in a different order for different batch shapes, and a variant must
+come out bit-identical whether it is decoded alone or inside any batch, on any host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SamplingError
+
+MAX_SPREAD = 10.0
+
+
+def check_spread(spread: float) -> float:
+    s = float(spread)
+    if not np.isfinite(s) or s < 0 or s > MAX_SPREAD:
+        raise SamplingError(
+            f"spread {spread!r} is out of range: use 0 (the class prototype) to {MAX_SPREAD:g}; "
+            "1 is the class's own variety"
+        )
+    return s
+
+
+def latent_samples(
+    centroid: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float
+) -> np.ndarray:
+    """z = centroid + spread * (L @ n) for each row n of noise [N, d]. Returns float32 [N, d].
+
+    Computed in float64, column by column of L in index order, then rounded to float32.
+    """
+    noise = np.asarray(noise, dtype=np.float64)
+    chol = np.asarray(chol, dtype=np.float64)
+    acc = np.zeros_like(noise)
+    for k in range(noise.shape[1]):
+        acc += noise[:, k : k + 1] * chol[:, k][None, :]
+    z = np.asarray(centroid, dtype=np.float64)[None, :] + spread * acc
+    return z.astype(np.float32)
+
+
+def blend_gaussians(
+    c_a: np.ndarray, l_a: np.ndarray, c_b: np.ndarray, l_b: np.ndarray, t: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolate two classes: t=0 gives a, t=1 gives b.
+
+    Interpolating the Cholesky factors keeps the result lower triangular with a positive
+    diagonal (a convex mix of positive diagonals), so it is always a valid factor.
+    """
+    t = float(t)
+    if not np.isfinite(t) or not 0.0 <= t <= 1.0:
+        raise SamplingError(f"blend amount {t!r} is out of range: use 0 to 1")
+    return (1 - t) * c_a + t * c_b, (1 - t) * l_a + t * l_b

@@ -1,0 +1,105 @@
+"""Loss terms and the class latent model are pure functions: test them as such."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from assetvae.latent_model import fit_class_model, fit_gaussian, shrinkage
+from assetvae.losses import alpha_weighted_l1, gradient_l1, kl_weight, vae_loss
+from assetvae.model import DiagonalGaussian
+
+
+def _img(rgb, a, size=4):
+    x = torch.zeros(1, 4, size, size)
+    x[:, :3] = torch.tensor(rgb, dtype=torch.float32)[None, :, None, None]
+    x[:, 3] = a
+    return x
+
+
+def test_colour_under_transparent_target_pixels_does_not_matter():
+    target = _img((1.0, 0.0, 0.0), 0.0)
+    a = _img((0.0, 1.0, 0.0), 0.0)
+    b = _img((0.3, 0.3, 0.9), 0.0)
+    assert float(alpha_weighted_l1(a, target)) == 0.0 == float(alpha_weighted_l1(b, target))
+
+
+def test_colour_error_is_weighted_by_target_alpha_and_alpha_has_its_own_error():
+    pred = _img((0.5, 0.5, 0.5), 1.0)
+    opaque, half = _img((1.0, 0.5, 0.5), 1.0), _img((1.0, 0.5, 0.5), 0.5)
+    e_opaque = float(alpha_weighted_l1(pred, opaque))
+    e_half = float(alpha_weighted_l1(pred, half))
+    assert e_opaque == pytest.approx(16 * 0.5)  # 16 pixels, 0.5 red error, no alpha error
+    assert e_half == pytest.approx(16 * 0.5 * 0.5 + 16 * 0.5)  # colour halved, plus alpha error
+
+
+def test_gradient_term_punishes_blur_that_l1_barely_sees():
+    target = torch.zeros(1, 4, 8, 8)
+    target[:, :, :, :4] = 1.0  # a hard vertical edge
+    blurred = target.clone()
+    blurred[:, :, :, 3] = 0.5
+    blurred[:, :, :, 4] = 0.5
+    assert float(gradient_l1(target, target)) == 0.0
+    assert float(gradient_l1(blurred, target)) > 0.0
+    # gradient term is invariant to hidden colour under transparency (premultiplied)
+    hidden = torch.zeros(1, 4, 8, 8)
+    hidden2 = hidden.clone()
+    hidden2[:, :3] = 0.7
+    assert float(gradient_l1(hidden2, hidden)) == 0.0
+
+
+def test_kl_matches_closed_form_and_is_zero_at_prior():
+    post = DiagonalGaussian(torch.zeros(2, 3), torch.zeros(2, 3))
+    assert torch.allclose(post.kl(), torch.zeros(2))
+    post = DiagonalGaussian(torch.tensor([[1.0, 0.0]]), torch.log(torch.tensor([[4.0, 1.0]])))
+    expected = 0.5 * ((1 + 4 - 1 - np.log(4)) + 0)
+    assert float(post.kl()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_kl_warmup_is_linear_then_flat():
+    assert kl_weight(0, 0.1, 4) == 0.0
+    assert kl_weight(2, 0.1, 4) == pytest.approx(0.05)
+    assert kl_weight(10, 0.1, 4) == pytest.approx(0.1)
+    assert kl_weight(0, 0.1, 0) == 0.1
+
+
+def test_vae_loss_combines_terms():
+    pred, target = torch.rand(3, 4, 8, 8), torch.rand(3, 4, 8, 8)
+    kl = torch.tensor([1.0, 2.0, 3.0])
+    t = vae_loss(pred, target, kl, kl_w=0.5, grad_weight=2.0)
+    assert float(t.total) == pytest.approx(float(t.recon + 2 * t.grad + 0.5 * 2.0), rel=1e-5)
+
+
+def test_class_factor_is_lower_triangular_and_pd_for_tiny_classes():
+    rng = np.random.default_rng(0)
+    d = 16
+    for n in (1, 2, 3, 50):
+        means = rng.normal(size=(n, d))
+        var = rng.uniform(0.01, 0.1, size=(n, d))
+        c, L = fit_gaussian(means, var)
+        assert np.allclose(c, means.mean(0))
+        assert np.allclose(L, np.tril(L)) and (np.diag(L) > 0).all()
+        cov = L @ L.T
+        assert np.all(np.linalg.eigvalsh(cov) > 0)
+    # one image: the covariance is its own posterior variance (a diagonal)
+    c, L = fit_gaussian(np.ones((1, 3)), np.full((1, 3), 0.25))
+    assert np.allclose(L @ L.T, np.diag([0.25] * 3), atol=1e-5)
+    assert shrinkage(1, 8) == 1.0 and shrinkage(1000, 8) < 0.01
+
+
+def test_covariance_is_spread_plus_mean_posterior_variance():
+    rng = np.random.default_rng(1)
+    means = rng.normal(size=(4000, 2)) * [2.0, 0.5]
+    var = np.full((4000, 2), 0.1)
+    _, L = fit_gaussian(means, var)
+    cov = L @ L.T
+    assert cov[0, 0] == pytest.approx(4.1, rel=0.05) and cov[1, 1] == pytest.approx(0.35, rel=0.05)
+
+
+def test_fit_class_model_per_class():
+    means = np.array([[0.0, 0.0], [2.0, 2.0], [10.0, 10.0]])
+    var = np.full((3, 2), 0.5)
+    classes = fit_class_model(means, var, np.array([0, 0, 1]), ["a", "b"])
+    assert [c.name for c in classes] == ["a", "b"] and [c.count for c in classes] == [2, 1]
+    assert np.allclose(classes[1].centroid, [10, 10])
