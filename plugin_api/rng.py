@@ -452,24 +452,24 @@ def uniform_batch(seed: int, keys: Sequence[Key] | np.ndarray, stream: int = STR
     return (x >> 11).astype(np.float64) * _TWO_M53
 
 
-def _cumulative(weights: Sequence[float] | np.ndarray) -> np.ndarray:
+def _cumulative(weights: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
+    """Running left-to-right float64 sums of the weights, and the last positive weight's index."""
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.size == 0:
         raise ValueError("weights must not be empty")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("weights must be finite and >= 0")
-    cum = np.cumsum(w)  # sequential left-to-right float64 sums
-    if not cum[-1] > 0.0:
-        raise ValueError("weights must not all be zero")
-    return cum
+    with np.errstate(over="ignore"):  # an infinite sum is refused just below
+        cum = np.cumsum(w)  # add.accumulate: sequential sums, like the ports' loop
+    if not 0.0 < cum[-1] < math.inf:
+        raise ValueError("weights must not all be zero, and must have a finite sum")
+    return cum, int(np.flatnonzero(w > 0.0)[-1])
 
 
-def _pick(cum: np.ndarray, u: np.ndarray | float) -> np.ndarray:
+def _pick(cum: np.ndarray, last: int, u: np.ndarray | float) -> np.ndarray:
     # First i with u*total < cum[i]; if rounding puts u*total at total, the last positive one.
     target = np.asarray(u, dtype=np.float64) * cum[-1]
-    idx = np.searchsorted(cum, target, side="right")
-    last = int(np.flatnonzero(np.diff(cum, prepend=0.0) > 0.0)[-1])
-    return np.minimum(idx, last)
+    return np.minimum(np.searchsorted(cum, target, side="right"), last)
 
 
 def choice(seed: int, key: Key, weights: Sequence[float] | np.ndarray, *, index: int = 0,
@@ -480,16 +480,16 @@ def choice(seed: int, key: Key, weights: Sequence[float] | np.ndarray, *, index:
     weights, left to right; the result is the first ``i`` with ``u * cum[-1] < cum[i]``
     (clamped to the last index with positive weight). Zero weights are never picked.
     """
-    cum = _cumulative(weights)
-    return int(_pick(cum, uniform(seed, key, stream, index)))
+    cum, last = _cumulative(weights)
+    return int(_pick(cum, last, uniform(seed, key, stream, index)))
 
 
 def choice_batch(seed: int, keys: Sequence[Key] | np.ndarray,
                  weights: Sequence[float] | np.ndarray, *, index: int = 0,
                  stream: int = STREAM_CHOICE) -> np.ndarray:
     """:func:`choice` for many keys: int64 array ``[len(keys)]``."""
-    cum = _cumulative(weights)
-    return _pick(cum, uniform_batch(seed, keys, stream, index)).astype(np.int64)
+    cum, last = _cumulative(weights)
+    return _pick(cum, last, uniform_batch(seed, keys, stream, index)).astype(np.int64)
 
 
 # --- shipped test vectors -----------------------------------------------------------------

@@ -297,11 +297,18 @@ def test_uniforms_and_choices():
 
 
 def test_choice_cumulative_rule_at_the_top_edge():
-    cum = np.cumsum([0.1, 0.2, 0.0])
     top = math.nextafter(1.0, 0.0)
-    assert rng._pick(cum, top) == 1  # never the zero-weight last component
-    assert rng._pick(cum, 0.0) == 0
-    assert rng._pick(np.cumsum([0.0, 1.0]), 0.0) == 1
+    cum, last = rng._cumulative([0.1, 0.2, 0.0])
+    assert last == 1
+    assert rng._pick(cum, last, top) == 1  # never the zero-weight last component
+    assert rng._pick(cum, last, 0.0) == 0
+    assert rng._pick(*rng._cumulative([0.0, 1.0]), 0.0) == 1
+    # The clamp (a guard: with u < 1, u * total < total) picks the last positive weight, even
+    # one too small to change the running sum, as the C port's loop does.
+    cum, last = rng._cumulative([3.0, 1e-300, 0.0])
+    assert last == 1 and cum[-1] == 3.0
+    assert top * 3.0 < 3.0
+    assert rng._pick(cum, last, 1.0) == 1
 
 
 # --- the portable logarithm ---------------------------------------------------------------
@@ -381,7 +388,7 @@ def test_other_bad_arguments():
         rng.normals(0, 0, -1)
     with pytest.raises(ValueError):
         rng.normals(0, 0, 4, stream=-1)
-    for w in ([], [0.0, 0.0], [1.0, -0.5], [1.0, float("inf")], [float("nan")]):
+    for w in ([], [0.0, 0.0], [1.0, -0.5], [1.0, float("inf")], [float("nan")], [1e308] * 2):
         with pytest.raises(ValueError):
             rng.choice(0, 0, w)
     with pytest.raises(ValueError):
