@@ -14,7 +14,10 @@ from pathlib import Path
 
 import click
 
+from .config import ModelConfig, TrainConfig
 from .plugin_api.errors import AssetVAEError
+
+_M, _T = ModelConfig(), TrainConfig()  # option defaults come from the config dataclasses
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -68,27 +71,28 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to create.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory.")
-@click.option("--size", default=64, show_default=True, help="Image size: 16, 32, 64 or 128.")
-@click.option("--latent", default=32, show_default=True, help="Latent size.")
-@click.option("--width", default=32, show_default=True, help="Channels at full resolution.")
-@click.option("--epochs", default=40, show_default=True)
-@click.option("--batch", default=32, show_default=True)
-@click.option("--lr", default=2e-3, show_default=True, help="Learning rate (cosine-decayed to a tenth).")
-@click.option("--beta", default=0.02, show_default=True, help="KL weight.")
-@click.option("--warmup", default=5, show_default=True, help="KL warm-up epochs.")
-@click.option("--grad-weight", default=1.0, show_default=True, help="Weight of the edge (gradient) loss.")
+@click.option("--size", default=_M.image_size, show_default=True, help="Image size: 16, 32, 64 or 128.")
+@click.option("--latent", default=_M.latent_dim, show_default=True, help="Latent size.")
+@click.option("--width", default=_M.width, show_default=True, help="Channels at full resolution.")
+@click.option("--epochs", default=_T.epochs, show_default=True)
+@click.option("--minutes", type=float, default=None, help="Stop after the epoch in which this much time has passed.")
+@click.option("--batch", default=_T.batch_size, show_default=True)
+@click.option("--lr", default=_T.lr, show_default=True, help="Learning rate (cosine-decayed to a tenth).")
+@click.option("--beta", default=_T.beta, show_default=True, help="KL weight.")
+@click.option("--warmup", default=_T.warmup_epochs, show_default=True, help="KL warm-up epochs.")
+@click.option("--grad-weight", default=_T.grad_weight, show_default=True, help="Weight of the edge (gradient) loss.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
-@click.option("--val-fraction", default=0.1, show_default=True)
+@click.option("--val-fraction", default=_T.val_fraction, show_default=True)
 @click.option("--augment/--no-augment", default=None, help="Flips and shifts [default: on below 2000 images].")
 @click.option("--pixel-art/--smooth", default=None, help="Nearest-neighbour resampling [default: only when upscaling].")
 @click.option("--crop/--no-crop", default=True, show_default=True, help="Crop sprites to their opaque area.")
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(data, out, resume, size, latent, width, epochs, batch, lr, beta, warmup, grad_weight,
+def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
           seed, device, val_fraction, augment, pixel_art, crop, preview_every, quiet) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
-    from .config import ModelConfig, RunConfig, TrainConfig
+    from .config import RunConfig
     from .train import train as run_training
 
     if resume is None and (data is None or out is None):
@@ -100,7 +104,8 @@ def train(data, out, resume, size, latent, width, epochs, batch, lr, beta, warmu
         model=ModelConfig(image_size=size, latent_dim=latent, width=width, max_width=max(128, width)),
         train=TrainConfig(epochs=epochs, batch_size=batch, lr=lr, beta=beta, warmup_epochs=warmup,
                           grad_weight=grad_weight, seed=seed, device=device, val_fraction=val_fraction,
-                          augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every),
+                          augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
+                          time_budget_s=minutes * 60 if minutes else None),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
@@ -135,18 +140,61 @@ def _open_bundle(bundle: Path, device: str):
 @click.option("--seed", default=0, show_default=True, help="World seed (0 to 2**64-1).")
 @click.option("--truncation", type=float, default=None, help="Redraw normal draws beyond this magnitude.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--blend", "blends", multiple=True, metavar="A:B:T",
+              help="Also a row of hybrids of classes A and B (T: 0 = A, 1 = B); repeatable.")
 @click.option("--scale", default=2, show_default=True, help="Pixel scale of the sheet.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def sample(bundle, classes, n, spread, seed, truncation, device, scale, output) -> None:
-    """Write a labelled sheet of N variants per class from a bundle."""
+def sample(bundle, classes, n, spread, seed, truncation, device, blends, scale, output) -> None:
+    """Write a labelled sheet of N variants per class from a bundle.
+
+    Without --class and --blend, one row per class of the bundle.
+    """
+    from .plugin_api.atlas import parse_blend
     from .plugin_api.images import labelled_grid, save_png
 
+    mixes = [parse_blend(b) for b in blends]  # syntax errors before the bundle is even opened
     gen = _open_bundle(bundle, device)
-    names = list(classes) or gen.classes
+    names = list(classes) or ([] if mixes else gen.classes)
     rows = [(c, gen.sample(c, n, spread=spread, seed=seed, truncation=truncation)) for c in names]
+    rows += [(b.label, gen.blend(b.a, b.b, b.t, n=n, spread=spread, seed=seed, truncation=truncation))
+             for b in mixes]
     save_png(labelled_grid(rows, scale=scale, columns=min(n, 16)), output)
-    click.echo(f"wrote {output}: {n} variants of {len(names)} class(es), spread {spread}, seed {seed} "
+    click.echo(f"wrote {output}: {n} variants of {len(rows)} row(s), spread {spread}, seed {seed} "
                f"({gen.provider})")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Class to bake (repeatable) [default: all, unless --blend].")
+@click.option("--blend", "blends", multiple=True, metavar="A:B:T",
+              help="Also bake hybrids of classes A and B (T: 0 = A, 1 = B); repeatable.")
+@click.option("-n", "n", default=16, show_default=True, help="Variants per class (keys FIRST-KEY .. FIRST-KEY+N-1).")
+@click.option("--first-key", default=0, show_default=True,
+              help="First variant key: a key range is a shard, identical to those frames of a full bake.")
+@click.option("--spread", default=1.0, show_default=True, help="0 = prototype, 1 = the class's own variety.")
+@click.option("--seed", default=0, show_default=True, help="World seed (0 to 2**64-1).")
+@click.option("--truncation", type=float, default=None, help="Redraw normal draws beyond this magnitude.")
+@click.option("--padding", default=2, show_default=True, help="Pixels between frames.")
+@click.option("--extrude", default=1, show_default=True,
+              help="Repeat each frame's edge pixels this many px around it (no bleeding under bilinear filtering).")
+@click.option("--max-size", default=2048, show_default=True, help="Largest page side in px; more pages when full.")
+@click.option("--trim/--no-trim", default=False, show_default=True, help="Crop frames to their opaque pixels.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              help="Output name: writes NAME.png + NAME.json (NAME_0.png + NAME_0.json, ... for several pages).")
+def bake(bundle, classes, blends, n, first_key, spread, seed, truncation, padding, extrude, max_size,
+         trim, device, output) -> None:
+    """Bake variants into an atlas: PNG page(s) + TexturePacker JSON (hash) frame data."""
+    from .plugin_api.atlas import bake_atlas, parse_blend
+
+    mixes = [parse_blend(b) for b in blends]
+    gen = _open_bundle(bundle, device)
+    result = bake_atlas(gen, output, classes=classes, blends=mixes, n=n, first_key=first_key, seed=seed,
+                        spread=spread, truncation=truncation, padding=padding, extrude=extrude,
+                        max_size=max_size, trim=trim)
+    sizes = ", ".join(f"{w}x{h}" for w, h in result.pages)
+    click.echo(f"wrote {result.frames} frames on {len(result.pages)} page(s) ({sizes}): "
+               + " ".join(str(p) for p in result.paths))
 
 
 @main.command()

@@ -13,6 +13,8 @@ from typing import Any
 from .errors import ConfigError
 
 ALLOWED_SIZES = (16, 32, 64, 128)
+RECON_LOSSES = ("l1-alpha", "bce")
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclass
@@ -39,8 +41,8 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 40
-    batch_size: int = 32
-    lr: float = 2e-3
+    batch_size: int = 16  # small sets: more, smaller steps learn faster than few large ones
+    lr: float = 1e-3
     beta: float = 0.02  # KL weight against a per-pixel L1 reconstruction summed over the image
     warmup_epochs: int = 5  # linear KL warm-up from 0 to beta
     grad_weight: float = 1.0  # weight of the image-gradient L1 term that fights blur
@@ -51,6 +53,9 @@ class TrainConfig:
     pixel_art: bool | None = None  # None: nearest-neighbour only when upscaling
     crop: bool = True  # crop each sprite to its opaque bounding box before fitting
     preview_every: int = 1
+    recon: str = "l1-alpha"  # "l1-alpha" (ours) or "bce" (the classic per-pixel BCE, no alpha weighting)
+    optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
+    time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -67,6 +72,12 @@ class TrainConfig:
             raise ConfigError(f"validation fraction {self.val_fraction} is out of range: use 0 to 0.9")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
+        if self.recon not in RECON_LOSSES:
+            raise ConfigError(f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON_LOSSES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
 

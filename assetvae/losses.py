@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 
 def alpha_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -18,6 +19,29 @@ def alpha_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     colour = ((pred[:, :3] - target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
     alpha = (pred[:, 3] - target[:, 3]).abs().sum(dim=(1, 2))
     return colour + alpha
+
+
+def recon_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image reconstruction loss from decoder logits. Shape [N].
+
+    Colour: L1 weighted by the target's alpha (L1 keeps edges sharper than squared error).
+    Alpha: binary cross-entropy on the logit. L1 on alpha has a trap: where most images are
+    transparent at a pixel, its optimum is "always transparent", and once the sigmoid
+    saturates there its gradient vanishes and the decoder goes blank. Cross-entropy's
+    optimum is the mean coverage and its gradient in logit space never vanishes.
+    """
+    a = target[:, 3:4]
+    colour = ((torch.sigmoid(logits[:, :3]) - target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
+    alpha = F.binary_cross_entropy_with_logits(logits[:, 3], target[:, 3], reduction="none").sum(dim=(1, 2))
+    return colour + alpha
+
+
+def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The classic recipe's per-image loss: BCE on all four channels, no alpha weighting. [N]"""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=(1, 2, 3))
+
+
+RECON = {"l1-alpha": recon_loss, "bce": bce_loss}
 
 
 def _premultiplied(x: torch.Tensor) -> torch.Tensor:
@@ -53,10 +77,11 @@ class LossTerms:
 
 
 def vae_loss(
-    pred: torch.Tensor, target: torch.Tensor, kl: torch.Tensor, kl_w: float, grad_weight: float
+    logits: torch.Tensor, target: torch.Tensor, kl: torch.Tensor, kl_w: float, grad_weight: float,
+    recon: str = "l1-alpha",
 ) -> LossTerms:
     """Batch mean of recon + grad_weight * gradient term + kl_w * KL. kl is per-image [N]."""
-    recon = alpha_weighted_l1(pred, target).mean()
-    grad = gradient_l1(pred, target).mean() if grad_weight > 0 else pred.new_zeros(())
+    recon = RECON[recon](logits, target).mean()
+    grad = gradient_l1(torch.sigmoid(logits), target).mean() if grad_weight > 0 else logits.new_zeros(())
     kl_mean = kl.mean()
     return LossTerms(total=recon + grad_weight * grad + kl_w * kl_mean, recon=recon, grad=grad, kl=kl_mean)

@@ -103,5 +103,6 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, DiagonalGaussian]:
+        """Decoder logits [N, 4, S, S] for a posterior sample, and the posterior."""
         post = self.encode(x)
-        return self.decode(post.sample(noise)), post
+        return self.decoder(post.sample(noise)), post

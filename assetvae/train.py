@@ -60,9 +60,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
 
 
-def lr_at(base: float, epoch: float, total: int) -> float:
-    """Cosine decay from base to base/10 over the run."""
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, epoch / total))))
+def lr_at(base: float, progress: float) -> float:
+    """Cosine decay from base to base/10 as progress goes from 0 to 1."""
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -109,8 +109,8 @@ def evaluate(model: VAE, images: np.ndarray, cfg: RunConfig, device: torch.devic
     for i in range(0, len(images), 256):
         x = to_tensor(images[i : i + 256], device)
         noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
-        pred, post = model(x, noise)
-        terms = vae_loss(pred, x, post.kl(), cfg.train.beta, cfg.train.grad_weight)
+        logits, post = model(x, noise)
+        terms = vae_loss(logits, x, post.kl(), cfg.train.beta, cfg.train.grad_weight, cfg.train.recon)
         n = len(x)
         tot["val_loss"] += float(terms.total) * n
         tot["val_recon"] += float(terms.recon) * n
@@ -183,7 +183,7 @@ def train(
 
     # model and optimiser
     model = VAE(cfg.model).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    opt = (torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam)(model.parameters(), lr=tc.lr)
     start_epoch = 0
     metrics = ckpt.read_metrics(run_dir) if resume else []
     if state is not None:
@@ -198,6 +198,7 @@ def train(
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     ckpt.write_config(run_dir, cfg)
 
+    elapsed_before = metrics[-1]["elapsed_s"] if metrics else 0.0  # so a resumed budget counts the whole run
     x_train = torch.from_numpy(train_images)  # uint8 on CPU; batches go to the device
     steps = math.ceil(len(train_idx) / tc.batch_size)
     t0 = time.perf_counter()
@@ -217,11 +218,14 @@ def train(
                 if use_aug:
                     x = augment(x, g)
                 e = epoch - 1 + step / steps
+                progress_frac = e / tc.epochs
+                if tc.time_budget_s:  # under a time budget, the schedule follows the clock
+                    progress_frac = max(progress_frac, (time.perf_counter() - t0 + elapsed_before) / tc.time_budget_s)
                 for group in opt.param_groups:
-                    group["lr"] = lr_at(tc.lr, e, tc.epochs)
+                    group["lr"] = lr_at(tc.lr, progress_frac)
                 noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
-                pred, post = model(x, noise)
-                terms = vae_loss(pred, x, post.kl(), kl_weight(e, tc.beta, tc.warmup_epochs), tc.grad_weight)
+                logits, post = model(x, noise)
+                terms = vae_loss(logits, x, post.kl(), kl_weight(e, tc.beta, tc.warmup_epochs), tc.grad_weight, tc.recon)
                 opt.zero_grad(set_to_none=True)
                 terms.total.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1000.0)
@@ -232,9 +236,11 @@ def train(
             epoch_s = time.perf_counter() - t_epoch
             row = {"epoch": epoch, **{k: round(v / steps, 4) for k, v in sums.items()},
                    **evaluate(model, val_images, cfg, device),
-                   "images_per_s": round(len(train_idx) / epoch_s, 1), "elapsed_s": round(time.perf_counter() - t0, 1)}
+                   "images_per_s": round(len(train_idx) / epoch_s, 1),
+                   "elapsed_s": round(time.perf_counter() - t0 + elapsed_before, 1)}
             metrics.append(row)
-            last = epoch == tc.epochs
+            out_of_time = bool(tc.time_budget_s) and row["elapsed_s"] >= tc.time_budget_s
+            last = epoch == tc.epochs or out_of_time
             if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
                 means, variances = encode_all(model, train_images, device)
                 class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes)
@@ -246,6 +252,9 @@ def train(
             })
             ckpt.write_metrics(run_dir, metrics)
             saved = epoch
+            if out_of_time:
+                log(f"time budget of {tc.time_budget_s:g} s reached after epoch {epoch}")
+                break
             log(" ".join(f"{k}={v}" for k, v in row.items()))
     except KeyboardInterrupt:
         log(f"interrupted: the checkpoint after epoch {saved} is saved in {run_dir}; "
@@ -256,7 +265,7 @@ def train(
     means, variances = encode_all(model, train_images, device)
     class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes)
     write_class_model(run_dir, class_model)
-    return TrainResult(run_dir, tc.epochs, metrics[-1] if metrics else {}, class_model,
+    return TrainResult(run_dir, saved, metrics[-1] if metrics else {}, class_model,
                        time.perf_counter() - t0)
 
 

@@ -1,0 +1,167 @@
+"""Runtime speed: the torch-free runtime against the torch decoder of the same weights.
+
+    python benchmarks/runtime_speed.py [--bundle B --run RUN_DIR] [--threads 2] [--json out.json]
+
+Without --bundle, builds a 64-px demo bundle in a temporary folder first (a 1-epoch run: speed
+does not depend on how well the weights are trained). In one run, on one bundle, it prints:
+- variants/s at batch 1, 16 and 256 through Generator.variants (seed stream + latent math +
+  ONNX Runtime + uint8 output), and through torch eager decoding of the same latents, and the
+  ratio runtime/torch;
+- the machine's limit: decoder FLOPs per image counted from the graph, against the float32
+  matmul rate measured now (numpy and torch, the better one), and the share of it reached;
+- batch-1 latency (median ms), and cold start in a fresh process (import, load, first image):
+  median ms and peak RSS (MiB) over several processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import best_rate, demo_bundle, machine, write_json  # noqa: E402
+
+
+def graph_flops_per_image(bundle: Path) -> float:
+    """2 * multiply-adds of every Gemm/MatMul/Conv/ConvTranspose for one image."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    m = shape_inference.infer_shapes(onnx.load(str(bundle)))
+    shapes = {}
+    for vi in list(m.graph.value_info) + list(m.graph.output) + list(m.graph.input):
+        shapes[vi.name] = [d.dim_value or 1 for d in vi.type.tensor_type.shape.dim]
+    inits = {t.name: numpy_helper.to_array(t).shape for t in m.graph.initializer}
+    flops = 0.0
+    for n in m.graph.node:
+        if n.op_type in ("Gemm", "MatMul"):
+            w = inits[n.input[1]]
+            flops += 2 * w[0] * w[1]
+        elif n.op_type in ("Conv", "ConvTranspose"):
+            w = inits[n.input[1]]  # [Cout, Cin/g, kh, kw]
+            out = shapes[n.output[0]]  # [1, Cout, H, W]
+            flops += 2 * int(np.prod(w)) * out[2] * out[3]
+    return flops
+
+
+def matmul_gflops(threads: int, n: int = 1024) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    ta = torch.from_numpy(a)
+    rates = {
+        "numpy": best_rate(lambda: (a @ a, 1)[1], seconds=1.5) * 2 * n**3 / 1e9,
+        "torch": best_rate(lambda: (ta @ ta, 1)[1], seconds=1.5) * 2 * n**3 / 1e9,
+    }
+    return {k: round(v, 1) for k, v in rates.items()}
+
+
+COLD = textwrap.dedent("""
+    import time, sys
+    t0 = time.perf_counter()
+    from assetvae.plugin_api import Generator
+    t1 = time.perf_counter()
+    g = Generator.load(sys.argv[1], device="cpu", threads=int(sys.argv[2]))
+    t2 = time.perf_counter()
+    img = g.variants(1, [0], g.classes[0])
+    t3 = time.perf_counter()
+    assert "torch" not in sys.modules
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak.
+    hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    print(f"{(t1-t0)*1e3} {(t2-t1)*1e3} {(t3-t2)*1e3} {hwm / 1024}")
+""")
+
+
+def cold_start(bundle: Path, threads: int, runs: int = 7) -> dict:
+    walls, imports, loads, firsts, rss = [], [], [], [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", COLD, str(bundle), str(threads)], capture_output=True,
+                             text=True, check=True).stdout.split()
+        walls.append((time.perf_counter() - t0) * 1e3)
+        i, lo, f, r = map(float, out)
+        imports.append(i)
+        loads.append(lo)
+        firsts.append(f)
+        rss.append(r)
+    med = statistics.median
+    return {"process_wall_ms": round(med(walls), 1), "in_process_ms": round(med(imports) + med(loads) + med(firsts), 1),
+            "import_ms": round(med(imports), 1), "load_ms": round(med(loads), 1), "first_image_ms": round(med(firsts), 1),
+            "peak_rss_mib": round(med(rss), 1), "runs": runs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", type=Path)
+    ap.add_argument("--run", type=Path, help="run directory of the bundle (for the torch baseline)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+
+    tmp = tempfile.TemporaryDirectory()
+    if args.bundle is None:
+        args.run, args.bundle = demo_bundle(Path(tmp.name), size=64)
+    import torch
+
+    from assetvae.checkpoint import load_checkpoint
+    from assetvae.model import VAE
+    from assetvae.plugin_api import Generator
+
+    torch.set_num_threads(args.threads)
+    gen = Generator.load(args.bundle, device="cpu", threads=args.threads)
+    cls = gen.classes[0]
+    vae = None
+    if args.run is not None:
+        state = load_checkpoint(args.run)
+        vae = VAE(state["config"].model).eval()
+        vae.load_state_dict(state["model"])
+
+    result = {"machine": machine(), "bundle": str(args.bundle), "threads": args.threads,
+              "image_size": gen.image_size, "latent_dim": gen.latent_dim, "batches": {}}
+    for batch in (1, 16, 256):
+        keys = list(range(batch))
+        runtime = best_rate(lambda keys=keys: len(gen.variants(7, keys, cls, 0.8)), seconds=args.seconds)
+        row = {"runtime_variants_per_s": round(runtime, 1)}
+        if vae is not None:
+            z = torch.from_numpy(gen.latents(7, keys, cls, 0.8))
+
+            def torch_decode(z=z, batch=batch) -> int:
+                with torch.inference_mode():
+                    x = vae.decode(z)
+                    (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+                return batch
+
+            rate = best_rate(torch_decode, seconds=args.seconds)
+            row["torch_variants_per_s"] = round(rate, 1)
+            row["ratio_runtime_over_torch"] = round(runtime / rate, 2)
+        result["batches"][batch] = row
+
+    lat = []
+    for i in range(200):
+        t0 = time.perf_counter()
+        gen.variants(7, [i], cls)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    result["batch1_latency_ms"] = round(statistics.median(lat[20:]), 3)
+
+    flops = graph_flops_per_image(args.bundle)
+    mm = matmul_gflops(args.threads)
+    limit = max(mm.values()) * 1e9 / flops
+    best = result["batches"][256]["runtime_variants_per_s"]
+    result["limit"] = {"decoder_mflops_per_image": round(flops / 1e6, 1), "matmul_gflops": mm,
+                       "limit_variants_per_s": round(limit, 1), "share_of_limit_at_256": round(best / limit, 3)}
+    result["cold_start"] = cold_start(args.bundle, args.threads)
+    write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
