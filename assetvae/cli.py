@@ -88,9 +88,11 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.option("--pixel-art/--smooth", default=None, help="Nearest-neighbour resampling [default: only when upscaling].")
 @click.option("--crop/--no-crop", default=True, show_default=True, help="Crop sprites to their opaque area.")
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
+@click.option("--components", default="auto", show_default=True,
+              help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
-          seed, device, val_fraction, augment, pixel_art, crop, preview_every, quiet) -> None:
+          seed, device, val_fraction, augment, pixel_art, crop, preview_every, components, quiet) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .train import train as run_training
@@ -105,11 +107,22 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, be
         train=TrainConfig(epochs=epochs, batch_size=batch, lr=lr, beta=beta, warmup_epochs=warmup,
                           grad_weight=grad_weight, seed=seed, device=device, val_fraction=val_fraction,
                           augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
-                          time_budget_s=minutes * 60 if minutes else None),
+                          time_budget_s=minutes * 60 if minutes else None,
+                          components=_components(components)),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
                f"next: assetvae export {result.run_dir} -o NAME.avae.onnx")
+
+
+@main.command("latent-map")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def latent_map(run_dir: Path) -> None:
+    """Draw a run's latent map (coloured by class) and decoded manifold grid into previews/."""
+    from .train import latent_figures
+
+    for path in latent_figures(run_dir):
+        click.echo(f"wrote {path}")
 
 
 @main.command()
@@ -124,6 +137,14 @@ def export(run_dir: Path, output: Path, sidecar: bool) -> None:
     report = export_bundle(run_dir, output, sidecar=sidecar)
     click.echo(f"wrote {output} ({report.size_bytes / 1024:.0f} KiB, {len(report.manifest.classes)} classes, "
                f"parity max error {report.parity_max_abs} on {report.parity_samples} samples)")
+
+
+def _components(value: str) -> int | None:
+    if value == "auto":
+        return None
+    if not value.isdigit():
+        raise click.BadParameter(f"{value!r} is not 'auto' or a whole number", param_hint="--components")
+    return int(value)
 
 
 def _open_bundle(bundle: Path, device: str):

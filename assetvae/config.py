@@ -56,6 +56,7 @@ class TrainConfig:
     recon: str = "l1-alpha"  # "l1-alpha" (ours) or "bce" (the classic per-pixel BCE, no alpha weighting)
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
     time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
+    components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -78,6 +79,8 @@ class TrainConfig:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
+        if self.components is not None and not 1 <= self.components <= 16:
+            raise ConfigError(f"components {self.components} is out of range: use 1 to 16, or auto")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plugin_api.manifest import ClassLatent
+from .plugin_api.manifest import ClassLatent, Component
 
 VAR_FLOOR = 1e-6
 
@@ -34,14 +34,116 @@ def fit_gaussian(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, 
 
 
 def fit_class_model(
-    means: np.ndarray, variances: np.ndarray, labels: np.ndarray, classes: list[str]
+    means: np.ndarray, variances: np.ndarray, labels: np.ndarray, classes: list[str],
+    components: int | None = 1,
 ) -> list[ClassLatent]:
-    """One ClassLatent per class name; labels index into classes."""
+    """One ClassLatent per class name; labels index into classes.
+
+    components: 1 (default) fits one Gaussian per class; None chooses sub-clusters per class
+    automatically; K > 1 fits K sub-clusters where the class has enough images.
+    """
     out = []
     for i, name in enumerate(classes):
         sel = labels == i
         if not sel.any():
             raise ValueError(f"class {name!r} has no encoded images")
         centroid, chol = fit_gaussian(means[sel], variances[sel])
-        out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol))
+        comps = fit_components(means[sel], variances[sel], components) if components != 1 else []
+        out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol, components=comps))
+    return out
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Plain k-means with k-means++ seeding. Returns (centres [k, d], labels [n])."""
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    centres = [x[rng.integers(n)]]
+    for _ in range(1, k):
+        d2 = np.min(((x[:, None] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)
+        centres.append(x[rng.choice(n, p=d2 / d2.sum())] if d2.sum() > 0 else x[rng.integers(n)])
+    centres = np.asarray(centres, dtype=np.float64)
+    labels = np.zeros(n, dtype=np.int64)
+    for it in range(iters):
+        new = np.argmin(((x[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        if it and np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(k):
+            if (labels == j).any():
+                centres[j] = x[labels == j].mean(axis=0)
+    return centres, labels
+
+
+def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette coefficient (Euclidean); 0 for a single cluster."""
+    ks = np.unique(labels)
+    if len(ks) < 2:
+        return 0.0
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    scores = []
+    for i in range(len(x)):
+        own = labels == labels[i]
+        if own.sum() < 2:
+            scores.append(0.0)
+            continue
+        a = d[i, own].sum() / (own.sum() - 1)
+        b = min(d[i, labels == k].mean() for k in ks if k != labels[i])
+        scores.append((b - a) / max(a, b) if max(a, b) > 0 else 0.0)
+    return float(np.mean(scores))
+
+
+MIN_PER_COMPONENT = 6  # fewer images than this cannot describe a look of their own
+NULL_DRAWS = 8  # parametric-bootstrap draws from a single Gaussian, per candidate K
+NULL_MARGIN = 0.05
+
+
+def choose_components(means: np.ndarray, max_k: int = 4, seed: int = 0) -> np.ndarray:
+    """Labels [n] of the sub-clusters of one class, K chosen by a bootstrap silhouette test.
+
+    k-means always finds "clusters", and an elongated single Gaussian splits with a decent
+    silhouette. So a K is kept only if its silhouette beats every one of NULL_DRAWS data sets
+    drawn from one Gaussian fitted to the same points (same n, same covariance) by a margin:
+    sub-clusters must be more separate than one look can produce by chance.
+    """
+    n, d = means.shape
+    labels_1 = np.zeros(n, dtype=np.int64)
+    ks = range(2, min(max_k, n // MIN_PER_COMPONENT) + 1)
+    if not ks:
+        return labels_1
+    rng = np.random.default_rng(seed)
+    centre = means.mean(axis=0)
+    cov = np.cov(means, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
+    best_labels, best_gain = labels_1, 0.0
+    for k in ks:
+        _, labels = kmeans(means, k, seed)
+        if np.bincount(labels, minlength=k).min() < MIN_PER_COMPONENT // 2:
+            continue
+        score = silhouette(means, labels)
+        null = max(silhouette(x, kmeans(x, k, seed)[1])
+                   for x in rng.multivariate_normal(centre, cov, size=(NULL_DRAWS, n)))
+        gain = score - null - NULL_MARGIN
+        if gain > best_gain:
+            best_labels, best_gain = labels, gain
+    return best_labels
+
+
+def fit_components(
+    means: np.ndarray, variances: np.ndarray, components: int | None = None, seed: int = 0
+) -> list[Component]:
+    """Sub-cluster Gaussians of one class: components=None chooses K, 1 means none."""
+    n = len(means)
+    if components is None:
+        labels = choose_components(means, seed=seed)
+    elif components <= 1 or n < 2 * components:
+        return []
+    else:
+        labels = kmeans(means, components, seed)[1]
+    ks = [k for k in np.unique(labels) if (labels == k).any()]
+    if len(ks) < 2:
+        return []
+    out = []
+    for k in ks:
+        sel = labels == k
+        c, chol = fit_gaussian(means[sel], variances[sel])
+        out.append(Component(weight=float(sel.sum()) / n, centroid=c, chol=chol))
     return out

@@ -20,10 +20,12 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .config import RunConfig
 from .datasets.folder import LoadedDataset, LoadOptions, load_folder, split_indices
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
+from .latent_map import write_latent_figures
 from .latent_model import fit_class_model
 from .losses import kl_weight, vae_loss
 from .model import VAE
+from .plugin_api.fileio import atomic_path
 from .plugin_api.images import labelled_grid, save_png
 from .plugin_api.manifest import ClassLatent
 from .plugin_api.rng import normals_batch
@@ -31,6 +33,7 @@ from .plugin_api.sampling import latent_samples
 
 SMALL_SET = 2000  # below this many images, augmentation is on by default
 PREVIEW_SAMPLES = 8
+LATENTS = "latents.npz"  # posterior means of the training images, for the latent map
 
 
 @dataclass
@@ -245,33 +248,70 @@ def train(
                 means, variances = encode_all(model, train_images, device)
                 class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes)
                 write_previews(model, data, val_idx, class_model, run_dir, epoch, device)
+            # Metrics first: a crash between the two leaves an extra row that resume cuts back,
+            # never a checkpoint whose row is missing.
+            ckpt.write_metrics(run_dir, metrics)
             ckpt.save_checkpoint(run_dir, {
                 "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "epoch": epoch, "classes": data.classes, "dataset_fingerprint": data.fingerprint(),
                 "metrics": row,
             })
-            ckpt.write_metrics(run_dir, metrics)
             saved = epoch
+            log(" ".join(f"{k}={v}" for k, v in row.items()))
             if out_of_time:
                 log(f"time budget of {tc.time_budget_s:g} s reached after epoch {epoch}")
                 break
-            log(" ".join(f"{k}={v}" for k, v in row.items()))
     except KeyboardInterrupt:
-        log(f"interrupted: the checkpoint after epoch {saved} is saved in {run_dir}; "
-            f"continue with: assetvae train --resume {run_dir}")
+        if saved:
+            log(f"interrupted: the checkpoint after epoch {saved} is saved in {run_dir}; "
+                f"continue with: assetvae train --resume {run_dir}")
+        else:
+            log(f"interrupted before the first epoch ended: no checkpoint in {run_dir} yet; start again")
         raise
 
     # The class latent model is fitted on the training images, encoded without augmentation.
     means, variances = encode_all(model, train_images, device)
-    class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes)
+    class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes, tc.components)
     write_class_model(run_dir, class_model)
+    with atomic_path(run_dir / LATENTS) as tmp, open(tmp, "wb") as f:
+        np.savez(f, means=means, variances=variances, labels=data.labels[train_idx])
+    write_latent_figures(means, data.labels[train_idx], class_model, _decoder_fn(model, device), run_dir / ckpt.PREVIEWS)
     return TrainResult(run_dir, saved, metrics[-1] if metrics else {}, class_model,
                        time.perf_counter() - t0)
 
 
-def write_class_model(run_dir: Path, class_model: list[ClassLatent]) -> None:
-    from .plugin_api.fileio import atomic_write_text
+def _decoder_fn(model: VAE, device: torch.device):
+    @torch.no_grad()
+    def decode(z: np.ndarray) -> np.ndarray:
+        model.eval()
+        return np.concatenate([to_uint8(model.decode(torch.from_numpy(z[i : i + 256]).to(device)))
+                               for i in range(0, len(z), 256)])
 
-    rows = [{"name": c.name, "count": c.count, "centroid": c.centroid.tolist(),
-             "chol": c.chol.tolist()} for c in class_model]
-    atomic_write_text(run_dir / ckpt.CLASS_MODEL, json.dumps(rows) + "\n")
+    return decode
+
+
+def latent_figures(run_dir: str | Path) -> tuple[Path, Path]:
+    """Redraw a finished run's latent map and manifold grid (assetvae latent-map)."""
+    from .export.bundle import load_class_model
+
+    run_dir = Path(run_dir)
+    state = ckpt.load_checkpoint(run_dir)
+    model = VAE(state["config"].model)
+    model.load_state_dict(state["model"])
+    path = run_dir / LATENTS
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; the run has not finished (assetvae train --resume {run_dir})")
+    with np.load(path, allow_pickle=False) as z:
+        means, labels = z["means"], z["labels"]
+    classes = load_class_model(run_dir, state["config"].model.latent_dim)
+    return write_latent_figures(means, labels, classes, _decoder_fn(model, torch.device("cpu")),
+                                run_dir / ckpt.PREVIEWS)
+
+
+def write_class_model(run_dir: Path, class_model: list[ClassLatent]) -> None:
+    """class_model.json: the manifest's own class records, so export validates them the same way."""
+    from .plugin_api.fileio import atomic_write_text
+    from .plugin_api.manifest import class_to_dict
+
+    rows = [class_to_dict(c) for c in class_model]
+    atomic_write_text(run_dir / ckpt.CLASS_MODEL, json.dumps(rows, allow_nan=False) + "\n")

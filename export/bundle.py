@@ -16,9 +16,9 @@ from ..checkpoint import CLASS_MODEL, load_checkpoint
 from ..errors import CheckpointError
 from ..model import VAE
 from ..plugin_api.bundle import sidecar_path
-from ..plugin_api.errors import AssetVAEError
+from ..plugin_api.errors import AssetVAEError, BundleError
 from ..plugin_api.fileio import atomic_write_bytes, atomic_write_text
-from ..plugin_api.manifest import METADATA_KEY, ClassLatent, Manifest
+from ..plugin_api.manifest import METADATA_KEY, ClassLatent, Manifest, class_from_dict
 from .onnx_graph import OPSET, decoder_graph
 
 PARITY_SAMPLES = 64
@@ -38,16 +38,22 @@ class ExportReport:
     size_bytes: int
 
 
-def load_class_model(run_dir: Path) -> list[ClassLatent]:
+def load_class_model(run_dir: Path, latent_dim: int) -> list[ClassLatent]:
+    """The run's class_model.json, validated by the manifest's own class parser."""
     path = run_dir / CLASS_MODEL
     if not path.is_file():
         raise CheckpointError(f"{path}: missing; the run has not finished (assetvae train --resume {run_dir})")
     try:
-        rows = json.loads(path.read_text())
-        return [ClassLatent(name=r["name"], count=int(r["count"]), centroid=np.asarray(r["centroid"], np.float64),
-                            chol=np.asarray(r["chol"], np.float64)) for r in rows]
-    except (ValueError, KeyError, TypeError) as e:
+        rows = json.loads(path.read_text(), parse_constant=_no_constant)
+        if not isinstance(rows, list) or not rows:
+            raise ValueError("no classes")
+        return [class_from_dict(r, latent_dim, i) for i, r in enumerate(rows)]
+    except (ValueError, BundleError) as e:
         raise CheckpointError(f"{path}: damaged class model ({e}); run assetvae train --resume {run_dir}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} in the file")
 
 
 def parity_check(decoder: torch.nn.Module, model: onnx.ModelProto, z: np.ndarray, output: str) -> int:
@@ -70,7 +76,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, sidecar: bool = False,
     run_dir, out = Path(run_dir), Path(out)
     state = load_checkpoint(run_dir)
     cfg = state["config"]
-    classes = load_class_model(run_dir)
+    classes = load_class_model(run_dir, cfg.model.latent_dim)
     vae = VAE(cfg.model)
     vae.load_state_dict(state["model"])
     vae.eval()

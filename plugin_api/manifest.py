@@ -66,9 +66,6 @@ class Manifest:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        def gauss(c):
-            return {"centroid": _floats(c.centroid), "chol": [_floats(r) for r in c.chol]}
-
         d: dict[str, Any] = {
             "format": self.format,
             "version": self.version,
@@ -77,15 +74,7 @@ class Manifest:
             "latent_dim": self.latent_dim,
             "output": self.output,
             "rng": self.rng,
-            "classes": [
-                {
-                    "name": c.name,
-                    "count": c.count,
-                    **gauss(c),
-                    "components": [{"weight": k.weight, **gauss(k)} for k in c.components],
-                }
-                for c in self.classes
-            ],
+            "classes": [class_to_dict(c) for c in self.classes],
             "training": self.training,
             "export": self.export,
         }
@@ -130,7 +119,7 @@ class Manifest:
         _check(rng in RNG_SPECS, f"RNG spec {rng!r} is unknown to this runtime; upgrade assetvae")
         raw = d.get("classes")
         _check(isinstance(raw, list) and raw, "classes must be a non-empty list")
-        classes = [_class(c, latent, i) for i, c in enumerate(raw)]
+        classes = [class_from_dict(c, latent, i) for i, c in enumerate(raw)]
         names = [c.name for c in classes]
         _check(len(set(names)) == len(names), "class names must be unique")
         for key in ("training", "export"):
@@ -189,7 +178,18 @@ def _factor(v: Any, n: int, what: str) -> np.ndarray:
     return m
 
 
-def _class(c: Any, latent: int, i: int) -> ClassLatent:
+def _gauss(c: ClassLatent | Component) -> dict[str, Any]:
+    return {"centroid": _floats(c.centroid), "chol": [_floats(r) for r in c.chol]}
+
+
+def class_to_dict(c: ClassLatent) -> dict[str, Any]:
+    """One class as the manifest stores it (also the run directory's class_model.json rows)."""
+    return {"name": c.name, "count": c.count, **_gauss(c),
+            "components": [{"weight": k.weight, **_gauss(k)} for k in c.components]}
+
+
+def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
+    """Validate and build one class record; every problem is a BundleError naming the field."""
     _check(isinstance(c, dict), f"classes[{i}] must be an object")
     name = c.get("name")
     _check(isinstance(name, str) and 0 < len(name) <= 200, f"classes[{i}].name must be a non-empty string")
