@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .config import ModelConfig, TrainConfig
 from .plugin_api.errors import AssetVAEError
@@ -88,11 +89,13 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.option("--pixel-art/--smooth", default=None, help="Nearest-neighbour resampling [default: only when upscaling].")
 @click.option("--crop/--no-crop", default=True, show_default=True, help="Crop sprites to their opaque area.")
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
+@click.option("--discover", type=int, default=None, help="Cluster the images into K styles (style_0..) instead of using folders.")
+@click.option("--noise", default=None, help="Denoising: corrupt inputs with salt-pepper:P or gaussian:SIGMA.")
 @click.option("--components", default="auto", show_default=True,
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
-          seed, device, val_fraction, augment, pixel_art, crop, preview_every, components, quiet) -> None:
+          seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, components, quiet) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .train import train as run_training
@@ -108,7 +111,7 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, be
                           grad_weight=grad_weight, seed=seed, device=device, val_fraction=val_fraction,
                           augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
                           time_budget_s=minutes * 60 if minutes else None,
-                          components=_components(components)),
+                          components=_components(components), noise=noise, discover=discover),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
@@ -130,13 +133,48 @@ def latent_map(run_dir: Path) -> None:
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Bundle file to write, e.g. plants.avae.onnx.")
 @click.option("--sidecar", is_flag=True, help="Also write the manifest beside the bundle as JSON.")
-def export(run_dir: Path, output: Path, sidecar: bool) -> None:
+@click.option("--float-output", is_flag=True, help="Output float32 NCHW in [0, 1] instead of uint8 NHWC.")
+@click.option("--encoder", is_flag=True, help="Also export the encoder (NAME.avae.encoder.onnx) for sample --like.")
+def export(run_dir: Path, output: Path, sidecar: bool, float_output: bool, encoder: bool) -> None:
     """Export a trained run's decoder and class model as one ONNX bundle."""
     from .export.bundle import export_bundle
 
-    report = export_bundle(run_dir, output, sidecar=sidecar)
+    report = export_bundle(run_dir, output, sidecar=sidecar, encoder=encoder,
+                           output="float32_nchw" if float_output else "uint8_nhwc")
     click.echo(f"wrote {output} ({report.size_bytes / 1024:.0f} KiB, {len(report.manifest.classes)} classes, "
                f"parity max error {report.parity_max_abs} on {report.parity_samples} samples)")
+
+
+def _read_sprite(path: Path, size: int):
+    """A user's sprite file through the training loader (modes, EXIF, bombs, damage handled)."""
+    from .datasets.folder import LoadOptions, load_image
+
+    return load_image(path, LoadOptions(size=size))
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the restored images and a before|after sheet.")
+def reconstruct(source: Path, images: tuple[Path, ...], output: Path) -> None:
+    """Clean or restore IMAGES with a run directory or a bundle exported with --encoder."""
+    from .plugin_api.images import labelled_grid, save_png, to_pil
+
+    if source.is_dir():
+        from .train import reconstruct_with_run
+
+        size, restore = reconstruct_with_run(source)
+    else:
+        gen = _open_bundle(source, "auto")
+        size, restore = gen.image_size, gen.reconstruct
+    before = np.stack([_read_sprite(p, size) for p in images])
+    after = restore(before)
+    for p, im in zip(images, to_pil(after)):
+        save_png(im, output / f"{p.stem}.png")
+    pairs = np.stack([before, after], axis=1).reshape(-1, *before.shape[1:])
+    save_png(labelled_grid([("before|after", pairs)], columns=8), output / "sheet.png")
+    click.echo(f"wrote {len(images)} restored image(s) and sheet.png to {output}")
 
 
 def _components(value: str) -> int | None:
@@ -163,9 +201,11 @@ def _open_bundle(bundle: Path, device: str):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--blend", "blends", multiple=True, metavar="A:B:T",
               help="Also a row of hybrids of classes A and B (T: 0 = A, 1 = B); repeatable.")
+@click.option("--like", "likes", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also a row of variants of this sprite (needs a bundle exported with --encoder); repeatable.")
 @click.option("--scale", default=2, show_default=True, help="Pixel scale of the sheet.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def sample(bundle, classes, n, spread, seed, truncation, device, blends, scale, output) -> None:
+def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, scale, output) -> None:
     """Write a labelled sheet of N variants per class from a bundle.
 
     Without --class and --blend, one row per class of the bundle.
@@ -175,10 +215,13 @@ def sample(bundle, classes, n, spread, seed, truncation, device, blends, scale, 
 
     mixes = [parse_blend(b) for b in blends]  # syntax errors before the bundle is even opened
     gen = _open_bundle(bundle, device)
-    names = list(classes) or ([] if mixes else gen.classes)
+    names = list(classes) or ([] if mixes or likes else gen.classes)
     rows = [(c, gen.sample(c, n, spread=spread, seed=seed, truncation=truncation)) for c in names]
     rows += [(b.label, gen.blend(b.a, b.b, b.t, n=n, spread=spread, seed=seed, truncation=truncation))
              for b in mixes]
+    for path in likes:
+        rows.append((f"~{path.stem}", gen.variants_like(_read_sprite(path, gen.image_size), n, spread=spread,
+                                                        seed=seed, truncation=truncation)))
     save_png(labelled_grid(rows, scale=scale, columns=min(n, 16)), output)
     click.echo(f"wrote {output}: {n} variants of {len(rows)} row(s), spread {spread}, seed {seed} "
                f"({gen.provider})")

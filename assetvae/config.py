@@ -57,6 +57,8 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
     time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
     components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
+    discover: int | None = None  # cluster the images into this many styles instead of using folders
+    noise: str | None = None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -81,6 +83,11 @@ class TrainConfig:
             raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
         if self.components is not None and not 1 <= self.components <= 16:
             raise ConfigError(f"components {self.components} is out of range: use 1 to 16, or auto")
+        if self.discover is not None and not 2 <= self.discover <= 64:
+            raise ConfigError(f"--discover {self.discover} is out of range: use 2 to 64 styles")
+        from .corruption import parse_noise
+
+        parse_noise(self.noise)
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
 

@@ -147,3 +147,17 @@ def fit_components(
         c, chol = fit_gaussian(means[sel], variances[sel])
         out.append(Component(weight=float(sel.sum()) / n, centroid=c, chol=chol))
     return out
+
+
+def discover_styles(means: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Cluster unlabelled images into k styles: labels [n] and names style_0.. (largest first)."""
+    if not 2 <= k <= len(means):
+        raise ValueError(f"cannot find {k} styles in {len(means)} images")
+    _, labels = kmeans(means, k, seed)
+    sizes = np.bincount(labels, minlength=k)
+    order = np.argsort(-sizes, kind="stable")  # style_0 is the largest
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k)
+    labels = rank[labels]
+    used = sorted(set(labels.tolist()))
+    return np.searchsorted(used, labels), [f"style_{i}" for i in range(len(used))]

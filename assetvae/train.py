@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .config import RunConfig
+from .corruption import corrupt, parse_noise
 from .datasets.folder import LoadedDataset, LoadOptions, load_folder, split_indices
 from .errors import CheckpointError, ConfigError
 from .latent_map import write_latent_figures
-from .latent_model import fit_class_model
+from .latent_model import discover_styles, fit_class_model
 from .losses import kl_weight, vae_loss
 from .model import VAE
 from .plugin_api.fileio import atomic_path
@@ -179,6 +180,7 @@ def train(
     train_idx, val_idx = split_indices(data.labels, data.paths, tc.val_fraction, tc.seed)
     train_images, val_images = data.images[train_idx], data.images[val_idx]
     use_aug = tc.augment if tc.augment is not None else len(train_idx) < SMALL_SET
+    noise_spec = parse_noise(tc.noise)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint():
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(f"data: {len(data.images)} images in {len(data.classes)} classes "
@@ -220,6 +222,7 @@ def train(
                 x = x_train[idx].to(device).permute(0, 3, 1, 2).float().div_(255.0)
                 if use_aug:
                     x = augment(x, g)
+                x_in = corrupt(x, *noise_spec, g) if noise_spec else x
                 e = epoch - 1 + step / steps
                 progress_frac = e / tc.epochs
                 if tc.time_budget_s:  # under a time budget, the schedule follows the clock
@@ -227,7 +230,7 @@ def train(
                 for group in opt.param_groups:
                     group["lr"] = lr_at(tc.lr, progress_frac)
                 noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
-                logits, post = model(x, noise)
+                logits, post = model(x_in, noise)  # the loss compares with the clean x
                 terms = vae_loss(logits, x, post.kl(), kl_weight(e, tc.beta, tc.warmup_epochs), tc.grad_weight, tc.recon)
                 opt.zero_grad(set_to_none=True)
                 terms.total.backward()
@@ -271,13 +274,33 @@ def train(
 
     # The class latent model is fitted on the training images, encoded without augmentation.
     means, variances = encode_all(model, train_images, device)
-    class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes, tc.components)
+    labels, names = data.labels[train_idx], data.classes
+    if tc.discover:  # unlabelled: the styles the latent space shows become the classes
+        try:
+            labels, names = discover_styles(means, tc.discover, tc.seed)
+        except ValueError as e:
+            raise ConfigError(f"--discover: {e}; ask for fewer styles") from None
+    class_model = fit_class_model(means, variances, labels, names, tc.components)
     write_class_model(run_dir, class_model)
     with atomic_path(run_dir / LATENTS) as tmp, open(tmp, "wb") as f:
-        np.savez(f, means=means, variances=variances, labels=data.labels[train_idx])
-    write_latent_figures(means, data.labels[train_idx], class_model, _decoder_fn(model, device), run_dir / ckpt.PREVIEWS)
+        np.savez(f, means=means, variances=variances, labels=labels)
+    decode = _decoder_fn(model, device)
+    write_latent_figures(means, labels, class_model, decode, run_dir / ckpt.PREVIEWS)
+    if tc.discover:
+        write_style_sheets(train_images, labels, class_model, decode, run_dir / ckpt.PREVIEWS)
     return TrainResult(run_dir, saved, metrics[-1] if metrics else {}, class_model,
                        time.perf_counter() - t0)
+
+
+def write_style_sheets(images: np.ndarray, labels: np.ndarray, class_model: list[ClassLatent],
+                       decode, out_dir: Path) -> None:
+    """previews/style_K.png per discovered style: its members, then samples around it."""
+    noise = normals_batch(0, list(range(PREVIEW_SAMPLES)), class_model[0].centroid.shape[0])
+    for i, c in enumerate(class_model):
+        members = images[labels == i][:16]
+        samples = decode(latent_samples(c.centroid, c.chol, noise, 1.0))
+        save_png(labelled_grid([(f"{c.name} ({c.count})", members), ("samples", samples)], columns=8),
+                 out_dir / f"{c.name}.png")
 
 
 def _decoder_fn(model: VAE, device: torch.device):
@@ -288,6 +311,20 @@ def _decoder_fn(model: VAE, device: torch.device):
                                for i in range(0, len(z), 256)])
 
     return decode
+
+
+def reconstruct_with_run(run_dir: str | Path):
+    """(image size, restore): restore maps uint8 [N, S, S, 4] sprites to the run's reconstructions."""
+    state = ckpt.load_checkpoint(run_dir)
+    model = VAE(state["config"].model)
+    model.load_state_dict(state["model"])
+    model.eval()
+
+    @torch.no_grad()
+    def restore(images: np.ndarray) -> np.ndarray:
+        return to_uint8(model.decode(model.encode(to_tensor(images, torch.device("cpu"))).mean))
+
+    return state["config"].model.image_size, restore
 
 
 def latent_figures(run_dir: str | Path) -> tuple[Path, Path]:

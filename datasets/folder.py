@@ -18,13 +18,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..plugin_api.errors import AssetVAEError
 from ..plugin_api.fileio import atomic_path
+from ..plugin_api.images import clear_hidden_colour, crop_to_alpha, fit_square
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 MIN_SIZE, MAX_SIZE = 16, 256
 # Larger declared images are refused before decoding (a decompression bomb declares a
 # huge size in a few bytes). 64 Mpx is far above any sprite or stamp artists use.
 MAX_PIXELS = 64_000_000
-CACHE_VERSION = 1
+# A side under MIN_SIDE px or an aspect ratio beyond MAX_ASPECT (a 1x1 spacer, a 10000x1
+# divider line) fitted into a square sprite is a solid block or a hairline: nothing to learn.
+MIN_SIDE = 2
+MAX_ASPECT = 64
+CACHE_VERSION = 2  # bumped when the loader's accept/refuse rules change
 
 
 class DatasetError(AssetVAEError):
@@ -95,6 +100,16 @@ def _images_under(folder: Path) -> list[Path]:
     return found
 
 
+def _check_class_name(root: Path, name: str) -> None:
+    """Class names go into checkpoints and bundles as text: they must be valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("ascii", "backslashreplace")
+        raise DatasetError(f"{root}: class folder name '{shown}' is not valid UTF-8; rename it "
+                           "(class names are stored as text in the bundle)") from None
+
+
 def scan_folder(root: str | os.PathLike) -> AssetFolder:
     """Find classes and their image files. Raises DatasetError for a missing or empty folder."""
     root = Path(root)
@@ -106,6 +121,8 @@ def scan_folder(root: str | os.PathLike) -> AssetFolder:
     if not subdirs:
         files = {root.resolve().name or "default": _images_under(root)}
     else:
+        for d in subdirs:
+            _check_class_name(root, d.name)
         files = {d.name: _images_under(d) for d in subdirs}
         loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
         if loose:
@@ -151,10 +168,18 @@ def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) ->
     path = Path(path)
     size = options.size
     try:
-        with Image.open(path) as im:
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{path}: empty file (0 bytes); re-save the image or remove it")
+        with warnings.catch_warnings():
+            # Pillow warns at 89 Mpx; our own, lower limit below refuses with one clear line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise ImageLoadError(f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} pixels)")
+                raise ImageLoadError(f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} "
+                                     "pixels; possibly a decompression bomb); scale it down or remove it")
+            _check_shape(path, w, h, "image")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animated: the first frame stands for the file
             im.load()
@@ -162,32 +187,59 @@ def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) ->
             im = _to_rgba(im)
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise ImageLoadError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+    except UnidentifiedImageError:
+        kind = _signature(path)
+        if kind:  # the right magic bytes, but Pillow could not parse the header (bad CRC, cut short)
+            raise ImageLoadError(f"{path}: damaged or unreadable ({kind} header cannot be decoded); "
+                                 "re-save it or remove it") from None
+        raise ImageLoadError(f"{path}: not an image file (no known image format inside); "
+                             "re-save it as PNG or remove it") from None
+    except Image.DecompressionBombError:
+        # Pillow refuses a huge declared size in Image.open, before our own check can.
+        raise ImageLoadError(f"{path}: declared size is too large (limit {MAX_PIXELS} pixels; "
+                             "possibly a decompression bomb); scale it down or remove it") from None
+    except PermissionError:
+        raise ImageLoadError(f"{path}: permission denied; make the file readable (chmod +r) or remove it") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise ImageLoadError(f"{path}: damaged or unreadable ({e})") from None
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else _one_line(e)  # strerror: no repeated path
+        raise ImageLoadError(f"{path}: damaged or unreadable ({detail}); re-save it or remove it") from None
+    except Exception as e:  # Pillow's parsers meet malformed files with struct.error, IndexError, ...
+        raise ImageLoadError(f"{path}: damaged or unreadable ({e.__class__.__name__}: {_one_line(e)}); "
+                             "re-save it or remove it") from None
 
-    a = np.asarray(im)
-    # Hidden colour under transparent pixels must not leak into resampling or the loss.
-    a = np.where(a[..., 3:4] == 0, 0, a).astype(np.uint8)
+    a = clear_hidden_colour(np.asarray(im))
     if options.crop:
-        ys, xs = np.nonzero(a[..., 3])
-        if len(ys) == 0:
+        a = crop_to_alpha(a)
+        if a is None:
             raise ImageLoadError(f"{path}: fully transparent, nothing to learn from")
-        a = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = a.shape[:2]
-    scale = size / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    nearest = options.pixel_art if options.pixel_art is not None else max(w, h) <= size
-    im = Image.fromarray(a, "RGBA")
-    if (nw, nh) != (w, h):
-        # Pillow resamples RGBA in premultiplied alpha, so no dark fringes.
-        im = im.resize((nw, nh), Image.Resampling.NEAREST if nearest else Image.Resampling.LANCZOS)
-    canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    canvas.paste(im, ((size - nw) // 2, (size - nh) // 2))
-    out = np.asarray(canvas).copy()
-    out[out[..., 3] == 0, :3] = 0
-    return out
+        _check_shape(path, a.shape[1], a.shape[0], "opaque area")
+    return fit_square(a, size, options.pixel_art)
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or e.__class__.__name__
+
+
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
+
+
+def _signature(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _check_shape(path: Path, w: int, h: int, what: str) -> None:
+    if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageLoadError(
+            f"{path}: {what} is {w}x{h} px, too small or too thin to be a sprite (need at least "
+            f"{MIN_SIDE} px a side and an aspect ratio up to {MAX_ASPECT}:1); crop or remove it"
+        )
 
 
 def cache_dir() -> Path:
@@ -211,7 +263,7 @@ def load_image_cached(path: Path, options: LoadOptions, cache: Path | None) -> n
     try:
         cf = _cache_file(path, options, cache)
     except OSError as e:
-        raise ImageLoadError(f"{path}: cannot stat ({e.strerror})") from None
+        raise ImageLoadError(f"{path}: cannot read ({e.strerror}); fix or remove it") from None
     if cf.exists():
         try:
             a = np.load(cf, allow_pickle=False)
@@ -257,8 +309,11 @@ def load_folder(
     lab = np.asarray(labels, dtype=np.int64)
     empty = [c for i, c in enumerate(folder.classes) if not (lab == i).any()]
     if empty:
+        # Name the first reason, so the one line says what is wrong with the files.
+        first = next((why for p, why in skipped if p in folder.files[empty[0]]), "")
         raise DatasetError(
-            f"class(es) with no readable image: {', '.join(empty)}; fix or remove those files"
+            f"class(es) with no readable image: {', '.join(empty)}"
+            + (f" (first: {first})" if first else "") + "; fix or remove those files"
         )
     return LoadedDataset(
         images=np.stack(images), labels=lab, classes=folder.classes, paths=paths, skipped=skipped
@@ -292,7 +347,8 @@ def split_indices(
         taken = 0
         for k in keys:
             g = groups[k]
-            if taken < n_val_target and taken + len(g) < len(idx):
+            # A group may overshoot the target by half its size at most (rounding), never more.
+            if taken < n_val_target and taken + len(g) <= n_val_target + len(g) // 2 and taken + len(g) < len(idx):
                 val.extend(g)
                 taken += len(g)
             else:

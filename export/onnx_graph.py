@@ -89,3 +89,63 @@ def decoder_graph(decoder: Decoder, latent_dim: int, image_size: int, output: st
     model.ir_version = 8  # readable by ONNX Runtime >= 1.10 and engine runtimes of that age
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _group_norm(b: _Builder, h: str, layer: nn.GroupNorm, i: int) -> str:
+    """GroupNorm from plain ops (opset 13 has no GroupNormalization)."""
+    c, g = layer.num_channels, layer.num_groups
+    grouped = b.node("Reshape", [h, b.const(f"gn{i}.grouped", np.array([0, g, -1], np.int64))])
+    mean = b.node("ReduceMean", [grouped], axes=[2], keepdims=1)
+    centred = b.node("Sub", [grouped, mean])
+    var = b.node("ReduceMean", [b.node("Mul", [centred, centred])], axes=[2], keepdims=1)
+    std = b.node("Sqrt", [b.node("Add", [var, b.const(f"gn{i}.eps", np.array(layer.eps, np.float32))])])
+    normed = b.node("Div", [centred, std])
+    shape = b.node("Shape", [h])  # back to [N, C, H, W]
+    h = b.node("Reshape", [normed, shape])
+    h = b.node("Mul", [h, b.const(f"gn{i}.weight", _f32(layer.weight).reshape(c, 1, 1))])
+    return b.node("Add", [h, b.const(f"gn{i}.bias", _f32(layer.bias).reshape(c, 1, 1))])
+
+
+def encoder_graph(encoder, latent_dim: int, image_size: int) -> onnx.ModelProto:
+    """image uint8 [N, S, S, 4] (as the decoder outputs) -> mean, logvar float32 [N, latent].
+
+    Optional, for hosts that turn a given sprite into variants; engines that only generate
+    never need it, so it may use ops beyond the decoder's short list.
+    """
+    b = _Builder()
+    h = b.node("Cast", ["image"], to=TensorProto.FLOAT)
+    h = b.node("Transpose", [h], perm=[0, 3, 1, 2])
+    # The trainer feeds x * 2 - 1 for x in [0, 1].
+    h = b.node("Mul", [h, b.const("scale", np.array(2.0 / 255.0, np.float32))])
+    h = b.node("Add", [h, b.const("shift", np.array(-1.0, np.float32))])
+    for i, layer in enumerate(encoder.features):
+        if isinstance(layer, nn.Conv2d):
+            k, s, p = layer.kernel_size[0], layer.stride[0], layer.padding[0]
+            h = b.node("Conv", [h, b.const(f"conv{i}.weight", _f32(layer.weight)), b.const(f"conv{i}.bias", _f32(layer.bias))],
+                       kernel_shape=[k, k], pads=[p, p, p, p], strides=[s, s])
+        elif isinstance(layer, nn.GroupNorm):
+            h = _group_norm(b, h, layer, i)
+        elif isinstance(layer, nn.LeakyReLU):
+            h = b.node("LeakyRelu", [h], alpha=float(layer.negative_slope))
+        else:
+            raise ValueError(f"encoder layer {layer.__class__.__name__} has no ONNX mapping")
+    flat = encoder.head.in_features
+    h = b.node("Reshape", [h, b.const("flat_shape", np.array([-1, flat], np.int64))])
+    w, bias = _f32(encoder.head.weight), _f32(encoder.head.bias)
+    b.node("Gemm", [h, b.const("mean.weight", w[:latent_dim]), b.const("mean.bias", bias[:latent_dim])],
+           output="mean", transB=1)
+    logvar = b.node("Gemm", [h, b.const("logvar.weight", w[latent_dim:]), b.const("logvar.bias", bias[latent_dim:])],
+                    transB=1)
+    b.node("Clip", [logvar, b.const("lv_min", np.array(-12.0, np.float32)), b.const("lv_max", np.array(8.0, np.float32))],
+           output="logvar")
+    graph = helper.make_graph(
+        b.nodes, "assetvae_encoder",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", image_size, image_size, 4])],
+        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N", latent_dim]),
+         helper.make_tensor_value_info("logvar", TensorProto.FLOAT, ["N", latent_dim])],
+        initializer=b.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="assetvae")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model

@@ -7,6 +7,7 @@ field, and no string from it is ever used as a path.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 from pathlib import Path
 
@@ -26,6 +27,13 @@ def sidecar_path(bundle: str | os.PathLike) -> Path:
     """NAME.avae.onnx -> NAME.avae.json (the optional manifest beside the bundle)."""
     bundle = Path(bundle)
     return bundle.with_name(bundle.name.removesuffix(".onnx") + ".json")
+
+
+def encoder_path(bundle: str | os.PathLike) -> Path:
+    """NAME.avae.onnx -> NAME.avae.encoder.onnx. Derived from the bundle's own path, never from
+    manifest text, and paired with it by the manifest's encoder_sha256."""
+    bundle = Path(bundle)
+    return bundle.with_name(bundle.name.removesuffix(".onnx") + ".encoder.onnx")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -65,8 +73,8 @@ def open_session(
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # engines see our errors, not ORT's warnings
     if threads is not None:
-        if not 1 <= int(threads) <= 1024:
-            raise DeviceError(f"threads={threads} is out of range: use 1 to 1024, or None for all cores")
+        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or not 1 <= threads <= 1024:
+            raise DeviceError(f"threads={threads!r} is out of range: use 1 to 1024, or None for all cores")
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     try:
@@ -82,10 +90,10 @@ def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manif
     """The manifest from the graph's metadata, or from a sidecar JSON that names this graph."""
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY in meta:
-        return Manifest.from_json(meta[METADATA_KEY])
+        return _parse(meta[METADATA_KEY], path)
     side = sidecar_path(path)
     if side.is_file():
-        m = Manifest.from_json(side.read_bytes())
+        m = _parse(side.read_bytes(), side)
         digest = hashlib.sha256(data).hexdigest()
         if m.graph_sha256 != digest:
             raise BundleError(f"{side}: this manifest belongs to another graph (hash mismatch); "
@@ -93,6 +101,13 @@ def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manif
         return m
     raise BundleError(f"{path}: an ONNX file, but not an assetvae bundle (no '{METADATA_KEY}' metadata "
                       f"and no {side.name} beside it)")
+
+
+def _parse(text: str | bytes, where: Path) -> Manifest:
+    try:
+        return Manifest.from_json(text)
+    except BundleError as e:
+        raise BundleError(f"{where}: {e}") from None  # say which file
 
 
 def check_graph(session: ort.InferenceSession, m: Manifest, path: Path) -> None:
@@ -123,3 +138,16 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     m = manifest_of(session, data, path)
     check_graph(session, m, path)
     return m
+
+
+def open_encoder(bundle: Path, m: Manifest, device: str = "cpu", threads: int | None = None):
+    """The encoder session of a bundle exported with --encoder, checked against the manifest."""
+    path = encoder_path(bundle)
+    if m.encoder_sha256 is None:
+        raise BundleError(f"{bundle}: exported without an encoder; re-export with assetvae export --encoder")
+    if not path.is_file():
+        raise BundleError(f"{path}: missing; keep it beside {Path(bundle).name} (assetvae export --encoder writes it)")
+    data = _read_bytes(path)
+    if hashlib.sha256(data).hexdigest() != m.encoder_sha256:
+        raise BundleError(f"{path}: belongs to another bundle (hash mismatch); re-export both together")
+    return open_session(data, path, device=device, threads=threads)

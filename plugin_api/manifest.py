@@ -58,6 +58,7 @@ class Manifest:
     format: str = FORMAT_NAME
     version: str = FORMAT_VERSION
     graph_sha256: str | None = None  # only in a sidecar file, to pair it with its graph
+    encoder_sha256: str | None = None  # set when NAME.avae.encoder.onnx was exported beside the bundle
 
     def class_index(self, name: str) -> int:
         for i, c in enumerate(self.classes):
@@ -80,6 +81,8 @@ class Manifest:
         }
         if self.graph_sha256 is not None:
             d["graph_sha256"] = self.graph_sha256
+        if self.encoder_sha256 is not None:
+            d["encoder_sha256"] = self.encoder_sha256
         return d
 
     def to_json(self) -> str:
@@ -126,10 +129,12 @@ class Manifest:
             _check(isinstance(d.get(key, {}), dict), f"{key} must be an object")
         sha = d.get("graph_sha256")
         _check(sha is None or isinstance(sha, str), "graph_sha256 must be a string")
+        enc_sha = d.get("encoder_sha256")
+        _check(enc_sha is None or isinstance(enc_sha, str), "encoder_sha256 must be a string")
         return cls(
             image_size=image_size, latent_dim=latent, classes=classes, channels=channels,
             output=output, rng=rng, training=d.get("training", {}), export=d.get("export", {}),
-            format=FORMAT_NAME, version=version, graph_sha256=sha,
+            format=FORMAT_NAME, version=version, graph_sha256=sha, encoder_sha256=enc_sha,
         )
 
 
@@ -164,9 +169,21 @@ def _vector(v: Any, n: int, what: str) -> np.ndarray:
     _check(isinstance(v, list) and len(v) == n, f"{what} must be a list of {n} numbers")
     _check(all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v),
            f"{what} must hold only numbers")
-    a = np.asarray(v, dtype=np.float64)
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except OverflowError:  # JSON allows integers of any length; float64 does not
+        a = np.array([math.inf])
     _check(bool(np.isfinite(a).all()), f"{what} holds NaN or infinite values")
     return a
+
+
+def _positive_number(x: Any) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x)) and x > 0
+    except OverflowError:
+        return False
 
 
 def _factor(v: Any, n: int, what: str) -> np.ndarray:
@@ -204,8 +221,7 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     for j, k in enumerate(comps):
         _check(isinstance(k, dict), f"class {name!r} component {j} must be an object")
         w = k.get("weight")
-        _check(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0,
-               f"class {name!r} component {j}: weight must be a positive number")
+        _check(_positive_number(w), f"class {name!r} component {j}: weight must be a positive number")
         components.append(Component(
             weight=float(w),
             centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +111,9 @@ def _check_dim(dim: Any) -> int:
 def _check_truncation(truncation: float | None) -> float | None:
     if truncation is None:
         return None
+    if isinstance(truncation, bool) or not isinstance(truncation, numbers.Real):
+        raise TypeError(f"truncation must be None or a number >= {MIN_TRUNCATION}, "
+                        f"got {type(truncation).__name__}")
     tau = float(truncation)
     if not tau >= MIN_TRUNCATION:  # also refuses NaN
         raise ValueError(f"truncation must be None or >= {MIN_TRUNCATION}, got {truncation!r}")

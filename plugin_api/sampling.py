@@ -7,6 +7,8 @@ come out bit-identical whether it is decoded alone or inside any batch, on any h
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .errors import SamplingError
@@ -14,8 +16,17 @@ from .errors import SamplingError
 MAX_SPREAD = 10.0
 
 
+def _number(x, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise SamplingError(f"{what} must be a number, got {type(x).__name__} {x!r}")
+    try:
+        return float(x)
+    except OverflowError:  # an int beyond float range is out of range, not a crash
+        return float("inf")
+
+
 def check_spread(spread: float) -> float:
-    s = float(spread)
+    s = _number(spread, "spread")
     if not np.isfinite(s) or s < 0 or s > MAX_SPREAD:
         raise SamplingError(
             f"spread {spread!r} is out of range: use 0 (the class prototype) to {MAX_SPREAD:g}; "
@@ -48,7 +59,7 @@ def blend_gaussians(
     Interpolating the Cholesky factors keeps the result lower triangular with a positive
     diagonal (a convex mix of positive diagonals), so it is always a valid factor.
     """
-    t = float(t)
+    t = _number(t, "blend amount")
     if not np.isfinite(t) or not 0.0 <= t <= 1.0:
         raise SamplingError(f"blend amount {t!r} is out of range: use 0 to 1")
     return (1 - t) * c_a + t * c_b, (1 - t) * l_a + t * l_b

@@ -67,3 +67,88 @@ def test_latent_map_cli_redraws_figures(trained_run):
     grid = Image.open(trained_run / "previews" / "manifold.png")
     assert fig.size[0] > 400 and len(set(fig.getdata())) > 5
     assert grid.size[0] > 10 * 32 and len(set(grid.getdata())) > 20
+
+
+def test_noise_spec_and_corruption():
+    import torch
+
+    from assetvae.corruption import corrupt, parse_noise
+    from assetvae.errors import ConfigError
+
+    assert parse_noise("salt-pepper:0.1") == ("salt-pepper", 0.1) and parse_noise(None) is None
+    for bad in ("salt:0.1", "gaussian:abc", "gaussian:0", "gaussian:2"):
+        try:
+            parse_noise(bad)
+            raise AssertionError(bad)
+        except ConfigError as e:
+            assert "salt-pepper:P" in str(e)
+    x = torch.full((4, 4, 32, 32), 0.5)
+    g = torch.Generator().manual_seed(0)
+    sp = corrupt(x, "salt-pepper", 0.2, g)
+    hit = (sp != 0.5).any(dim=1)
+    assert 0.15 < hit.float().mean() < 0.25
+    assert set(sp[:, 3][hit].unique().tolist()) <= {0.0, 1.0}  # whole pixels become salt or pepper
+    ga = corrupt(x, "gaussian", 0.1, g)
+    assert 0.08 < float((ga - x).std()) < 0.12 and ga.min() >= 0 and ga.max() <= 1
+
+
+def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    r = runner.invoke(main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2", "--size", "32",
+                             "--latent", "8", "--width", "8", "--noise", "salt-pepper:0.1", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((run / "config.json").read_text())["train"]["noise"] == "salt-pepper:0.1"
+    bundle = tmp_path / "p.avae.onnx"
+    assert runner.invoke(main, ["export", str(run), "-o", str(bundle), "--encoder"]).exit_code == 0
+    assert (tmp_path / "p.avae.encoder.onnx").is_file()
+    gen = Generator.load(bundle)
+    sprite = np.asarray(Image.open(sorted((tiny_plants / "pine").iterdir())[0]).convert("RGBA"))
+    z = gen.encode([sprite])
+    assert z.shape == (1, 8) and np.isfinite(z).all()
+    # the runtime's encoder matches the torch encoder of the run
+    import torch
+
+    from assetvae.train import reconstruct_with_run
+
+    _, restore = reconstruct_with_run(run)
+    assert np.abs(restore(sprite[None]).astype(int) - gen.reconstruct([sprite]).astype(int)).max() <= 2
+    like = gen.variants_like(sprite, 4, spread=0.5, seed=3)
+    assert like.shape == (4, 32, 32, 4) and np.array_equal(like, gen.variants_like(sprite, 4, spread=0.5, seed=3))
+    assert gen.nearest_class(z[0]) in gen.classes
+    del torch
+    src = sorted((tiny_plants / "pine").iterdir())[0]
+    sheet = tmp_path / "like.png"
+    r = runner.invoke(main, ["sample", str(bundle), "--like", str(src), "-n", "4", "-o", str(sheet)])
+    assert r.exit_code == 0, r.output and sheet.is_file()
+    for source in (run, bundle):
+        out = tmp_path / f"restored_{source.name}"
+        r = runner.invoke(main, ["reconstruct", str(source), str(src), "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        assert Image.open(out / src.name).size == (32, 32) and (out / "sheet.png").is_file()
+    # a bundle without an encoder says what to do
+    plain = tmp_path / "plain.avae.onnx"
+    assert runner.invoke(main, ["export", str(run), "-o", str(plain)]).exit_code == 0
+    r = runner.invoke(main, ["sample", str(plain), "--like", str(src), "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "--encoder" in r.output and not (tmp_path / "x.png").exists()
+
+
+def test_discover_styles_in_a_flat_folder(tmp_path):
+    from assetvae.datasets.demo import demo_images
+
+    flat = tmp_path / "mixed"
+    flat.mkdir()
+    imgs = demo_images(per_class=8, seed=1, size=32)
+    for cls in ("mushroom", "pine"):
+        for i, im in enumerate(imgs[cls]):
+            im.save(flat / f"{cls}{i}.png")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(flat), "--out", str(run), "--epochs", "2", "--size", "32",
+                                  "--latent", "8", "--width", "8", "--discover", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    cm = json.loads((run / "class_model.json").read_text())
+    assert [c["name"] for c in cm] == ["style_0", "style_1"]
+    assert sum(c["count"] for c in cm) >= 14 and cm[0]["count"] >= cm[1]["count"]
+    assert (run / "previews" / "style_0.png").is_file() and (run / "previews" / "style_1.png").is_file()
+    r = CliRunner().invoke(main, ["train", str(flat), "--out", str(tmp_path / "r2"), "--discover", "1", "-q"])
+    assert r.exit_code == 2 and "--discover 1 is out of range" in r.output
