@@ -82,6 +82,8 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.option("--beta", default=_T.beta, show_default=True, help="KL weight.")
 @click.option("--warmup", default=_T.warmup_epochs, show_default=True, help="KL warm-up epochs.")
 @click.option("--grad-weight", default=_T.grad_weight, show_default=True, help="Weight of the edge (gradient) loss.")
+@click.option("--adv-weight", default=_T.adv_weight, show_default=True,
+              help="Weight of the patch-discriminator loss (sharper texture); 0 disables.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--val-fraction", default=_T.val_fraction, show_default=True)
@@ -95,7 +97,7 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
-          seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, components, quiet) -> None:
+          adv_weight, seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, components, quiet) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .train import train as run_training
@@ -108,7 +110,7 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, be
         data=str(data) if data else "",
         model=ModelConfig(image_size=size, latent_dim=latent, width=width, max_width=max(128, width)),
         train=TrainConfig(epochs=epochs, batch_size=batch, lr=lr, beta=beta, warmup_epochs=warmup,
-                          grad_weight=grad_weight, seed=seed, device=device, val_fraction=val_fraction,
+                          grad_weight=grad_weight, adv_weight=adv_weight, seed=seed, device=device, val_fraction=val_fraction,
                           augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
                           time_budget_s=minutes * 60 if minutes else None,
                           components=_components(components), noise=noise, discover=discover),

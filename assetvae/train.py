@@ -21,6 +21,7 @@ from . import checkpoint as ckpt
 from .config import RunConfig
 from .corruption import corrupt, parse_noise
 from .datasets.folder import LoadedDataset, LoadOptions, load_folder, split_indices
+from .discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
 from .errors import CheckpointError, ConfigError
 from .latent_map import write_latent_figures
 from .latent_model import discover_styles, fit_class_model
@@ -189,11 +190,18 @@ def train(
     # model and optimiser
     model = VAE(cfg.model).to(device)
     opt = (torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam)(model.parameters(), lr=tc.lr)
+    disc = d_opt = None
+    if tc.adv_weight > 0:
+        disc = PatchDiscriminator().to(device)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=tc.lr, betas=(0.5, 0.9))
     start_epoch = 0
     metrics = ckpt.read_metrics(run_dir) if resume else []
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if disc is not None:
+            disc.load_state_dict(state["discriminator"])
+            d_opt.load_state_dict(state["d_optimizer"])
         start_epoch = state["epoch"]
         metrics = [m for m in metrics if m.get("epoch", 0) <= start_epoch]
         log(f"resuming after epoch {start_epoch} of {tc.epochs}")
@@ -215,6 +223,8 @@ def train(
             g = epoch_generator(tc.seed, epoch)
             perm = torch.randperm(len(train_idx), generator=g)
             sums = {"loss": 0.0, "recon": 0.0, "grad": 0.0, "kl": 0.0}
+            if disc is not None:
+                sums.update(adv=0.0, d_loss=0.0)
             bar = tqdm(range(steps), desc=f"epoch {epoch}/{tc.epochs}", disable=not progress, leave=False)
             t_epoch = time.perf_counter()
             for step in bar:
@@ -232,10 +242,23 @@ def train(
                 noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
                 logits, post = model(x_in, noise)  # the loss compares with the clean x
                 terms = vae_loss(logits, x, post.kl(), kl_weight(e, tc.beta, tc.warmup_epochs), tc.grad_weight, tc.recon)
+                total = terms.total
+                adv_on = disc is not None and e >= tc.adv_start * tc.epochs
+                if adv_on:  # the decoder is also judged on texture by the patch critic
+                    fake = torch.sigmoid(logits)
+                    g_adv = g_hinge_loss(disc(fake), fake.shape[2] * fake.shape[3])
+                    total = total + tc.adv_weight * g_adv
+                    sums["adv"] += float(g_adv.detach())
                 opt.zero_grad(set_to_none=True)
-                terms.total.backward()
+                total.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1000.0)
                 opt.step()
+                if adv_on:
+                    d_loss = d_hinge_loss(disc(x), disc(fake.detach()))
+                    d_opt.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    d_opt.step()
+                    sums["d_loss"] += float(d_loss.detach())
                 for k, v in (("loss", terms.total), ("recon", terms.recon), ("grad", terms.grad), ("kl", terms.kl)):
                     sums[k] += float(v.detach())
                 bar.set_postfix(loss=f"{float(terms.total.detach()):.0f}", kl=f"{float(terms.kl.detach()):.1f}")
@@ -258,6 +281,7 @@ def train(
                 "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "epoch": epoch, "classes": data.classes, "dataset_fingerprint": data.fingerprint(),
                 "metrics": row,
+                **({"discriminator": disc.state_dict(), "d_optimizer": d_opt.state_dict()} if disc else {}),
             })
             saved = epoch
             log(" ".join(f"{k}={v}" for k, v in row.items()))

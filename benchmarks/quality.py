@@ -75,11 +75,6 @@ Metrics (definitions in ``quality_metrics.py``; all images composited over mid-g
   training image of any class, divided by the mean distance from each held-out real image to
   its nearest training image (what a genuinely new drawing scores): 0 = copies, 1 = as far
   from the training set as new real art.
-- ``copying[s]``: a data-copying test that blur cannot game (after Meehan et al. 2020):
-  the samples' mean nearest-neighbour distance to training images divided by the same to
-  held-out images, the training images drawn (10 times, fixed seed) with the held-out set's
-  class counts so both sets are the same size. About 1: samples are no closer to the art the
-  model saw than to art it never saw; well below 1: it reproduces its training images.
 - ``swd[s]``: sliced Wasserstein distance (512 fixed random directions) between 7x7 patches
   (128 random per image) of each Laplacian-pyramid level (full size down to 16 px; the last
   level is the low-pass residual) of the samples and of real half B, divided by the same
@@ -87,7 +82,11 @@ Metrics (definitions in ``quality_metrics.py``; all images composited over mid-g
   for it are the first |A_c| of each class, so both sets have the same size and class mix.
   Normalised by the real set's statistics (see SWDReference).
 - ``real.calibration``: what real half A scores after known damage (one 5-tap blur, half
-  resolution, Gaussian noise 0.05): a scale for reading the sharpness and SWD ratios.
+  resolution, Gaussian noise 0.05, or only half as many distinct images): a scale for
+  reading the sharpness and SWD ratios.
+- ``real.copier``: the sample metrics (at spread 1) of a model that only reproduces its
+  training images (training images drawn per class with replacement): consistency, SWD and
+  sharpness alone reward memorising; novelty is what tells it apart.
 
 Samples come from ``Generator.sample(cls, n, spread, seed)`` -- keys 0..n-1, so the same key
 is the same noise direction at every spread. Spread 0 is the class centroid, or, where the
@@ -103,7 +102,8 @@ JSON schema (``quality.json``)::
      "spreads": [0, 0.5, 1, 1.5], "sets": [str],
      "classifier": {"l2", "cv_accuracy": {l2: acc}, "ceiling", "ceiling_pooled", "features"},
      "real": {"swd_real_vs_real": [per level], "swd_levels_px": [int], "novelty_reference",
-              "calibration": {name: {"sharpness", "sharpness_rms", "swd_ratio": [per level]}}},
+              "calibration": {name: {"sharpness", "sharpness_rms", "swd_ratio": [per level]}},
+              "copier": {same keys as a run's sample metrics, spread "1" only}},
      "runs": {"ours"|"baseline": {
         "config": RunConfig dict, "epochs_trained", "train_seconds", "final_metrics": {},
         "bundle": str, "parity_max_abs", "components": {class: k},
@@ -111,7 +111,7 @@ JSON schema (``quality.json``)::
                     "recon_own_nats", "units"},
         "consistency": {"ceiling", "by_spread": {s: acc}, "ratio"},
         "diversity"|"sharpness"|"sharpness_rms": {s: {"mean", "per_class": {class: x}}},
-        "novelty": {s: x}, "copying": {s: x}, "swd": {s: {"distance": [per level], "ratio": [per level]}},
+        "novelty": {s: x}, "swd": {s: {"distance": [per level], "ratio": [per level]}},
         "eval_seconds"}},
      "targets": {"set": str, "conditions": str, "checks": [{"name", "value", "target", "pass"}]},
      "sheet": str, "machine": {}, "torch_threads", "code": {"commit", "dirty", "sha256": {}},
@@ -145,8 +145,8 @@ HOLDOUT_SEED = 0  # fixed: every run and --seed is judged on the same held-out i
 SHARED_TRAIN_KEYS = {"batch_size", "val_fraction", "crop", "pixel_art", "device", "seed"}
 BASELINE_KL_PER_MEAN_BCE = 5e-4
 SHEET_COLUMNS = 6
+COL = 20  # table column width
 NELBO_SAMPLES = 4
-COPY_SUBSETS = 10
 
 # Issue 6's targets (name, metric path, kind, bound).
 TARGETS = {
@@ -293,13 +293,6 @@ class RealReference:
             self.novelty_ref = float(qm.nearest_distances(self.feats[held_idx], self.feats[train_idx]).mean())
         else:
             self.ceiling = self.ceiling_pooled = self.novelty_ref = float("nan")
-        # Training subsets with the held-out set's class mix, for the copying test.
-        rng = np.random.default_rng(HOLDOUT_SEED)
-        held_counts = [int((y[held_idx] == c).sum()) for c in range(self.n_classes)]
-        self.copy_subsets = [
-            np.concatenate([rng.choice(train_idx[y[train_idx] == c], n, replace=False)
-                            for c, n in enumerate(held_counts) if n]) for _ in range(COPY_SUBSETS)
-        ] if len(held_idx) else []
         self.mpd = [qm.mean_pairwise_distance(self.feats[y == c]) for c in range(self.n_classes)]
         self.grad = [float(qm.gradient_magnitude(self.images[y == c]).mean()) for c in range(self.n_classes)]
         self.grad_rms = [float(qm.gradient_rms(self.images[y == c]).mean()) for c in range(self.n_classes)]
@@ -318,6 +311,9 @@ class RealReference:
             "blur_5tap": qm._blur(g),  # one binomial [1 4 6 4 1]/16 pass, sigma = 1 px
             "half_resolution": qm.pyr_up(qm.pyr_down(g)),
             "noise_0.05": np.clip(g + rng.normal(0.0, 0.05, g.shape), 0.0, 1.0),
+            # the same count, but only half as many distinct images: SWD's sampling floor
+            "half_the_images": g[np.sort(np.concatenate([np.repeat(np.flatnonzero(self.labels[self.half_a] == c)[::2], 2)[
+                : int((self.labels[self.half_a] == c).sum())] for c in range(self.n_classes)]))],
         }
         out = {}
         for name, rgb in variants.items():
@@ -400,7 +396,7 @@ def per_class_ratio(values: list[float], refs: list[float], classes: list[str]) 
 def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]], classes: list[str]) -> dict:
     """consistency, diversity, sharpness, novelty and SWD of samples[spread][class]."""
     out = {"consistency": {"ceiling": round(real.ceiling, 4), "by_spread": {}},
-           "diversity": {}, "sharpness": {}, "sharpness_rms": {}, "novelty": {}, "copying": {}, "swd": {}}
+           "diversity": {}, "sharpness": {}, "sharpness_rms": {}, "novelty": {}, "swd": {}}
     train_feats = real.feats[real.train_idx]
     for s, per_class in samples.items():
         k = skey(s)
@@ -413,13 +409,8 @@ def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]], c
             [float(qm.gradient_magnitude(x).mean()) for x in per_class], real.grad, classes)
         out["sharpness_rms"][k] = per_class_ratio(
             [float(qm.gradient_rms(x).mean()) for x in per_class], real.grad_rms, classes)
-        all_feats = np.concatenate(feats)
-        nn = qm.nearest_distances(all_feats, train_feats).mean()
+        nn = qm.nearest_distances(np.concatenate(feats), train_feats).mean()
         out["novelty"][k] = round(float(nn / real.novelty_ref), 4)
-        if real.copy_subsets:
-            to_held = qm.nearest_distances(all_feats, real.feats[real.held_idx]).mean()
-            to_train = np.mean([qm.nearest_distances(all_feats, real.feats[sub]).mean() for sub in real.copy_subsets])
-            out["copying"][k] = round(float(to_train / to_held), 4)
         fake = np.concatenate([x[:n] for x, n in zip(per_class, real.a_counts)])
         d = real.swd.distances(fake)
         out["swd"][k] = {"distance": [round(v, 5) for v in d],
@@ -427,6 +418,15 @@ def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]], c
     c = out["consistency"]
     c["ratio"] = round(c["by_spread"]["1"] / real.ceiling, 4) if "1" in c["by_spread"] and real.ceiling > 0 else None
     return out
+
+
+def copier_reference(real: RealReference, classes: list[str], n: int, seed: int) -> dict:
+    """What a model that only reproduces its training images would score (at spread 1)."""
+    rng = np.random.default_rng(seed)
+    y = real.labels
+    copies = [real.images[rng.choice(real.train_idx[y[real.train_idx] == c], n, replace=True)]
+              for c in range(len(classes))]
+    return score_samples(real, {1.0: copies}, classes)
 
 
 def run_recipe(name: str, cfg, out: Path, real: RealReference, args) -> tuple[dict, dict]:
@@ -557,11 +557,13 @@ def fmt(v, digits: int = 3) -> str:
 
 
 def print_table(result: dict) -> None:
-    runs = result["runs"]
+    runs = {**result["runs"], "train copies (ref)": {
+        "epochs_trained": "-", "train_seconds": "-", "heldout": {"psnr_db": None, "train_psnr_db": None},
+        **result["real"]["copier"]}}
     names = list(runs)
     width = 34
     print()
-    print(f"{'metric':<{width}}" + "".join(f"{n:>16}" for n in names))
+    print(f"{'metric':<{width}}" + "".join(f"{n:>{COL}}" for n in names))
 
     def line(label, get, digits=3):
         vals = []
@@ -570,10 +572,10 @@ def print_table(result: dict) -> None:
                 vals.append(fmt(get(runs[n]), digits))
             except (KeyError, TypeError):
                 vals.append("-")
-        print(f"{label:<{width}}" + "".join(f"{v:>16}" for v in vals))
+        print(f"{label:<{width}}" + "".join(f"{v:>{COL}}" for v in vals))
 
     def text_line(label, texts):
-        print(f"{label:<{width}}" + "".join(f"{t:>16}" for t in texts))
+        print(f"{label:<{width}}" + "".join(f"{t:>{COL}}" for t in texts))
 
     text_line("epochs / train s", [f"{runs[n]['epochs_trained']} / {runs[n]['train_seconds']}" for n in names])
     text_line("held-out PSNR dB (train part)",
@@ -582,7 +584,7 @@ def print_table(result: dict) -> None:
     line("neg. ELBO own, nats/dim", lambda r: r["heldout"]["nelbo_own"], 4)
     line("neg. ELBO all-channel BCE", lambda r: r["heldout"]["nelbo_bce"], 4)
     line("KL nats / image", lambda r: r["heldout"]["kl_nats"], 1)
-    print(f"{'classifier ceiling (held-out)':<{width}}{fmt(result['classifier']['ceiling']):>16}")
+    print(f"{'classifier ceiling (held-out)':<{width}}{fmt(result['classifier']['ceiling']):>{COL}}")
     for s in result["spreads"]:
         line(f"consistency s={skey(s)}", lambda r, s=s: r["consistency"]["by_spread"][skey(s)])
     line("consistency s=1 / ceiling", lambda r: r["consistency"]["ratio"])
@@ -591,8 +593,6 @@ def print_table(result: dict) -> None:
             line(f"{metric} s={skey(s)}", lambda r, s=s, m=metric: r[m][skey(s)]["mean"])
     for s in result["spreads"]:
         line(f"novelty s={skey(s)}", lambda r, s=s: r["novelty"][skey(s)])
-    for s in result["spreads"]:
-        line(f"copying s={skey(s)}", lambda r, s=s: r["copying"][skey(s)])
     px = "/".join(map(str, result["real"]["swd_levels_px"]))
     for s in result["spreads"]:
         line(f"SWD ratio {px}px s={skey(s)}", lambda r, s=s: r["swd"][skey(s)]["ratio"])
@@ -676,6 +676,8 @@ def main() -> None:
           f"SWD real-vs-real {[round(v, 4) for v in real.swd.real_vs_real]} ({time.perf_counter() - t0:.1f} s)",
           flush=True)
 
+    copier = copier_reference(real, classes, max([args.samples] + real.a_counts), args.seed)
+
     recipes = [("ours", ours_cfg)] + ([] if args.no_baseline else [("baseline", base_cfg)])
     runs, shown = {}, {}
     for name, cfg in recipes:
@@ -714,7 +716,7 @@ def main() -> None:
                        "features": "8x8 RGB over grey + alpha-weighted 4x4x4 colour histogram + 4x4x8 orientation histogram"},
         "real": {"swd_real_vs_real": [round(v, 5) for v in real.swd.real_vs_real],
                  "swd_levels_px": real.swd.sizes, "novelty_reference": round(real.novelty_ref, 4),
-                 "calibration": real.calibration},
+                 "calibration": real.calibration, "copier": copier},
         "runs": runs, "targets": targets, "sheet": str(sheet_path),
         "machine": machine(), "torch_threads": torch.get_num_threads(), "code": code_version(),
         "wall_s": round(time.perf_counter() - t_start, 1),

@@ -181,3 +181,15 @@ def test_split_is_stratified_and_keeps_frames_together(tmp_path):
         stems = {paths[i].stem[:-3] for i in val if labels[i] == c}
         assert len(stems) == 1
     assert 30 in train  # a class of one image stays in training
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    from assetvae.plugin_api.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -264,3 +264,22 @@ def test_fuzz_helpers_do_not_share_state_with_the_manifest():
     e = copy.deepcopy(d)
     Manifest.from_dict(d)
     assert d == e  # parsing never mutates its input
+
+
+def test_gif_that_made_pillow_raise_struct_error_is_an_image_load_error():
+    """Found by fuzzing: Pillow's GIF parser raised struct.error, which escaped as a crash."""
+    data = bytes.fromhex(
+        "4749463837610a000c008600000d0e15070a3c191aa206280a0934d41448830a84a0049c9e15a8b708a7f101de3a"
+        "2306852f06a53e0cbb3400c230192b2028c8353ab120401c3141a93f5d073a67e0277da52b84482c85c238910731"
+        "b2b039c1b035eb6c20eea133f86c411636534bf85952ce4862575aa77c4ca09c45a5e35ca6ea46e31c7524856d37"
+        "95763e926a35a5634b31604f667d45866d43c87e47e273616d76788564bedd67c04772d33a73ed2565f1169b181c"
+        "9219ec8626639b4ea18e48fd9951ef988b6a9886dd91bd728fcf1794cb4d89d8598cecf9af124bb92f6aa522f9a2"
+        "3d0da23c6da038febe490db56c03bb61aea660b8bf7b09a67772af9a60a3a808b8d630beee49a1f0c4c3067ec03d"
+        "2bc6511fcd5e5dd76360cb794ecc9a4bcc94e6caad1cdeb759cbb19cccb8c0c4e950fa2466ed3f98fc36ebe049f8"
+        "e493a9f29fade996f1fab326e2e55ee1c807f4c433f7c1bdedccf3e3df99f4d2eeefd0e6e2e82eeee1bbf4e5cafb"
+        "f365edfef10000000000000000000000000000000000000000000000002c0000000000000000000000000000000000"
+        "2c000000")
+    path = _DIR / "struct_error.gif"
+    path.write_bytes(data)
+    with pytest.raises(ImageLoadError, match="damaged or unreadable"):
+        load_image(path, LoadOptions(size=16))

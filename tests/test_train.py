@@ -40,12 +40,13 @@ def test_cli_train_writes_checkpoint_metrics_previews_and_class_model(tiny_plant
     assert not [p for p in run.rglob("*.tmp")]  # no temporary file left behind
 
 
-def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp_path):
+@pytest.mark.parametrize("adv_weight", [0.0, 0.1])
+def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp_path, adv_weight):
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.train import train
 
     cfg = RunConfig(data=str(tiny_plants), model=ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32),
-                    train=TrainConfig(epochs=3, batch_size=8, warmup_epochs=1))
+                    train=TrainConfig(epochs=3, batch_size=8, warmup_epochs=1, adv_weight=adv_weight, adv_start=0.0))
     train(cfg, tmp_path / "straight", progress=False, log=lambda s: None)
 
     def interrupt_after_epoch_2(line: str) -> None:
