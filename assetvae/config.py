@@ -23,6 +23,7 @@ class ModelConfig:
     latent_dim: int = 32
     width: int = 32  # channels at full resolution; doubles per halving, capped at max_width
     max_width: int = 128
+    decoder_norm: bool = False  # batch norm in the decoder (folded into the convs at export)
 
     def validate(self) -> None:
         if self.image_size not in ALLOWED_SIZES:

@@ -119,7 +119,9 @@ def scan_folder(root: str | os.PathLike) -> AssetFolder:
         raise DatasetError(f"{root}: is a file, not a folder; give a folder with one subfolder per class")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
     if not subdirs:
-        files = {root.resolve().name or "default": _images_under(root)}
+        name = root.resolve().name or "default"
+        _check_class_name(root, name)
+        files = {name: _images_under(root)}
     else:
         for d in subdirs:
             _check_class_name(root, d.name)

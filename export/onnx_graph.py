@@ -45,6 +45,14 @@ def _f32(t) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32)
 
 
+def fold_batch_norm(weight: np.ndarray, bias: np.ndarray, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+    """Conv then eval-mode BatchNorm as one Conv (engines' BatchNormalization support varies)."""
+    scale = (bn.weight.detach().double() / (bn.running_var.double() + bn.eps).sqrt()).numpy()
+    w = weight.astype(np.float64) * scale[:, None, None, None]
+    b = (bias.astype(np.float64) - bn.running_mean.double().numpy()) * scale + bn.bias.detach().double().numpy()
+    return w.astype(np.float32), b.astype(np.float32)
+
+
 def decoder_graph(decoder: Decoder, latent_dim: int, image_size: int, output: str = "uint8_nhwc") -> onnx.ModelProto:
     """z float32 [N, latent] -> image uint8 [N, S, S, 4] (or float32 [N, 4, S, S] in [0, 1])."""
     b = _Builder()
@@ -52,7 +60,8 @@ def decoder_graph(decoder: Decoder, latent_dim: int, image_size: int, output: st
                transB=1)
     h = b.node("Reshape", [h, b.const("bottom_shape", np.array([-1, decoder.bottom_channels, BOTTOM, BOTTOM], np.int64))])
     scales = b.const("upsample_scales", np.array([1, 1, 2, 2], np.float32))
-    for i, layer in enumerate(decoder.net):
+    layers = list(decoder.net)
+    for i, layer in enumerate(layers):
         if isinstance(layer, nn.LeakyReLU):
             h = b.node("LeakyRelu", [h], alpha=float(layer.negative_slope))
         elif isinstance(layer, nn.Upsample):
@@ -62,11 +71,15 @@ def decoder_graph(decoder: Decoder, latent_dim: int, image_size: int, output: st
             h = b.node("Resize", [h, "", scales], mode="nearest",
                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         elif isinstance(layer, nn.Conv2d):
-            k = layer.kernel_size[0]
-            p = layer.padding[0]
-            h = b.node("Conv", [h, b.const(f"conv{i}.weight", _f32(layer.weight)),
-                                b.const(f"conv{i}.bias", _f32(layer.bias))],
+            weight, bias = _f32(layer.weight), _f32(layer.bias)
+            if i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d):
+                weight, bias = fold_batch_norm(weight, bias, layers[i + 1])
+            k, p = layer.kernel_size[0], layer.padding[0]
+            h = b.node("Conv", [h, b.const(f"conv{i}.weight", weight), b.const(f"conv{i}.bias", bias)],
                        kernel_shape=[k, k], pads=[p, p, p, p], strides=[1, 1])
+        elif isinstance(layer, nn.BatchNorm2d):
+            if not (i and isinstance(layers[i - 1], nn.Conv2d)):
+                raise ValueError("a batch norm must follow a convolution to be folded")
         else:
             raise ValueError(f"decoder layer {layer.__class__.__name__} has no ONNX mapping")
     h = b.node("Sigmoid", [h], output="image" if output == "float32_nchw" else None)

@@ -31,7 +31,13 @@ from helpers import write_rgba
 from PIL import Image
 
 from assetvae.cli import main
-from assetvae.datasets.folder import DatasetError, ImageLoadError, LoadOptions, load_folder, load_image
+from assetvae.datasets.folder import (
+    DatasetError,
+    ImageLoadError,
+    LoadOptions,
+    load_folder,
+    load_image,
+)
 from assetvae.errors import CheckpointError
 from assetvae.plugin_api import BundleError, Generator, SamplingError
 from assetvae.plugin_api.manifest import METADATA_KEY
@@ -126,8 +132,8 @@ IMAGE_CASES = {
     "zero_byte": ("a.png", b"", ["empty file (0 bytes)", "remove it"]),
     "truncated": ("a.png", _GOOD[: len(_GOOD) // 2], ["damaged or unreadable", "truncated"]),
     "text_named_png": ("a.png", b"this is a shopping list, not a sprite\n", ["not an image file", "re-save it as PNG"]),
-    "png_signature_then_garbage": ("a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 8, ["a.png:"]),
-    "bad_crc": ("a.png", bytes(_bad_crc), ["damaged or unreadable"]),
+    "png_signature_then_garbage": ("a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 8, ["damaged or unreadable"]),
+    "bad_crc": ("a.png", bytes(_bad_crc), ["damaged or unreadable", "PNG header cannot be decoded"]),
     "decompression_bomb": ("a.png", png_declaring(100_000, 100_000), ["declared size", "too large", "decompression bomb"]),
     "bomb_under_pillow_limit": ("a.png", png_declaring(9000, 8000), ["declared size 9000x8000 is too large"]),
     "one_by_one": ("a.png", png_bytes(np.full((1, 1, 4), 255, np.uint8)), ["1x1 px", "too small or too thin"]),
@@ -135,7 +141,7 @@ IMAGE_CASES = {
     "fully_transparent": ("a.png", png_bytes(np.zeros((8, 8, 4), np.uint8)), ["fully transparent"]),
     "one_opaque_pixel": ("a.png", png_bytes(np.pad(np.full((1, 1, 4), 255, np.uint8), ((5, 5), (5, 5), (0, 0)))),
                          ["opaque area is 1x1 px"]),
-    "jpeg_cut_short": ("a.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 10, ["a.jpg:"]),
+    "jpeg_cut_short": ("a.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 10, ["JPEG header cannot be decoded"]),
 }
 
 
@@ -664,3 +670,11 @@ def test_bad_load_options_are_typed_errors(bundle):
 def test_dataset_errors_are_typed_for_the_api(tmp_path):
     with pytest.raises(DatasetError, match="no images found"):
         load_folder(tmp_path, LoadOptions(size=16), use_cache=False)
+
+
+def test_non_utf8_flat_folder_name_is_refused(tmp_path):
+    flat = os.path.join(os.fsencode(tmp_path), b"\xfeoaks")
+    os.makedirs(flat)
+    with open(os.path.join(flat, b"0.png"), "wb") as f:
+        f.write(png_bytes(sprite()))
+    assert_refused(cli("train", flat, "--out", tmp_path / "run", *SMALL), "'\\xfeoaks' is not valid UTF-8")

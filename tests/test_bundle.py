@@ -248,3 +248,26 @@ def test_cli_export_inspect_sample(trained_run, tmp_path):
 
 def test_read_manifest_matches_generator(bundle):
     assert read_manifest(bundle).to_dict() == Generator.load(bundle).manifest.to_dict()
+
+
+def test_batch_norm_is_folded_into_the_convolutions():
+    import torch
+
+    from assetvae.config import ModelConfig
+    from assetvae.export.bundle import parity_check
+    from assetvae.export.onnx_graph import decoder_graph
+    from assetvae.model import VAE
+
+    vae = VAE(ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32, decoder_norm=True))
+    g = torch.Generator().manual_seed(0)
+    for m in vae.decoder.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, as after training
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    vae.eval()
+    graph = decoder_graph(vae.decoder, 8, 32)
+    assert "BatchNormalization" not in {n.op_type for n in graph.graph.node}
+    z = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    assert parity_check(vae.decoder, graph, z, "uint8_nhwc") <= 1
