@@ -93,11 +93,13 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
 @click.option("--discover", type=int, default=None, help="Cluster the images into K styles (style_0..) instead of using folders.")
 @click.option("--noise", default=None, help="Denoising: corrupt inputs with salt-pepper:P or gaussian:SIGMA.")
+@click.option("--exemplars", "exemplar_scale", type=float, default=_T.exemplar_scale,
+              help="Sample around each training image's latent, varied by this fraction of the class spread.")
 @click.option("--components", default="auto", show_default=True,
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
-          adv_weight, seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, components, quiet) -> None:
+          adv_weight, seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, exemplar_scale, components, quiet) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .train import train as run_training
@@ -113,7 +115,8 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, be
                           grad_weight=grad_weight, adv_weight=adv_weight, seed=seed, device=device, val_fraction=val_fraction,
                           augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
                           time_budget_s=minutes * 60 if minutes else None,
-                          components=_components(components), noise=noise, discover=discover),
+                          components=_components(components), noise=noise, discover=discover,
+                          exemplar_scale=exemplar_scale),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
@@ -196,7 +199,8 @@ def _open_bundle(bundle: Path, device: str):
 @main.command()
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--class", "classes", multiple=True, help="Class to sample (repeatable) [default: all].")
-@click.option("-n", "n", default=16, show_default=True, help="Variants per class.")
+@click.option("-n", "n", default=16, show_default=True, type=click.IntRange(0, 1024),
+              help="Variants per class (a sheet is for looking; bake for more).")
 @click.option("--spread", default=1.0, show_default=True, help="0 = prototype, 1 = the class's own variety.")
 @click.option("--seed", default=0, show_default=True, help="World seed (0 to 2**64-1).")
 @click.option("--truncation", type=float, default=None, help="Redraw normal draws beyond this magnitude.")

@@ -58,8 +58,9 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
     time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
     components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
+    exemplar_scale: float | None = None  # sample around each training image's latent (scaled class factor)
     adv_weight: float = 0.0  # patch-discriminator loss weight (per pixel); 0 disables
-    adv_start: float = 0.3  # fraction of the epochs before the discriminator joins in
+    adv_start: float = 0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     discover: int | None = None  # cluster the images into this many styles instead of using folders
     noise: str | None = None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
 
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
         if self.components is not None and not 1 <= self.components <= 16:
             raise ConfigError(f"components {self.components} is out of range: use 1 to 16, or auto")
+        if self.exemplar_scale is not None and not 0 <= self.exemplar_scale <= 2:
+            raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
         if self.adv_weight < 0 or not 0 <= self.adv_start < 1:
             raise ConfigError("adversarial weight must be >= 0 and its start a fraction in [0, 1)")
         if self.discover is not None and not 2 <= self.discover <= 64:

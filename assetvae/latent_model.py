@@ -35,12 +35,14 @@ def fit_gaussian(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, 
 
 def fit_class_model(
     means: np.ndarray, variances: np.ndarray, labels: np.ndarray, classes: list[str],
-    components: int | None = 1,
+    components: int | None = 1, exemplar_scale: float | None = None,
 ) -> list[ClassLatent]:
     """One ClassLatent per class name; labels index into classes.
 
     components: 1 (default) fits one Gaussian per class; None chooses sub-clusters per class
     automatically; K > 1 fits K sub-clusters where the class has enough images.
+    exemplar_scale: if set, each class keeps its images' posterior means as exemplars instead,
+    and variants vary around one of them by exemplar_scale times the class factor.
     """
     out = []
     for i, name in enumerate(classes):
@@ -48,6 +50,10 @@ def fit_class_model(
         if not sel.any():
             raise ValueError(f"class {name!r} has no encoded images")
         centroid, chol = fit_gaussian(means[sel], variances[sel])
+        if exemplar_scale is not None:  # sample around the class's own images' latents
+            out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol,
+                                   exemplars=np.asarray(means[sel], np.float64), exemplar_scale=float(exemplar_scale)))
+            continue
         comps = fit_components(means[sel], variances[sel], components) if components != 1 else []
         out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol, components=comps))
     return out

@@ -31,7 +31,7 @@ from .plugin_api.fileio import atomic_path
 from .plugin_api.images import labelled_grid, save_png
 from .plugin_api.manifest import ClassLatent
 from .plugin_api.rng import normals_batch
-from .plugin_api.sampling import latent_samples
+from .plugin_api.sampling import class_latents
 
 SMALL_SET = 2000  # below this many images, augmentation is on by default
 PREVIEW_SAMPLES = 8
@@ -148,11 +148,12 @@ def write_previews(
     pairs = np.stack([originals, recon], axis=1).reshape(-1, *originals.shape[1:])
     save_png(labelled_grid([("orig|recon", pairs)], columns=8), out / f"epoch_{epoch:03d}_recon.png")
     rows = []
-    noise = normals_batch(0, list(range(PREVIEW_SAMPLES - 1)), model.cfg.latent_dim)
+    keys = list(range(PREVIEW_SAMPLES - 1))
+    noise = normals_batch(0, keys, model.cfg.latent_dim)
     for c in class_model:
         z = np.concatenate([
             c.centroid[None].astype(np.float32),  # first column: the class prototype
-            latent_samples(c.centroid, c.chol, noise, 1.0),
+            class_latents(c, 0, keys, noise, 1.0),  # then what the runtime would sample
         ])
         rows.append((c.name, to_uint8(model.decode(torch.from_numpy(z).to(device)))))
     save_png(labelled_grid(rows), out / f"epoch_{epoch:03d}_samples.png")
@@ -205,6 +206,8 @@ def train(
         start_epoch = state["epoch"]
         metrics = [m for m in metrics if m.get("epoch", 0) <= start_epoch]
         log(f"resuming after epoch {start_epoch} of {tc.epochs}")
+        for stale in run_dir.rglob(".*.tmp"):  # temporaries of a write the crash cut short
+            stale.unlink(missing_ok=True)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         if (run_dir / ckpt.CHECKPOINT).exists():
@@ -243,7 +246,7 @@ def train(
                 logits, post = model(x_in, noise)  # the loss compares with the clean x
                 terms = vae_loss(logits, x, post.kl(), kl_weight(e, tc.beta, tc.warmup_epochs), tc.grad_weight, tc.recon)
                 total = terms.total
-                adv_on = disc is not None and e >= tc.adv_start * tc.epochs
+                adv_on = disc is not None and progress_frac >= tc.adv_start
                 if adv_on:  # the decoder is also judged on texture by the patch critic
                     fake = torch.sigmoid(logits)
                     g_adv = g_hinge_loss(disc(fake), fake.shape[2] * fake.shape[3])
@@ -272,7 +275,8 @@ def train(
             last = epoch == tc.epochs or out_of_time
             if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
                 means, variances = encode_all(model, train_images, device)
-                class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes)
+                class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes,
+                                              1, tc.exemplar_scale)
                 write_previews(model, data, val_idx, class_model, run_dir, epoch, device)
             # Metrics first: a crash between the two leaves an extra row that resume cuts back,
             # never a checkpoint whose row is missing.
@@ -304,7 +308,7 @@ def train(
             labels, names = discover_styles(means, tc.discover, tc.seed)
         except ValueError as e:
             raise ConfigError(f"--discover: {e}; ask for fewer styles") from None
-    class_model = fit_class_model(means, variances, labels, names, tc.components)
+    class_model = fit_class_model(means, variances, labels, names, tc.components, tc.exemplar_scale)
     write_class_model(run_dir, class_model)
     with atomic_path(run_dir / LATENTS) as tmp, open(tmp, "wb") as f:
         np.savez(f, means=means, variances=variances, labels=labels)
@@ -319,10 +323,11 @@ def train(
 def write_style_sheets(images: np.ndarray, labels: np.ndarray, class_model: list[ClassLatent],
                        decode, out_dir: Path) -> None:
     """previews/style_K.png per discovered style: its members, then samples around it."""
-    noise = normals_batch(0, list(range(PREVIEW_SAMPLES)), class_model[0].centroid.shape[0])
+    keys = list(range(PREVIEW_SAMPLES))
+    noise = normals_batch(0, keys, class_model[0].centroid.shape[0])
     for i, c in enumerate(class_model):
         members = images[labels == i][:16]
-        samples = decode(latent_samples(c.centroid, c.chol, noise, 1.0))
+        samples = decode(class_latents(c, 0, keys, noise, 1.0))
         save_png(labelled_grid([(f"{c.name} ({c.count})", members), ("samples", samples)], columns=8),
                  out_dir / f"{c.name}.png")
 

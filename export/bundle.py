@@ -49,7 +49,9 @@ def load_class_model(run_dir: Path, latent_dim: int) -> list[ClassLatent]:
             raise ValueError("no classes")
         return [class_from_dict(r, latent_dim, i) for i, r in enumerate(rows)]
     except (ValueError, BundleError) as e:
-        raise CheckpointError(f"{path}: damaged class model ({e}); run assetvae train --resume {run_dir}") from None
+        # The manifest parser's wording speaks of bundles; here the file is a run's class model.
+        why = str(e).removeprefix("bad bundle manifest: ").removesuffix("; re-export the bundle")
+        raise CheckpointError(f"{path}: damaged class model ({why}); run assetvae train --resume {run_dir}") from None
 
 
 def _no_constant(name: str):

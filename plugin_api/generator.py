@@ -22,7 +22,7 @@ from .bundle import _read_bytes, check_graph, manifest_of, open_encoder, open_se
 from .errors import SamplingError
 from .images import prepare_sprite
 from .manifest import Manifest
-from .sampling import blend_gaussians, check_spread, latent_samples
+from .sampling import blend_gaussians, check_spread, class_latents, latent_samples
 
 MAX_VARIANTS = 1_000_000  # per call; a game asking for more is almost surely a bug
 DECODE_CHUNK = 256  # rows per graph run: bounds memory, keeps per-row results batch-independent
@@ -95,17 +95,7 @@ class Generator:
         spread = check_spread(spread)
         keys = _check_keys(keys)
         noise = _normals(seed, keys, self.latent_dim, truncation)
-        if not c.components:
-            return latent_samples(c.centroid, c.chol, noise, spread)
-        # Sub-clusters: the seed stream's choice sub-stream picks each variant's component.
-        weights = [k.weight for k in c.components]
-        pick = rng.choice_batch(seed, keys, weights) if len(keys) else np.zeros(0, np.int64)
-        z = np.empty((len(keys), self.latent_dim), np.float32)
-        for j, comp in enumerate(c.components):
-            sel = pick == j
-            if sel.any():
-                z[sel] = latent_samples(comp.centroid, comp.chol, noise[sel], spread)
-        return z
+        return class_latents(c, seed, keys, noise, spread)
 
     def blend_latents(self, seed: int, keys: Sequence[Key], cls_a: str, cls_b: str, t: float,
                       spread: float = 1.0, truncation: float | None = None) -> np.ndarray:

@@ -17,12 +17,13 @@ import numpy as np
 from .errors import BundleError
 
 FORMAT_NAME = "assetvae-bundle"
-FORMAT_VERSION = "1.0"  # major.minor: a minor bump only adds optional fields
+FORMAT_VERSION = "1.1"  # major.minor: a minor bump only adds optional fields (1.1: exemplars)
 METADATA_KEY = "assetvae.manifest"
 RNG_SPECS = ("assetvae-splitmix-polar-v1",)
 OUTPUT_LAYOUTS = ("uint8_nhwc", "float32_nchw")
 MAX_LATENT = 4096
 MAX_IMAGE = 4096
+MAX_EXEMPLARS = 100_000
 
 
 @dataclass
@@ -43,6 +44,10 @@ class ClassLatent:
     centroid: np.ndarray  # float64 [latent]
     chol: np.ndarray  # float64 [latent, latent], lower Cholesky factor of the covariance
     components: list[Component] = field(default_factory=list)
+    # Exemplar sampling (1.1): the posterior means of the class's training images; a variant
+    # picks one with the seed stream and varies around it by exemplar_scale * chol.
+    exemplars: np.ndarray | None = None  # float64 [m, latent]
+    exemplar_scale: float = 0.0
 
 
 @dataclass
@@ -201,8 +206,11 @@ def _gauss(c: ClassLatent | Component) -> dict[str, Any]:
 
 def class_to_dict(c: ClassLatent) -> dict[str, Any]:
     """One class as the manifest stores it (also the run directory's class_model.json rows)."""
-    return {"name": c.name, "count": c.count, **_gauss(c),
-            "components": [{"weight": k.weight, **_gauss(k)} for k in c.components]}
+    d = {"name": c.name, "count": c.count, **_gauss(c),
+         "components": [{"weight": k.weight, **_gauss(k)} for k in c.components]}
+    if c.exemplars is not None:
+        d["exemplars"] = {"scale": c.exemplar_scale, "centroids": [_floats(e) for e in c.exemplars]}
+    return d
 
 
 def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
@@ -227,4 +235,16 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
             centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),
             chol=_factor(k.get("chol"), latent, f"class {name!r} component {j} factor"),
         ))
-    return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components)
+    exemplars, scale = None, 0.0
+    ex = c.get("exemplars")
+    if ex is not None:
+        _check(isinstance(ex, dict), f"class {name!r}: exemplars must be an object")
+        scale = ex.get("scale")
+        _check(isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale)
+               and 0 <= scale <= 10, f"class {name!r}: exemplars.scale must be a number in 0..10")
+        rows = ex.get("centroids")
+        _check(isinstance(rows, list) and 0 < len(rows) <= MAX_EXEMPLARS,
+               f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} vectors")
+        exemplars = np.stack([_vector(r, latent, f"class {name!r} exemplar") for r in rows])
+    return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components,
+                       exemplars=exemplars, exemplar_scale=float(scale))

@@ -11,7 +11,9 @@ import numbers
 
 import numpy as np
 
+from . import rng
 from .errors import SamplingError
+from .manifest import ClassLatent
 
 MAX_SPREAD = 10.0
 
@@ -63,3 +65,41 @@ def blend_gaussians(
     if not np.isfinite(t) or not 0.0 <= t <= 1.0:
         raise SamplingError(f"blend amount {t!r} is out of range: use 0 to 1")
     return (1 - t) * c_a + t * c_b, (1 - t) * l_a + t * l_b
+
+
+def exemplar_samples(
+    centroid: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float, scale: float
+) -> np.ndarray:
+    """z = c + spread * ((e - c) + scale * (L @ n)) per row: e the row's chosen exemplar.
+
+    spread 0 is the class prototype c, 1 a small variation (scale * L) around a real image's
+    latent, above 1 beyond it. Same fixed-order arithmetic as latent_samples.
+    """
+    noise = np.asarray(noise, dtype=np.float64)
+    chol = np.asarray(chol, dtype=np.float64)
+    acc = np.zeros_like(noise)
+    for k in range(noise.shape[1]):
+        acc += noise[:, k : k + 1] * chol[:, k][None, :]
+    c = np.asarray(centroid, dtype=np.float64)[None, :]
+    z = c + spread * ((np.asarray(exemplars, dtype=np.float64) - c) + scale * acc)
+    return z.astype(np.float32)
+
+
+def class_latents(c: ClassLatent, seed: int, keys: list, noise: np.ndarray, spread: float) -> np.ndarray:
+    """The latents of variants `keys` of class c (noise: their normals [len(keys), latent]).
+
+    Exemplars, if the class has them, else sub-cluster components, else the class Gaussian.
+    Discrete picks come from the seed stream's choice sub-stream (stream 1, index 0).
+    """
+    if c.exemplars is not None:
+        pick = rng.choice_batch(seed, keys, np.ones(len(c.exemplars))) if keys else np.zeros(0, np.int64)
+        return exemplar_samples(c.centroid, c.exemplars[pick], c.chol, noise, spread, c.exemplar_scale)
+    if not c.components:
+        return latent_samples(c.centroid, c.chol, noise, spread)
+    pick = rng.choice_batch(seed, keys, [k.weight for k in c.components]) if keys else np.zeros(0, np.int64)
+    z = np.empty(noise.shape, np.float32)
+    for j, comp in enumerate(c.components):
+        sel = pick == j
+        if sel.any():
+            z[sel] = latent_samples(comp.centroid, comp.chol, noise[sel], spread)
+    return z

@@ -152,3 +152,44 @@ def test_discover_styles_in_a_flat_folder(tmp_path):
     assert (run / "previews" / "style_0.png").is_file() and (run / "previews" / "style_1.png").is_file()
     r = CliRunner().invoke(main, ["train", str(flat), "--out", str(tmp_path / "r2"), "--discover", "1", "-q"])
     assert r.exit_code == 2 and "--discover 1 is out of range" in r.output
+
+
+def test_exemplar_sampling_rule(bundle, tmp_path):
+    m = onnx.load(str(bundle))
+    d = json.loads(next(p.value for p in m.metadata_props if p.key == METADATA_KEY))
+    pine = next(c for c in d["classes"] if c["name"] == "pine")
+    dim = len(pine["centroid"])
+    ex = np.random.default_rng(0).normal(size=(5, dim))
+    pine["exemplars"] = {"scale": 0.0, "centroids": ex.tolist()}
+    del m.metadata_props[:]
+    onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(d)})
+    path = tmp_path / "ex.avae.onnx"
+    onnx.save(m, str(path))
+    gen = Generator.load(path)
+    keys = list(range(50))
+    z = gen.latents(4, keys, "pine", spread=1.0)
+    pick = rng.choice_batch(4, keys, np.ones(5))
+    assert np.array_equal(z, ex[pick].astype(np.float32))  # scale 0, spread 1: the exemplars themselves
+    c = np.asarray(pine["centroid"], np.float32)
+    assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(c[None], 3, 0))
+    assert len(set(pick.tolist())) == 5
+    # bad exemplar records are refused like any other manifest fault
+    from assetvae.plugin_api import BundleError
+    from assetvae.plugin_api.manifest import Manifest
+
+    for bad in ({"scale": -1, "centroids": ex.tolist()}, {"scale": 0.3, "centroids": [[1.0] * (dim - 1)]},
+                {"scale": 0.3, "centroids": []}, {"scale": 0.3, "centroids": [[float("nan")] * dim]}):
+        pine["exemplars"] = bad
+        try:
+            Manifest.from_dict(json.loads(json.dumps(d)))
+            raise AssertionError(bad)
+        except BundleError:
+            pass
+
+
+def test_training_with_exemplars_exports_them(tiny_plants, tmp_path):
+    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(tmp_path / "run"), "--epochs", "1",
+                                  "--size", "32", "--latent", "8", "--width", "8", "--exemplars", "0.3", "-q"])
+    assert r.exit_code == 0, r.output
+    cm = json.loads((tmp_path / "run" / "class_model.json").read_text())
+    assert all(c["exemplars"]["scale"] == 0.3 and len(c["exemplars"]["centroids"]) == c["count"] for c in cm)

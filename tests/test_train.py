@@ -56,7 +56,10 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "split", progress=False, log=interrupt_after_epoch_2)
     assert load_checkpoint(tmp_path / "split")["epoch"] == 2
+    torn = tmp_path / "split" / ".checkpoint.pt.x1y2.tmp"  # as a SIGKILL mid-write leaves it
+    torn.write_bytes(b"half a checkpoint")
     r = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "split"), "-q"])
+    assert not torn.exists()
     assert r.exit_code == 0, r.output
     assert "resuming after epoch 2 of 3" in r.output
     a = load_checkpoint(tmp_path / "straight")["model"]
