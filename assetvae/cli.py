@@ -16,12 +16,13 @@ import click
 import numpy as np
 
 from .config import ModelConfig, TrainConfig
-from .plugin_api.errors import AssetVAEError
+from .plugin_api.errors import AssetVAEError, SamplingError
 
 _M, _T = ModelConfig(), TrainConfig()  # option defaults come from the config dataclasses
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+MAX_SHEET = 1024  # variants per class on a sample sheet
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -93,8 +94,9 @@ def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
 @click.option("--discover", type=int, default=None, help="Cluster the images into K styles (style_0..) instead of using folders.")
 @click.option("--noise", default=None, help="Denoising: corrupt inputs with salt-pepper:P or gaussian:SIGMA.")
-@click.option("--exemplars", "exemplar_scale", type=float, default=_T.exemplar_scale,
-              help="Sample around each training image's latent, varied by this fraction of the class spread.")
+@click.option("--exemplars", "exemplar_scale", default=str(_T.exemplar_scale), show_default=True,
+              help="Sample around each training image's latent, varied by this fraction of the class "
+                   "spread; 'off' samples each class's Gaussian (and --components) instead.")
 @click.option("--components", default="auto", show_default=True,
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -116,7 +118,7 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, be
                           augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
                           time_budget_s=minutes * 60 if minutes else None,
                           components=_components(components), noise=noise, discover=discover,
-                          exemplar_scale=exemplar_scale),
+                          exemplar_scale=_exemplars(exemplar_scale)),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
@@ -182,6 +184,15 @@ def reconstruct(source: Path, images: tuple[Path, ...], output: Path) -> None:
     click.echo(f"wrote {len(images)} restored image(s) and sheet.png to {output}")
 
 
+def _exemplars(value: str) -> float | None:
+    if value == "off":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or 'off'", param_hint="--exemplars") from None
+
+
 def _components(value: str) -> int | None:
     if value == "auto":
         return None
@@ -199,8 +210,7 @@ def _open_bundle(bundle: Path, device: str):
 @main.command()
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--class", "classes", multiple=True, help="Class to sample (repeatable) [default: all].")
-@click.option("-n", "n", default=16, show_default=True, type=click.IntRange(0, 1024),
-              help="Variants per class (a sheet is for looking; bake for more).")
+@click.option("-n", "n", default=16, show_default=True, help="Variants per class (at most 1024; bake for more).")
 @click.option("--spread", default=1.0, show_default=True, help="0 = prototype, 1 = the class's own variety.")
 @click.option("--seed", default=0, show_default=True, help="World seed (0 to 2**64-1).")
 @click.option("--truncation", type=float, default=None, help="Redraw normal draws beyond this magnitude.")
@@ -220,6 +230,9 @@ def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, 
     from .plugin_api.images import labelled_grid, save_png
 
     mixes = [parse_blend(b) for b in blends]  # syntax errors before the bundle is even opened
+    if n > MAX_SHEET:
+        raise SamplingError(f"n={n} is too many for a sheet: use 0 to {MAX_SHEET} "
+                            "(assetvae bake writes atlases of any size)")
     gen = _open_bundle(bundle, device)
     names = list(classes) or ([] if mixes or likes else gen.classes)
     rows = [(c, gen.sample(c, n, spread=spread, seed=seed, truncation=truncation)) for c in names]
