@@ -37,6 +37,16 @@ def check_spread(spread: float) -> float:
     return s
 
 
+def _chol_times(chol: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """L @ n for each row n, float64, summed over k = 0, 1, ... in that order (portable)."""
+    noise = np.asarray(noise, dtype=np.float64)
+    chol = np.asarray(chol, dtype=np.float64)
+    acc = np.zeros_like(noise)
+    for k in range(noise.shape[1]):
+        acc += noise[:, k : k + 1] * chol[:, k][None, :]
+    return acc
+
+
 def latent_samples(
     centroid: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float
 ) -> np.ndarray:
@@ -44,12 +54,7 @@ def latent_samples(
 
     Computed in float64, column by column of L in index order, then rounded to float32.
     """
-    noise = np.asarray(noise, dtype=np.float64)
-    chol = np.asarray(chol, dtype=np.float64)
-    acc = np.zeros_like(noise)
-    for k in range(noise.shape[1]):
-        acc += noise[:, k : k + 1] * chol[:, k][None, :]
-    z = np.asarray(centroid, dtype=np.float64)[None, :] + spread * acc
+    z = np.asarray(centroid, dtype=np.float64)[None, :] + spread * _chol_times(chol, noise)
     return z.astype(np.float32)
 
 
@@ -75,13 +80,8 @@ def exemplar_samples(
     spread 0 is the class prototype c, 1 a small variation (scale * L) around a real image's
     latent, above 1 beyond it. Same fixed-order arithmetic as latent_samples.
     """
-    noise = np.asarray(noise, dtype=np.float64)
-    chol = np.asarray(chol, dtype=np.float64)
-    acc = np.zeros_like(noise)
-    for k in range(noise.shape[1]):
-        acc += noise[:, k : k + 1] * chol[:, k][None, :]
     c = np.asarray(centroid, dtype=np.float64)[None, :]
-    z = c + spread * ((np.asarray(exemplars, dtype=np.float64) - c) + scale * acc)
+    z = c + spread * ((np.asarray(exemplars, dtype=np.float64) - c) + scale * _chol_times(chol, noise))
     return z.astype(np.float32)
 
 
