@@ -99,12 +99,44 @@ def cold_start(bundle: Path, threads: int, runs: int = 7) -> dict:
             "peak_rss_mib": round(med(rss), 1), "runs": runs}
 
 
+def decode_rate(model_bytes: bytes, latent: int, threads: int, level, seconds: float, batch: int = 256) -> float:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = level
+    opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+    z = np.random.default_rng(0).standard_normal((batch, latent)).astype(np.float32)
+    return best_rate(lambda: (sess.run(None, {"z": z}), batch)[1], seconds=seconds)
+
+
+def levers(args, workdir: Path, gen) -> dict:
+    """Decode-only variants/s at batch 256 for each lever, against the shipped settings."""
+    import onnxruntime as ort
+
+    lv = ort.GraphOptimizationLevel
+    data = Path(args.bundle).read_bytes()
+    d = gen.latent_dim
+    out = {f"shipped (ORT_ENABLE_ALL, threads={args.threads})": decode_rate(data, d, args.threads, lv.ORT_ENABLE_ALL, args.seconds)}
+    out["ORT_ENABLE_BASIC"] = decode_rate(data, d, args.threads, lv.ORT_ENABLE_BASIC, args.seconds)
+    out["ORT_DISABLE_ALL"] = decode_rate(data, d, args.threads, lv.ORT_DISABLE_ALL, args.seconds)
+    out["threads=1"] = decode_rate(data, d, 1, lv.ORT_ENABLE_ALL, args.seconds)
+    # Architecture: the same decoder at width 16 (a third of the FLOPs); its quality is measured
+    # separately (benchmarks/quality.py --set model.width=16).
+    _, narrow = demo_bundle(workdir, size=gen.image_size, width=16)
+    out["width 16 decoder"] = decode_rate(narrow.read_bytes(), d, args.threads, lv.ORT_ENABLE_ALL, args.seconds)
+    out["width 16 decoder MFLOPs/image"] = graph_flops_per_image(narrow) / 1e6
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", type=Path)
     ap.add_argument("--run", type=Path, help="run directory of the bundle (for the torch baseline)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--levers", action="store_true",
+                    help="also time ONNX Runtime options and a narrower decoder, decode only, batch 256")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -160,6 +192,8 @@ def main() -> None:
     result["limit"] = {"decoder_mflops_per_image": round(flops / 1e6, 1), "matmul_gflops": mm,
                        "limit_variants_per_s": round(limit, 1), "share_of_limit_at_256": round(best / limit, 3)}
     result["cold_start"] = cold_start(args.bundle, args.threads)
+    if args.levers:
+        result["levers"] = levers(args, Path(tmp.name), gen)
     write_json(args.json, result)
 
 
