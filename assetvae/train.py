@@ -183,7 +183,8 @@ def train(
     train_images, val_images = data.images[train_idx], data.images[val_idx]
     use_aug = tc.augment if tc.augment is not None else len(train_idx) < SMALL_SET
     noise_spec = parse_noise(tc.noise)
-    if state is not None and state["dataset_fingerprint"] != data.fingerprint():
+    fingerprint = data.fingerprint()  # hashes every pixel: once per run, not per epoch
+    if state is not None and state["dataset_fingerprint"] != fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(f"data: {len(data.images)} images in {len(data.classes)} classes "
         f"({len(train_idx)} train, {len(val_idx)} val), augment={'on' if use_aug else 'off'}, device={device}")
@@ -218,7 +219,6 @@ def train(
     x_train = torch.from_numpy(train_images)  # uint8 on CPU; batches go to the device
     steps = math.ceil(len(train_idx) / tc.batch_size)
     t0 = time.perf_counter()
-    class_model = []
     saved = start_epoch
     try:
         for epoch in range(start_epoch + 1, tc.epochs + 1):
@@ -275,15 +275,15 @@ def train(
             last = epoch == tc.epochs or out_of_time
             if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
                 means, variances = encode_all(model, train_images, device)
-                class_model = fit_class_model(means, variances, data.labels[train_idx], data.classes,
-                                              1, tc.exemplar_scale)
-                write_previews(model, data, val_idx, class_model, run_dir, epoch, device)
+                preview_model = fit_class_model(means, variances, data.labels[train_idx], data.classes,
+                                                1, tc.exemplar_scale)
+                write_previews(model, data, val_idx, preview_model, run_dir, epoch, device)
             # Metrics first: a crash between the two leaves an extra row that resume cuts back,
             # never a checkpoint whose row is missing.
             ckpt.write_metrics(run_dir, metrics)
             ckpt.save_checkpoint(run_dir, {
                 "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "epoch": epoch, "classes": data.classes, "dataset_fingerprint": data.fingerprint(),
+                "epoch": epoch, "classes": data.classes, "dataset_fingerprint": fingerprint,
                 "metrics": row,
                 **({"discriminator": disc.state_dict(), "d_optimizer": d_opt.state_dict()} if disc else {}),
             })
