@@ -13,7 +13,7 @@ from typing import Any
 from .errors import ConfigError
 
 ALLOWED_SIZES = (16, 32, 64, 128)
-RECON_LOSSES = ("l1-alpha", "bce")
+RECON_LOSSES = ("l1-alpha", "bce-alpha", "bce")
 OPTIMIZERS = ("adam", "rmsprop")
 
 

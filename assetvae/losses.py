@@ -36,12 +36,24 @@ def recon_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return colour + alpha
 
 
+def alpha_weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image: colour BCE weighted by the target's alpha, plus alpha BCE. Shape [N].
+
+    Like recon_loss, but colour too is judged in logit space: the gradient (p - y) never
+    fades as the sigmoid saturates, so fine contrast keeps being pushed after L1 stalls.
+    """
+    a = target[:, 3:4]
+    colour = (F.binary_cross_entropy_with_logits(logits[:, :3], target[:, :3], reduction="none") * a).sum(dim=(1, 2, 3))
+    alpha = F.binary_cross_entropy_with_logits(logits[:, 3], target[:, 3], reduction="none").sum(dim=(1, 2))
+    return colour + alpha
+
+
 def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The classic recipe's per-image loss: BCE on all four channels, no alpha weighting. [N]"""
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=(1, 2, 3))
 
 
-RECON = {"l1-alpha": recon_loss, "bce": bce_loss}
+RECON = {"l1-alpha": recon_loss, "bce-alpha": alpha_weighted_bce, "bce": bce_loss}
 
 
 def _premultiplied(x: torch.Tensor) -> torch.Tensor:
