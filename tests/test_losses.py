@@ -103,3 +103,17 @@ def test_fit_class_model_per_class():
     classes = fit_class_model(means, var, np.array([0, 0, 1]), ["a", "b"])
     assert [c.name for c in classes] == ["a", "b"] and [c.count for c in classes] == [2, 1]
     assert np.allclose(classes[1].centroid, [10, 10])
+
+
+def test_logit_losses_ignore_hidden_colour_and_never_go_flat():
+    from assetvae.losses import alpha_weighted_bce, recon_loss
+
+    target = _img((1.0, 0.0, 0.0), 0.0)
+    a, b = torch.zeros(1, 4, 4, 4), torch.zeros(1, 4, 4, 4)
+    a[:, :3], b[:, :3] = 5.0, -5.0  # very different colour logits under a transparent target
+    for loss in (recon_loss, alpha_weighted_bce):
+        assert torch.allclose(loss(a, target), loss(b, target))
+    # A saturated "transparent" logit over an opaque target still gets a strong gradient on alpha.
+    logits = torch.full((1, 4, 4, 4), -12.0, requires_grad=True)
+    recon_loss(logits, _img((0.5, 0.5, 0.5), 1.0)).sum().backward()
+    assert logits.grad[:, 3].abs().min() > 0.9
