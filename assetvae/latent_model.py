@@ -51,8 +51,13 @@ def fit_class_model(
             raise ValueError(f"class {name!r} has no encoded images")
         centroid, chol = fit_gaussian(means[sel], variances[sel])
         if exemplar_scale is not None:  # sample around the class's own images' latents
+            ex = np.asarray(means[sel], np.float64)
+            # The prototype is the real image nearest the mean (Mahalanobis): on a class of
+            # several looks the mean itself decodes to a ghost between them.
+            dist = (np.linalg.solve(chol, (ex - centroid).T) ** 2).sum(axis=0)
             out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol,
-                                   exemplars=np.asarray(means[sel], np.float64), exemplar_scale=float(exemplar_scale)))
+                                   exemplars=ex, exemplar_scale=float(exemplar_scale),
+                                   prototype=int(np.argmin(dist))))
             continue
         comps = fit_components(means[sel], variances[sel], components) if components != 1 else []
         out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol, components=comps))

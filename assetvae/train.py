@@ -152,7 +152,7 @@ def write_previews(
     noise = normals_batch(0, keys, model.cfg.latent_dim)
     for c in class_model:
         z = np.concatenate([
-            c.centroid[None].astype(np.float32),  # first column: the class prototype
+            c.anchor()[None].astype(np.float32),  # first column: the class prototype
             class_latents(c, 0, keys, noise, 1.0),  # then what the runtime would sample
         ])
         rows.append((c.name, to_uint8(model.decode(torch.from_numpy(z).to(device)))))

@@ -100,7 +100,7 @@ class Generator:
     def blend_latents(self, seed: int, keys: Sequence[Key], cls_a: str, cls_b: str, t: float,
                       spread: float = 1.0, truncation: float | None = None) -> np.ndarray:
         a, b = self._class(cls_a), self._class(cls_b)
-        centroid, chol = blend_gaussians(a.centroid, a.chol, b.centroid, b.chol, t)
+        centroid, chol = blend_gaussians(a.anchor(), a.chol, b.anchor(), b.chol, t)
         keys = _check_keys(keys)
         noise = _normals(seed, keys, self.latent_dim, truncation)
         return latent_samples(centroid, chol, noise, check_spread(spread))
@@ -217,8 +217,8 @@ class Generator:
         return self.decode(latent_samples(z0, c.chol, noise, check_spread(spread)))
 
     def prototype(self, cls: str) -> np.ndarray:
-        """The class centroid decoded: uint8 [1, H, W, 4]."""
-        return self.decode(self._class(cls).centroid[None].astype(np.float32))
+        """The class prototype decoded (what spread 0 gives): uint8 [1, H, W, 4]."""
+        return self.decode(self._class(cls).anchor()[None].astype(np.float32))
 
 
 def _check_n(n: int) -> int:

@@ -48,6 +48,13 @@ class ClassLatent:
     # picks one with the seed stream and varies around it by exemplar_scale * chol.
     exemplars: np.ndarray | None = None  # float64 [m, latent]
     exemplar_scale: float = 0.0
+    prototype: int | None = None  # index of the exemplar that stands for the class at spread 0
+
+    def anchor(self) -> np.ndarray:
+        """What spread 0 decodes to: the prototype exemplar if there is one, else the centroid."""
+        if self.exemplars is not None and self.prototype is not None:
+            return self.exemplars[self.prototype]
+        return self.centroid
 
 
 @dataclass
@@ -210,6 +217,8 @@ def class_to_dict(c: ClassLatent) -> dict[str, Any]:
          "components": [{"weight": k.weight, **_gauss(k)} for k in c.components]}
     if c.exemplars is not None:
         d["exemplars"] = {"scale": c.exemplar_scale, "centroids": [_floats(e) for e in c.exemplars]}
+        if c.prototype is not None:
+            d["exemplars"]["prototype"] = c.prototype
     return d
 
 
@@ -235,7 +244,7 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
             centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),
             chol=_factor(k.get("chol"), latent, f"class {name!r} component {j} factor"),
         ))
-    exemplars, scale = None, 0.0
+    exemplars, scale, prototype = None, 0.0, None
     ex = c.get("exemplars")
     if ex is not None:
         _check(isinstance(ex, dict), f"class {name!r}: exemplars must be an object")
@@ -246,5 +255,9 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
         _check(isinstance(rows, list) and 0 < len(rows) <= MAX_EXEMPLARS,
                f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} vectors")
         exemplars = np.stack([_vector(r, latent, f"class {name!r} exemplar") for r in rows])
+        prototype = ex.get("prototype")
+        _check(prototype is None or (isinstance(prototype, int) and not isinstance(prototype, bool)
+                                     and 0 <= prototype < len(rows)),
+               f"class {name!r}: exemplars.prototype must be an index into its centroids")
     return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components,
-                       exemplars=exemplars, exemplar_scale=float(scale))
+                       exemplars=exemplars, exemplar_scale=float(scale), prototype=prototype)

@@ -75,10 +75,11 @@ def blend_gaussians(
 def exemplar_samples(
     centroid: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float, scale: float
 ) -> np.ndarray:
-    """z = c + spread * ((e - c) + scale * (L @ n)) per row: e the row's chosen exemplar.
+    """z = p + spread * ((e - p) + scale * (L @ n)) per row: e the row's chosen exemplar, p the
+    class prototype (`centroid` argument: the prototype exemplar, or the class mean).
 
-    spread 0 is the class prototype c, 1 a small variation (scale * L) around a real image's
-    latent, above 1 beyond it. Same fixed-order arithmetic as latent_samples.
+    spread 0 is the prototype, 1 a small variation (scale * L) around a real image's latent,
+    above 1 beyond it. Same fixed-order arithmetic as latent_samples.
     """
     c = np.asarray(centroid, dtype=np.float64)[None, :]
     z = c + spread * ((np.asarray(exemplars, dtype=np.float64) - c) + scale * _chol_times(chol, noise))
@@ -93,7 +94,7 @@ def class_latents(c: ClassLatent, seed: int, keys: list, noise: np.ndarray, spre
     """
     if c.exemplars is not None:
         pick = rng.choice_batch(seed, keys, np.ones(len(c.exemplars))) if keys else np.zeros(0, np.int64)
-        return exemplar_samples(c.centroid, c.exemplars[pick], c.chol, noise, spread, c.exemplar_scale)
+        return exemplar_samples(c.anchor(), c.exemplars[pick], c.chol, noise, spread, c.exemplar_scale)
     if not c.components:
         return latent_samples(c.centroid, c.chol, noise, spread)
     pick = rng.choice_batch(seed, keys, [k.weight for k in c.components]) if keys else np.zeros(0, np.int64)

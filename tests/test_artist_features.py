@@ -173,11 +173,20 @@ def test_exemplar_sampling_rule(bundle, tmp_path):
     c = np.asarray(pine["centroid"], np.float32)
     assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(c[None], 3, 0))
     assert len(set(pick.tolist())) == 5
+    pine["exemplars"] = {"scale": 0.5, "centroids": ex.tolist(), "prototype": 2}  # spread 0: a real look
+    del m.metadata_props[:]
+    onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(d)})
+    onnx.save(m, str(path))
+    gen = Generator.load(path)
+    assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(ex[2:3].astype(np.float32), 3, 0))
+    assert np.array_equal(gen.latents(4, keys, "pine", spread=1.0)[0],
+                          gen.latents(4, keys[:1], "pine", spread=1.0)[0])
     # bad exemplar records are refused like any other manifest fault
     from assetvae.plugin_api import BundleError
     from assetvae.plugin_api.manifest import Manifest
 
     for bad in ({"scale": -1, "centroids": ex.tolist()}, {"scale": 0.3, "centroids": [[1.0] * (dim - 1)]},
+                {"scale": 0.3, "centroids": ex.tolist(), "prototype": 5},
                 {"scale": 0.3, "centroids": []}, {"scale": 0.3, "centroids": [[float("nan")] * dim]}):
         pine["exemplars"] = bad
         try:
@@ -193,3 +202,4 @@ def test_training_with_exemplars_exports_them(tiny_plants, tmp_path):
     assert r.exit_code == 0, r.output
     cm = json.loads((tmp_path / "run" / "class_model.json").read_text())
     assert all(c["exemplars"]["scale"] == 0.3 and len(c["exemplars"]["centroids"]) == c["count"] for c in cm)
+    assert all(0 <= c["exemplars"]["prototype"] < c["count"] for c in cm)
