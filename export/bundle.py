@@ -124,7 +124,9 @@ def export_bundle(run_dir: str | Path, out: str | Path, sidecar: bool = False,
         if enc_err > 1e-3:
             raise ExportError(f"exported encoder differs from torch by {enc_err:.2g}; the bundle was not written")
         encoder_data = enc.SerializeToString()
-    metrics = state.get("metrics", {})
+    # Wall-clock figures stay in metrics.jsonl: without them, the same training exports the
+    # same bytes, so build pipelines can cache and compare bundles.
+    metrics = {k: v for k, v in state.get("metrics", {}).items() if k not in ("images_per_s", "elapsed_s")}
     manifest = Manifest(
         image_size=cfg.model.image_size, latent_dim=cfg.model.latent_dim, classes=classes, output=output,
         training={"dataset_fingerprint": state.get("dataset_fingerprint"), "epochs": state["epoch"],

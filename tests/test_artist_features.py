@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 from click.testing import CliRunner
+from helpers import read_manifest_dict, write_with_manifest
 from PIL import Image
 
 from assetvae.cli import main
 from assetvae.latent_model import choose_components, fit_class_model, kmeans
 from assetvae.plugin_api import Generator, rng
-from assetvae.plugin_api.manifest import METADATA_KEY
 
 
 def test_kmeans_recovers_separated_groups():
@@ -36,8 +35,7 @@ def test_components_found_only_where_there_are_several_looks():
 
 
 def test_generator_picks_components_by_the_seed_stream(bundle, tmp_path):
-    m = onnx.load(str(bundle))
-    d = json.loads(next(p.value for p in m.metadata_props if p.key == METADATA_KEY))
+    d = read_manifest_dict(bundle)
     pine = next(c for c in d["classes"] if c["name"] == "pine")
     dim = len(pine["centroid"])
     small = [[0.01 if i == j else 0.0 for j in range(dim)] for i in range(dim)]
@@ -45,11 +43,7 @@ def test_generator_picks_components_by_the_seed_stream(bundle, tmp_path):
         {"weight": 3.0, "centroid": [-3.0] * dim, "chol": small},
         {"weight": 1.0, "centroid": [3.0] * dim, "chol": small},
     ]
-    del m.metadata_props[:]
-    onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(d)})
-    path = tmp_path / "comp.avae.onnx"
-    onnx.save(m, str(path))
-    gen = Generator.load(path)
+    gen = Generator.load(write_with_manifest(bundle, d, tmp_path / "comp.avae.onnx"))
     keys = list(range(400))
     z = gen.latents(11, keys, "pine", spread=1.0)
     side = (z.mean(axis=1) > 0).astype(int)
@@ -155,16 +149,12 @@ def test_discover_styles_in_a_flat_folder(tmp_path):
 
 
 def test_exemplar_sampling_rule(bundle, tmp_path):
-    m = onnx.load(str(bundle))
-    d = json.loads(next(p.value for p in m.metadata_props if p.key == METADATA_KEY))
+    d = read_manifest_dict(bundle)
     pine = next(c for c in d["classes"] if c["name"] == "pine")
     dim = len(pine["centroid"])
     ex = np.random.default_rng(0).normal(size=(5, dim))
     pine["exemplars"] = {"scale": 0.0, "centroids": ex.tolist()}
-    del m.metadata_props[:]
-    onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(d)})
-    path = tmp_path / "ex.avae.onnx"
-    onnx.save(m, str(path))
+    path = write_with_manifest(bundle, d, tmp_path / "ex.avae.onnx")
     gen = Generator.load(path)
     keys = list(range(50))
     z = gen.latents(4, keys, "pine", spread=1.0)
@@ -174,10 +164,7 @@ def test_exemplar_sampling_rule(bundle, tmp_path):
     assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(c[None], 3, 0))
     assert len(set(pick.tolist())) == 5
     pine["exemplars"] = {"scale": 0.5, "centroids": ex.tolist(), "prototype": 2}  # spread 0: a real look
-    del m.metadata_props[:]
-    onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(d)})
-    onnx.save(m, str(path))
-    gen = Generator.load(path)
+    gen = Generator.load(write_with_manifest(bundle, d, path))
     assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(ex[2:3].astype(np.float32), 3, 0))
     assert np.array_equal(gen.latents(4, keys, "pine", spread=1.0)[0],
                           gen.latents(4, keys[:1], "pine", spread=1.0)[0])

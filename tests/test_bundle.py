@@ -271,3 +271,11 @@ def test_batch_norm_is_folded_into_the_convolutions():
     assert "BatchNormalization" not in {n.op_type for n in graph.graph.node}
     z = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
     assert parity_check(vae.decoder, graph, z, "uint8_nhwc") <= 1
+
+
+def test_exporting_twice_gives_identical_bytes(trained_run, tmp_path):
+    a, b = tmp_path / "a.avae.onnx", tmp_path / "b.avae.onnx"
+    export_bundle(trained_run, a)
+    export_bundle(trained_run, b)
+    assert a.read_bytes() == b.read_bytes()
+    assert "elapsed_s" not in read_manifest(a).training["final_metrics"]
