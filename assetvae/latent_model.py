@@ -149,7 +149,7 @@ def fit_components(
         return []
     else:
         labels = kmeans(means, components, seed)[1]
-    ks = [k for k in np.unique(labels) if (labels == k).any()]
+    ks = np.unique(labels)
     if len(ks) < 2:
         return []
     out = []

@@ -220,6 +220,7 @@ def train(
     steps = math.ceil(len(train_idx) / tc.batch_size)
     t0 = time.perf_counter()
     saved = start_epoch
+    encoded = None  # the last epoch's encodings, reused for the final class model
     try:
         for epoch in range(start_epoch + 1, tc.epochs + 1):
             model.train()
@@ -274,7 +275,7 @@ def train(
             out_of_time = bool(tc.time_budget_s) and row["elapsed_s"] >= tc.time_budget_s
             last = epoch == tc.epochs or out_of_time
             if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
-                means, variances = encode_all(model, train_images, device)
+                encoded = means, variances = encode_all(model, train_images, device)
                 preview_model = fit_class_model(means, variances, data.labels[train_idx], data.classes,
                                                 1, tc.exemplar_scale)
                 write_previews(model, data, val_idx, preview_model, run_dir, epoch, device)
@@ -301,7 +302,8 @@ def train(
         raise
 
     # The class latent model is fitted on the training images, encoded without augmentation.
-    means, variances = encode_all(model, train_images, device)
+    # The final epoch always encoded them for its previews; a resume of a finished run did not.
+    means, variances = encoded if encoded is not None else encode_all(model, train_images, device)
     labels, names = data.labels[train_idx], data.classes
     if tc.discover:  # unlabelled: the styles the latent space shows become the classes
         try:

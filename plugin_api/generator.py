@@ -41,7 +41,7 @@ class Generator:
         self.provider: str = session.get_providers()[0]
         self._index = {c.name: i for i, c in enumerate(manifest.classes)}
         self._executor: ThreadPoolExecutor | None = None  # made on first variants_async
-        self._executor_lock = threading.Lock()
+        self._lazy_lock = threading.Lock()  # guards the lazily made executor and encoder
         self._session_args = {"device": "cpu", "threads": None}
         self._encoder = None  # opened on first encode(), if the bundle has one
 
@@ -174,14 +174,14 @@ class Generator:
         return out
 
     def _background(self) -> ThreadPoolExecutor:
-        with self._executor_lock:
+        with self._lazy_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assetvae")
             return self._executor
 
     # --- a given sprite (needs the encoder: assetvae export --encoder) -------------------
     def _encoder_session(self):
-        with self._executor_lock:
+        with self._lazy_lock:
             if self._encoder is None:
                 self._encoder = open_encoder(self.path, self.manifest, **self._session_args)
             return self._encoder

@@ -73,16 +73,16 @@ def blend_gaussians(
 
 
 def exemplar_samples(
-    centroid: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float, scale: float
+    prototype: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float, scale: float
 ) -> np.ndarray:
     """z = p + spread * ((e - p) + scale * (L @ n)) per row: e the row's chosen exemplar, p the
-    class prototype (`centroid` argument: the prototype exemplar, or the class mean).
+    class prototype (the prototype exemplar, or the class mean).
 
     spread 0 is the prototype, 1 a small variation (scale * L) around a real image's latent,
     above 1 beyond it. Same fixed-order arithmetic as latent_samples.
     """
-    c = np.asarray(centroid, dtype=np.float64)[None, :]
-    z = c + spread * ((np.asarray(exemplars, dtype=np.float64) - c) + scale * _chol_times(chol, noise))
+    p = np.asarray(prototype, dtype=np.float64)[None, :]
+    z = p + spread * ((np.asarray(exemplars, dtype=np.float64) - p) + scale * _chol_times(chol, noise))
     return z.astype(np.float32)
 
 
