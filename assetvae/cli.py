@@ -55,15 +55,20 @@ def main() -> None:
 
 @main.command("demo-data")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--style", type=click.Choice(["plants", "pixel"]), default="plants",
+              show_default=True,
+              help="plants: 8 painted plant classes; pixel: 8 classes of 16-px pixel-art items.")
 @click.option("--per-class", default=32, show_default=True, help="Images per class.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--size", default=64, show_default=True, help="Sprite size in pixels.")
-def demo_data(out: Path, per_class: int, seed: int, size: int) -> None:
-    """Write the built-in procedural plant set (8 classes) as an asset folder."""
+@click.option("--size", type=int, default=None,
+              help="Sprite size in pixels [default: 64 for plants, 16 for pixel; pixel sizes are "
+                   "multiples of 16, upscaled by nearest neighbour].")
+def demo_data(out: Path, style: str, per_class: int, seed: int, size: int | None) -> None:
+    """Write a built-in procedural demo set as an asset folder."""
     from .datasets.demo import write_demo_folder
 
     try:
-        counts = write_demo_folder(out, per_class=per_class, seed=seed, size=size)
+        counts = write_demo_folder(out, per_class=per_class, seed=seed, size=size, style=style)
     except (FileExistsError, ValueError) as e:
         raise AssetVAEError(str(e)) from None
     click.echo(f"wrote {sum(counts.values())} images in {len(counts)} classes to {out}")

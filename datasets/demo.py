@@ -1,4 +1,9 @@
-"""A procedural, deterministic demo set of plant sprites (nothing is downloaded).
+"""Procedural, deterministic demo sets (nothing is downloaded): plants, and pixel-art items.
+
+Two styles: ``plants`` (this module: painted plant sprites, 64 px by default) and ``pixel``
+(``demo_pixel.py``: 16 px pixel-art game items with small palettes and hard alpha).
+``demo_images`` and ``write_demo_folder`` take ``style``. The rest of this docstring is about
+the plants.
 
 Eight classes of small game-prop plants are drawn with Pillow as RGBA sprites on a fully
 transparent background. Each sprite is drawn on a supersampled canvas (about 4x), measured,
@@ -26,7 +31,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["DEMO_CLASSES", "demo_images", "draw_plant", "write_demo_folder"]
+from . import demo_pixel
+
+__all__ = ["DEMO_CLASSES", "STYLES", "demo_images", "draw_plant", "style_classes",
+           "write_demo_folder"]
 
 DEMO_CLASSES: tuple[str, ...] = (
     "pine",
@@ -39,8 +47,14 @@ DEMO_CLASSES: tuple[str, ...] = (
     "fern",
 )
 
+# The mushrooms' cap colours, drawn with weights 3:2:2:2:1 (red is the most common, none rare).
+MUSHROOM_KINDS: tuple[str, ...] = ("red", "brown", "purple", "blue", "tan")
+
 MIN_SIZE = 16
 MAX_SIZE = 512
+
+STYLES: tuple[str, ...] = ("plants", "pixel")
+DEFAULT_SIZES: dict[str, int] = {"plants": 64, "pixel": demo_pixel.NATIVE_SIZE}
 
 _SUPERSAMPLE = 4.0
 _RESAMPLE = Image.Resampling.BOX
@@ -511,14 +525,15 @@ def _mushroom_one(pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str
 
 
 def _mushroom(pen: _Pen, rng: random.Random) -> None:
-    kind = rng.choices(("red", "brown", "other"), weights=(5, 3, 2))[0]
+    # Five cap colours, none rare: a model that keeps only the majority shows it at once.
+    kind = rng.choices(MUSHROOM_KINDS, weights=(3, 2, 2, 2, 1))[0]
     if kind == "red":
         cap = _Palette(rng.uniform(-0.01, 0.03), rng.uniform(0.75, 0.95), rng.uniform(0.75, 0.92))
     elif kind == "brown":
         cap = _Palette(rng.uniform(0.05, 0.09), rng.uniform(0.5, 0.75), rng.uniform(0.38, 0.6))
     else:
-        cap = _Palette(rng.choice((0.1, 0.12, 0.78, 0.55)), rng.uniform(0.45, 0.7),
-                       rng.uniform(0.6, 0.85))
+        hue = {"purple": (0.75, 0.8), "blue": (0.55, 0.61), "tan": (0.1, 0.12)}[kind]
+        cap = _Palette(rng.uniform(*hue), rng.uniform(0.45, 0.7), rng.uniform(0.6, 0.85))
     extra = rng.choices((0, 1, 2), weights=(3, 3, 2))[0]
     side = rng.choice((-1, 1))
     for j in range(extra):
@@ -676,32 +691,52 @@ def _image_rng(seed: int, cls: str, i: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _check_args(per_class: int, size: int) -> None:
+def _check_args(per_class: int, size: int | None, style: str) -> int:
+    """Validate the arguments; return the size (the style's default when ``size`` is None)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown demo style {style!r}: use one of {', '.join(STYLES)}")
     if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
         raise ValueError(f"per_class must be an integer >= 1, got {per_class!r}")
-    _check_size(size)
+    size = DEFAULT_SIZES[style] if size is None else size
+    (_check_size if style == "plants" else demo_pixel.check_size)(size)
+    return size
 
 
-def demo_images(per_class: int = 32, seed: int = 0,
-                size: int = 64) -> dict[str, list[Image.Image]]:
-    """``per_class`` sprites for every class in :data:`DEMO_CLASSES`, keyed by class name.
+def style_classes(style: str = "plants") -> tuple[str, ...]:
+    """The class names of a demo style, in order."""
+    if style not in STYLES:
+        raise ValueError(f"unknown demo style {style!r}: use one of {', '.join(STYLES)}")
+    return DEMO_CLASSES if style == "plants" else demo_pixel.PIXEL_CLASSES
 
-    Image ``i`` of a class depends only on (seed, class, i, size).
+
+def _draw(style: str, seed: int, cls: str, i: int, size: int) -> Image.Image:
+    if style == "plants":
+        return draw_plant(cls, _image_rng(seed, cls, i), size)
+    return demo_pixel.draw_item(cls, demo_pixel.item_rng(seed, cls, i), size)
+
+
+def demo_images(per_class: int = 32, seed: int = 0, size: int | None = None,
+                style: str = "plants") -> dict[str, list[Image.Image]]:
+    """``per_class`` sprites for every class of ``style``, keyed by class name.
+
+    ``size`` None is the style's default (plants 64 px, pixel 16 px). Image ``i`` of a class
+    depends only on (style, seed, class, i, size).
     """
-    _check_args(per_class, size)
-    return {cls: [draw_plant(cls, _image_rng(seed, cls, i), size) for i in range(per_class)]
-            for cls in DEMO_CLASSES}
+    size = _check_args(per_class, size, style)
+    return {cls: [_draw(style, seed, cls, i, size) for i in range(per_class)]
+            for cls in style_classes(style)}
 
 
 def write_demo_folder(out: str | os.PathLike, per_class: int = 32, seed: int = 0,
-                      size: int = 64) -> dict[str, int]:
-    """Write the demo set as ``OUT/<class>/<class>_<i:03d>.png`` and return counts per class.
+                      size: int | None = None, style: str = "plants") -> dict[str, int]:
+    """Write a demo set as ``OUT/<class>/<class>_<i:03d>.png`` and return counts per class.
 
-    The folder is built in a temporary sibling directory and renamed into place, so ``OUT``
-    never holds a partial set. An existing empty ``OUT`` is replaced; a non-empty one (or a
-    file) raises :class:`FileExistsError`.
+    ``style`` is ``plants`` or ``pixel``; ``size`` None is the style's default. The folder is
+    built in a temporary sibling directory and renamed into place, so ``OUT`` never holds a
+    partial set. An existing empty ``OUT`` is replaced; a non-empty one (or a file) raises
+    :class:`FileExistsError`.
     """
-    _check_args(per_class, size)
+    size = _check_args(per_class, size, style)
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(
@@ -712,11 +747,11 @@ def write_demo_folder(out: str | os.PathLike, per_class: int = 32, seed: int = 0
     tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=parent))
     try:
         counts: dict[str, int] = {}
-        for cls in DEMO_CLASSES:
+        for cls in style_classes(style):
             cdir = tmp / cls
             cdir.mkdir()
             for i in range(per_class):
-                img = draw_plant(cls, _image_rng(seed, cls, i), size)
+                img = _draw(style, seed, cls, i, size)
                 img.save(cdir / f"{cls}_{i:03d}.png", optimize=False)
             counts[cls] = per_class
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700

@@ -1,7 +1,9 @@
-"""Tests for the procedural demo plant set (assetvae.datasets.demo)."""
+"""Tests for the procedural demo sets: plants (assetvae.datasets.demo) and pixel-art items
+(assetvae.datasets.demo_pixel)."""
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import os
 import random
@@ -14,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assetvae.datasets import demo
+from assetvae.datasets import demo, demo_pixel
 from assetvae.datasets.demo import DEMO_CLASSES, demo_images, draw_plant, write_demo_folder
+from assetvae.datasets.demo_pixel import PIXEL_CLASSES, draw_item
 
 EXPECTED_CLASSES = ("pine", "broadleaf", "palm", "cactus", "flower", "bush", "mushroom", "fern")
 
@@ -228,7 +231,7 @@ def test_bad_per_class(per_class, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("size", [15, 0, 513, 64.0, None])
+@pytest.mark.parametrize("size", [15, 0, 513, 64.0, "64"])
 def test_bad_size(size, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="from 16 to 512"):
         demo_images(per_class=1, size=size)
@@ -239,6 +242,182 @@ def test_bad_size(size, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+def test_size_none_is_the_style_default() -> None:
+    assert demo_images(per_class=1)["pine"][0].size == (64, 64)
+    assert demo_images(per_class=1, style="pixel")["gem"][0].size == (16, 16)
+    with pytest.raises(ValueError, match="from 16 to 512"):
+        draw_plant("pine", random.Random(0), None)
+
+
 def test_unknown_class() -> None:
     with pytest.raises(ValueError, match="unknown demo class 'oak'.*pine"):
         draw_plant("oak", random.Random(0))
+
+
+# --------------------------------------------------------------------------- plant colours
+
+
+def _hue_value(im: Image.Image, min_sat: float = 0.35, min_value: float = 0.25):
+    """(hue in degrees, value) of the commonest 30-degree hue band of an image's saturated
+    opaque pixels (the mean value of that band), or None when nothing is saturated."""
+    a = np.asarray(im).reshape(-1, 4)
+    rgb = a[a[:, 3] > 127, :3] / 255.0
+    hsv = np.array([colorsys.rgb_to_hsv(*p) for p in rgb])
+    keep = (hsv[:, 1] >= min_sat) & (hsv[:, 2] >= min_value)
+    if not keep.any():
+        return None
+    h, v = hsv[keep, 0] * 360, hsv[keep, 2]
+    band = (np.floor(h / 30).astype(int)) % 12
+    top = np.bincount(band, minlength=12).argmax()
+    sel = band == top
+    return float(np.median(h[sel])), float(v[sel].mean())
+
+
+def test_demo_mushrooms_come_in_red_brown_purple_and_blue() -> None:
+    """Issue 14: the set's mushrooms are purple, brown, blue and red, none of them rare, so a
+    model that keeps only the majority colour shows it."""
+    counts = {"red": 0, "brown": 0, "purple": 0, "blue": 0, "other": 0}
+    for im in demo_images(per_class=32, seed=0)["mushroom"]:
+        h, v = _hue_value(im)
+        if (h >= 340 or h < 20) and v >= 0.64:
+            counts["red"] += 1
+        elif 10 <= h < 40 and v < 0.64:
+            counts["brown"] += 1
+        elif 250 <= h < 320:
+            counts["purple"] += 1
+        elif 180 <= h < 250:
+            counts["blue"] += 1
+        else:
+            counts["other"] += 1
+    for colour in ("red", "brown", "purple", "blue"):
+        assert counts[colour] >= 4, counts  # of 32: the weights give 9.6, 6.4, 6.4, 6.4
+
+
+# --------------------------------------------------------------------------- pixel-art items
+
+
+@pytest.fixture(scope="module")
+def pixel_set() -> dict[str, list[Image.Image]]:
+    return demo_images(per_class=32, seed=0, style="pixel")
+
+
+def test_pixel_classes(pixel_set) -> None:
+    assert list(pixel_set) == list(PIXEL_CLASSES) == list(demo.style_classes("pixel"))
+    assert len(PIXEL_CLASSES) >= 6
+    assert {"sword", "potion", "gem", "shield", "key", "mushroom"} <= set(PIXEL_CLASSES)
+    for cls, imgs in pixel_set.items():
+        assert len(imgs) == 32
+        assert all(im.mode == "RGBA" and im.size == (16, 16) for im in imgs), cls
+
+
+def test_pixel_items_have_hard_alpha_small_palettes_and_outlines(pixel_set) -> None:
+    for cls, imgs in pixel_set.items():
+        for im in imgs:
+            a = np.asarray(im)
+            alpha = a[..., 3]
+            assert set(np.unique(alpha)) <= {0, 255}, cls
+            assert not a[alpha == 0, :3].any(), cls  # no colour under transparency
+            colours = np.unique(a[alpha == 255, :3], axis=0)
+            assert 3 <= len(colours) <= demo_pixel.MAX_COLOURS == 8, (cls, len(colours))
+            # an outline: every opaque pixel on the silhouette's border is one of the two
+            # darkest colours of the sprite
+            solid = alpha == 255
+            p = np.pad(solid, 1)
+            border = solid & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
+            lum = colours @ np.array([0.299, 0.587, 0.114])
+            darkest = {tuple(c) for c in colours[np.argsort(lum)[:2]]}
+            on_dark = np.mean([tuple(c) in darkest for c in a[border, :3]])
+            assert on_dark >= 0.9, (cls, on_dark)
+            # a real object, not a speck, and it fits the grid
+            assert 20 <= solid.sum() <= 230, (cls, solid.sum())
+
+
+def test_pixel_items_vary_in_colour_within_each_class(pixel_set) -> None:
+    """Several palettes per class: count the distinct dominant hue bands (30 degrees; mostly
+    grey sprites count as 'neutral')."""
+    for cls, imgs in pixel_set.items():
+        found = []
+        for im in imgs:
+            hv = _hue_value(im, min_sat=0.25, min_value=0.3)
+            a = np.asarray(im).reshape(-1, 4)
+            rgb = a[a[:, 3] > 0, :3] / 255.0
+            sat = np.array([colorsys.rgb_to_hsv(*p)[1] for p in rgb])
+            grey = (sat < 0.25).mean() > 0.6 or hv is None
+            found.append("neutral" if grey else int(hv[0] // 30) % 12)
+        kinds, counts = np.unique([str(f) for f in found], return_counts=True)
+        assert len(kinds) >= 5, (cls, dict(zip(kinds, counts)))
+        assert counts.max() <= 32 * 2 / 3, (cls, dict(zip(kinds, counts)))
+
+
+def test_pixel_items_vary_in_shape_within_each_class(pixel_set) -> None:
+    for cls, imgs in pixel_set.items():
+        masks = {(np.asarray(im)[..., 3] > 0).tobytes() for im in imgs}
+        assert len(masks) >= 16, (cls, len(masks))  # silhouettes, not only recolours
+
+
+def test_pixel_items_are_deterministic_and_independent() -> None:
+    a = demo_images(per_class=3, seed=7, style="pixel")
+    b = demo_images(per_class=5, seed=7, style="pixel")
+    c = demo_images(per_class=3, seed=8, style="pixel")
+    for cls in PIXEL_CLASSES:
+        for i in range(3):
+            assert a[cls][i].tobytes() == b[cls][i].tobytes()
+        assert [x.tobytes() for x in a[cls]] != [z.tobytes() for z in c[cls]]
+    x = draw_item("potion", random.Random(42))
+    assert x.tobytes() == draw_item("potion", random.Random(42)).tobytes()
+    code = ("import hashlib\n"
+            "from assetvae.datasets.demo import demo_images\n"
+            "h = hashlib.sha256()\n"
+            "for c, ims in sorted(demo_images(per_class=2, seed=11, style='pixel').items()):\n"
+            "    for im in ims:\n"
+            "        h.update(c.encode()); h.update(im.tobytes())\n"
+            "print(h.hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONHASHSEED="999"))
+    assert out.stdout.strip() == _digest(demo_images(per_class=2, seed=11, style="pixel"))
+
+
+def test_pixel_sizes_are_nearest_upscales_of_the_native_grid() -> None:
+    small = demo_images(per_class=2, seed=1, style="pixel")
+    big = demo_images(per_class=2, seed=1, size=64, style="pixel")
+    for cls in PIXEL_CLASSES:
+        for s, b in zip(small[cls], big[cls]):
+            assert b.size == (64, 64)
+            assert np.array_equal(np.asarray(b)[::4, ::4], np.asarray(s))
+            assert np.array_equal(np.asarray(b), np.asarray(s).repeat(4, 0).repeat(4, 1))
+    for bad in (24, 8, 0, 528, 16.0):
+        with pytest.raises(ValueError, match="multiple of 16"):
+            demo_images(per_class=1, size=bad, style="pixel")
+    with pytest.raises(ValueError, match="unknown pixel-art class 'oak'"):
+        draw_item("oak", random.Random(0))
+    with pytest.raises(ValueError, match="unknown demo style 'voxel'"):
+        demo_images(per_class=1, style="voxel")
+
+
+def test_write_pixel_folder(tmp_path: Path) -> None:
+    out = tmp_path / "items"
+    counts = write_demo_folder(out, per_class=2, seed=4, style="pixel")
+    assert counts == {c: 2 for c in PIXEL_CLASSES}
+    expected = demo_images(per_class=2, seed=4, style="pixel")
+    for cls in PIXEL_CLASSES:
+        for i in range(2):
+            with Image.open(out / cls / f"{cls}_{i:03d}.png") as im:
+                assert im.mode == "RGBA" and im.tobytes() == expected[cls][i].tobytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["items"]
+
+
+def test_demo_data_command_styles(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from assetvae.cli import main
+
+    r = CliRunner().invoke(main, ["demo-data", str(tmp_path / "px"), "--style", "pixel",
+                                  "--per-class", "2"])
+    assert r.exit_code == 0, r.output
+    assert "16 images in 8 classes" in r.output
+    with Image.open(tmp_path / "px" / "sword" / "sword_000.png") as im:
+        assert im.size == (16, 16)
+    r = CliRunner().invoke(main, ["demo-data", str(tmp_path / "bad"), "--style", "pixel",
+                                  "--size", "20"])
+    assert r.exit_code == 2 and "multiple of 16" in r.output
+    assert not (tmp_path / "bad").exists()
