@@ -375,3 +375,361 @@ class SWDReference:
 
     def ratio(self, images: np.ndarray) -> list[float]:
         return [d / max(r, 1e-12) for d, r in zip(self.distances(images), self.real_vs_real)]
+
+    def realism(self, images: np.ndarray) -> dict:
+        """The headline realism figure and its per-level ratios.
+
+        ``realism`` is sum over levels of SWD(samples, B) divided by sum over levels of
+        SWD(A, B): 1 means as real as the real art, and no level can hide behind the others'
+        average (a sum of distances, not a mean of ratios, so the level that is far off
+        dominates). ``ratio`` holds the per-level ratios (finest level first).
+        """
+        d = self.distances(images)
+        return {"realism": sum(d) / max(sum(self.real_vs_real), 1e-12),
+                "ratio": [v / max(r, 1e-12) for v, r in zip(d, self.real_vs_real)],
+                "distance": d}
+
+
+# --------------------------------------------------------------------------- two-sample test
+#
+# Can a classifier tell generated images from real ones? Held-out accuracy of an L2 logistic
+# regression, k-fold cross-validated: 0.5 means indistinguishable, 1 means every image gives
+# itself away. The features are a fixed bank that no training loss sees directly: quantiles of
+# Laplacian band energy per level and channel (blur lowers them, noise and checkerboards raise
+# them), gradient-orientation histograms at three scales (edge structure), the alpha-weighted
+# colour histogram, the alpha-level histogram (soft versus hard edges) and the energy of 16
+# fixed random 5x5 filters on RGB+alpha at three scales (random shallow filters are a
+# known-good texture descriptor, and nothing can be tuned against filters drawn here). The
+# whole image is one sample, so every feature sees the sprite as a player does.
+
+TWO_SAMPLE_QUANTILES = (0.5, 0.8, 0.95, 0.99)
+RANDOM_FILTERS = 16
+_LOG_EPS = 1e-3
+
+
+def _rgba_float(images: np.ndarray) -> np.ndarray:
+    x = np.asarray(images)
+    return x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+
+
+def _scales(x: np.ndarray, n: int = 3, min_size: int = 8) -> list[np.ndarray]:
+    """x and its Gaussian-pyramid reductions, down to min_size, at most n in all."""
+    out = [x]
+    while len(out) < n and out[-1].shape[1] // 2 >= min_size and out[-1].shape[1] % 2 == 0:
+        out.append(pyr_down(out[-1]))
+    return out
+
+
+def _random_filters(channels: int, size: int = 5, n: int = RANDOM_FILTERS) -> np.ndarray:
+    """Fixed zero-mean, unit-norm random filters [size, size, channels, n] (seeded, constant)."""
+    w = np.random.default_rng(20240514).standard_normal((size, size, channels, n))
+    w -= w.mean(axis=(0, 1, 2), keepdims=True)
+    return w / np.linalg.norm(w.reshape(-1, n), axis=0)
+
+
+def _filter_energy(x: np.ndarray, w: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Per image and filter: log mean |x * w| and log mean (x * w)^2 ('valid' correlation)."""
+    k = w.shape[0]
+    n, h, wd, _ = x.shape
+    out = []
+    for i in range(0, n, chunk):
+        xs = x[i : i + chunk]
+        r = np.zeros((len(xs), h - k + 1, wd - k + 1, w.shape[-1]))
+        for dy in range(k):
+            for dx in range(k):
+                r += xs[:, dy : dy + h - k + 1, dx : dx + wd - k + 1] @ w[dy, dx]
+        out.append(np.concatenate([np.abs(r).mean(axis=(1, 2)), (r * r).mean(axis=(1, 2))], 1))
+    return np.log(_LOG_EPS + np.concatenate(out))
+
+
+def _orientation_global(lum: np.ndarray, bins: int = 8) -> np.ndarray:
+    """Magnitude-weighted unsigned orientation histogram (normalised) + log mean and log 95th
+    percentile of the gradient magnitude, per image. [N, bins + 2]"""
+    dx = lum[:, 1:-1, 2:] - lum[:, 1:-1, :-2]
+    dy = lum[:, 2:, 1:-1] - lum[:, :-2, 1:-1]
+    mag = np.hypot(dx, dy).reshape(len(lum), -1)
+    b = np.minimum(((np.arctan2(dy, dx) % np.pi) / np.pi * bins).astype(np.int64), bins - 1)
+    b = b.reshape(len(lum), -1)
+    hist = np.stack([(mag * (b == j)).sum(1) for j in range(bins)], axis=1)
+    hist /= np.maximum(hist.sum(1, keepdims=True), 1e-12)
+    stats = np.log(_LOG_EPS + np.stack([mag.mean(1), np.quantile(mag, 0.95, axis=1)], 1))
+    return np.concatenate([hist, stats], axis=1)
+
+
+def alpha_histogram(images: np.ndarray) -> np.ndarray:
+    """Share of pixels with alpha 0, in (0, .25], (.25, .5], (.5, .75], (.75, 1), and 1. [N, 6]
+
+    Hard-edged pixel art puts everything in the first and last bins; a soft decoder does not.
+    """
+    a = _rgba_float(images)[..., 3].reshape(len(images), -1)
+    tol = 0.5 / 255
+    zero, one = a <= tol, a >= 1 - tol
+    mid = ~(zero | one)
+    parts = [zero]
+    for lo, hi in ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)):
+        parts.append(mid & (a > lo) & (a <= hi))
+    parts.append(one)
+    return np.stack([p.mean(1) for p in parts], axis=1)
+
+
+def two_sample_blocks(images: np.ndarray) -> dict[str, np.ndarray]:
+    """The two-sample test's fixed feature bank, block by block. Each value is [N, d]."""
+    x = _rgba_float(images)
+    rgb = over_grey(x)
+    rgba = np.concatenate([rgb, x[..., 3:4]], axis=-1)  # colour as seen, and the alpha itself
+    bands = laplacian_pyramid(rgba, min_size=8)[:-1][:3]  # band-pass levels only, finest first
+    band_feats = []
+    for lv in bands:
+        mag = np.abs(lv).reshape(len(lv), -1, 4)
+        band_feats.append(np.log(_LOG_EPS + np.quantile(mag, TWO_SAMPLE_QUANTILES, axis=1))
+                          .transpose(1, 0, 2).reshape(len(lv), -1))
+    grey_scales = _scales(rgb.mean(axis=-1, keepdims=True))
+    w = _random_filters(4)
+    centred = [s - 0.5 for s in _scales(rgba)]
+    return {
+        "laplacian": np.concatenate(band_feats, axis=1),
+        "orientation": np.concatenate([_orientation_global(g[..., 0]) for g in grey_scales], 1),
+        "colour": colour_histogram(x),
+        "alpha": alpha_histogram(x),
+        "random_filters": np.concatenate([_filter_energy(s, w) for s in centred], axis=1),
+    }
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float,
+                 iters: int = 25) -> tuple[np.ndarray, float]:
+    """Binary logistic regression, mean log-loss + l2/2 |w|^2 (bias unpenalised), by Newton's
+    method (exact Hessian; a step-halving line search keeps every step a descent).
+    Returns (w, b)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    n, d = x.shape
+    xb = np.concatenate([x, np.ones((n, 1))], axis=1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+    theta = np.zeros(d + 1)
+
+    def loss(t):
+        z = xb @ t
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * t[:-1] @ t[:-1])
+
+    cur = loss(theta)
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(xb @ theta)))
+        g = xb.T @ (p - y) / n + reg * theta
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb / n + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, g)
+        t = 1.0
+        while t > 1e-4:
+            new = loss(theta - t * step)
+            if new <= cur:
+                break
+            t *= 0.5
+        theta, prev, cur = theta - t * step, cur, min(new, cur)
+        if prev - cur < 1e-10:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def _cv_accuracy(x: np.ndarray, y: np.ndarray, folds: int, repeats: int, l2: float,
+                 seed: int) -> tuple[float, float]:
+    """Mean held-out accuracy over repeats x folds (features standardised on the training
+    folds), and its standard error over the repeats."""
+    per_repeat = []
+    for r in range(repeats):
+        fold = stratified_folds(y, folds, seed + r)
+        right = 0
+        for f in range(folds):
+            tr, te = fold != f, fold == f
+            mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-6
+            w, b = fit_logistic((x[tr] - mu) / sd, y[tr], l2)
+            right += int((((x[te] - mu) / sd @ w + b > 0) == (y[te] == 1)).sum())
+        per_repeat.append(right / len(y))
+    se = float(np.std(per_repeat) / np.sqrt(repeats)) if repeats > 1 else float("nan")
+    return float(np.mean(per_repeat)), se
+
+
+def two_sample_test(real: np.ndarray, fake: np.ndarray, folds: int = 5, repeats: int = 3,
+                    l2: float = 0.1, seed: int = 0, per_block: bool = True) -> dict:
+    """How well a classifier tells ``fake`` images from ``real`` ones (RGBA, NHWC).
+
+    The larger set is subsampled (fixed seed) to the size of the smaller, so chance is 0.5.
+    ``accuracy`` is the mean held-out accuracy over ``repeats`` shuffles of stratified
+    ``folds``-fold cross-validation of an L2 logistic regression (``fit_logistic``; weight
+    ``l2`` on standardised features: fixed, not tuned on these data, so choosing it cannot
+    bias the answer upwards) on all feature blocks; ``blocks`` gives each block alone, which
+    tells what gives the fakes away. Accuracy well below 0.5 is possible too: fakes that are
+    copies of real images land beside their twins, across folds, with the other label.
+    """
+    real, fake = np.asarray(real), np.asarray(fake)
+    m = min(len(real), len(fake))
+    if m < folds:
+        raise ValueError(f"two_sample_test needs at least {folds} images per side, got {m}")
+    rng = np.random.default_rng([seed, 7])
+    real = real[np.sort(rng.choice(len(real), m, replace=False))] if len(real) > m else real
+    fake = fake[np.sort(rng.choice(len(fake), m, replace=False))] if len(fake) > m else fake
+    br, bf = two_sample_blocks(real), two_sample_blocks(fake)
+    y = np.concatenate([np.zeros(m, np.int64), np.ones(m, np.int64)])
+    blocks = {k: np.concatenate([br[k], bf[k]]) for k in br}
+    acc, se = _cv_accuracy(np.concatenate(list(blocks.values()), axis=1), y, folds, repeats,
+                           l2, seed)
+    out = {"accuracy": acc, "stderr": se, "n_per_side": m, "folds": folds, "repeats": repeats,
+           "l2": l2, "features": {k: v.shape[1] for k, v in blocks.items()}}
+    if per_block:
+        out["blocks"] = {k: _cv_accuracy(v, y, folds, repeats, l2, seed)[0]
+                         for k, v in blocks.items()}
+    return out
+
+
+# --------------------------------------------------------------------------- colour truth
+#
+# Does a model keep a class's colour variety, or collapse it to the majority (every mushroom
+# red)? Each image is summarised by its key colours: the hue windows (45 degrees wide) that
+# hold at least a fifth of its visible pixels, found greedily, plus "neutral" (saturation
+# under 0.2: greys, whites, pale stems) when that holds a fifth. A key colour is the mean
+# CIELAB colour of its pixels, so hue, value and chroma all count: brown is dark orange, far
+# from both red and orange in CIELAB (Delta E 40 or more) though only 15-25 degrees of hue
+# away. Two key colours match when Delta E76 <= 25: a just noticeable difference is about
+# 2.3, and 25 keeps shades of one colour name together (a red cap's variants differ by up to
+# about 20) while red, brown, orange, purple and blue stay apart (40-50). Near-black pixels
+# (value < 0.25: outlines, deep shadow) carry no colour identity and are left out.
+
+HUE_WINDOW_BINS = 3  # of 24 bins of 15 degrees: a 45-degree window
+KEY_MIN_SHARE = 0.2
+NEUTRAL_SAT = 0.2
+DARK_VALUE = 0.25
+MATCH_DELTA_E = 25.0
+
+
+def rgb_to_hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float RGB [..., 3] in [0, 1] -> hue in [0, 1), saturation, value (as colorsys)."""
+    rgb = np.asarray(rgb, np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v = rgb.max(-1)
+    c = v - rgb.min(-1)
+    s = np.where(v > 0, c / np.maximum(v, 1e-12), 0.0)
+    cz = np.maximum(c, 1e-12)
+    h = np.where(v == r, ((g - b) / cz) % 6.0, np.where(v == g, (b - r) / cz + 2.0,
+                                                           (r - g) / cz + 4.0))
+    h = np.where(c > 0, h / 6.0, 0.0) % 1.0
+    return h, s, v
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB [..., 3] in [0, 1] -> CIELAB (D65 white). [..., 3]"""
+    rgb = np.asarray(rgb, np.float64)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375],
+                  [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def key_colours(image: np.ndarray, min_share: float = KEY_MIN_SHARE) -> list[dict]:
+    """The key colours of one straight-alpha RGBA image [H, W, 4] (see the section comment).
+
+    Each is ``{"lab": [3], "hue": degrees or None (neutral), "sat", "value", "share"}``,
+    largest share first. Pixels count when alpha >= 0.5 and value >= DARK_VALUE. When no
+    window reaches ``min_share``, the largest one is returned alone, so an image with any
+    colour has at least one key colour.
+    """
+    x = _rgba_float(image[None])[0]
+    rgb = x[..., :3][x[..., 3] >= 0.5]
+    h, s, v = rgb_to_hsv(rgb)
+    keep = v >= DARK_VALUE
+    rgb, h, s, v = rgb[keep], h[keep], s[keep], v[keep]
+    n = len(rgb)
+    if n == 0:
+        return []
+    lab = srgb_to_lab(rgb)
+
+    def describe(sel: np.ndarray, neutral: bool) -> dict:
+        ang = h[sel] * 2 * np.pi
+        hue = None if neutral else float(np.degrees(np.arctan2(np.sin(ang).mean(),
+                                                                np.cos(ang).mean())) % 360)
+        return {"lab": lab[sel].mean(0), "hue": hue, "sat": float(s[sel].mean()),
+                "value": float(v[sel].mean()), "share": float(sel.sum() / n)}
+
+    neutral = s < NEUTRAL_SAT
+    bins = np.floor(h * 24).astype(np.int64) % 24
+    left = ~neutral
+    keys, fallback = [], None
+    while left.any():
+        counts = np.bincount(bins[left], minlength=24)
+        window = sum(np.roll(counts, -j) for j in range(HUE_WINDOW_BINS))  # bins i .. i+2
+        start = int(np.argmax(window))
+        sel = left & (((bins - start) % 24) < HUE_WINDOW_BINS)
+        if sel.sum() < min_share * n:
+            fallback = fallback or describe(sel, False)
+            break
+        keys.append(describe(sel, False))
+        left &= ~sel
+    if neutral.any() and neutral.sum() >= min_share * n:
+        keys.append(describe(neutral, True))
+    if not keys:
+        keys = [fallback if fallback is not None else describe(neutral, True)]
+    return sorted(keys, key=lambda k: -k["share"])
+
+
+def colours_covered(real_keys: list[dict], sample_keys: list[dict],
+                    max_delta_e: float = MATCH_DELTA_E) -> bool:
+    """True when every key colour of the real image has one in the sample within Delta E."""
+    if not real_keys:
+        return True
+    if not sample_keys:
+        return False
+    s = np.stack([k["lab"] for k in sample_keys])
+    return all(np.linalg.norm(s - k["lab"], axis=1).min() <= max_delta_e for k in real_keys)
+
+
+def colour_truth(real: np.ndarray, samples: np.ndarray,
+                 max_delta_e: float = MATCH_DELTA_E) -> float:
+    """Share of the real images (one class) whose key colours all appear together in at
+    least one sample: 1 keeps every look's colours, 1/k when k equally common colour looks
+    collapse to one."""
+    rk = [key_colours(im) for im in real]
+    sk = [key_colours(im) for im in samples]
+    return float(np.mean([any(colours_covered(r, s, max_delta_e) for s in sk) for r in rk]))
+
+
+# The demo mushrooms' cap colours, as (hue range in degrees, value range) of the cap's key
+# colour (the largest chromatic one), checked in this order. Measured on the 64 mushrooms of
+# ``demo_images(64, seed=0)``, whose generator draws five kinds (datasets/demo.py
+# MUSHROOM_KINDS): red caps at hue 1-21 with value 0.68-0.80, brown at 21-32 with value
+# 0.40-0.62, tan at 37-42 with value 0.59-0.76, blue at 199-219, purple at 273-288. The
+# boundaries sit in the gaps (tests/test_quality_metrics.py checks every kind lands in its own).
+MUSHROOM_COLOURS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "red": ((335.0, 26.0), (0.64, 1.01)),
+    "brown": ((10.0, 35.0), (0.0, 0.64)),
+    "tan": ((26.0, 60.0), (0.5, 1.01)),
+    "blue": ((170.0, 250.0), (0.0, 1.01)),
+    "purple": ((250.0, 320.0), (0.0, 1.01)),
+}
+MUSHROOM_REQUIRED = ("purple", "brown", "blue", "red")
+
+
+def _in_hue_range(hue: float, lo: float, hi: float) -> bool:
+    return lo <= hue < hi if lo <= hi else (hue >= lo or hue < hi)
+
+
+def cap_colour(image: np.ndarray, names=MUSHROOM_COLOURS) -> str | None:
+    """The named colour of an image's largest chromatic key colour, or None."""
+    chrom = [k for k in key_colours(image, min_share=0.0) if k["hue"] is not None]
+    if not chrom:
+        return None
+    k = max(chrom, key=lambda k: k["share"])
+    for name, ((h0, h1), (v0, v1)) in names.items():
+        if _in_hue_range(k["hue"], h0, h1) and v0 <= k["value"] < v1:
+            return name
+    return None
+
+
+def mushroom_check(samples: np.ndarray, required=MUSHROOM_REQUIRED) -> dict:
+    """Which named cap colours appear among ``samples``; ``pass`` when all ``required`` do."""
+    found: dict[str, int] = {}
+    for im in samples:
+        name = cap_colour(im)
+        found[name or "other"] = found.get(name or "other", 0) + 1
+    return {"pass": all(found.get(c, 0) > 0 for c in required), "counts": found,
+            "required": list(required), "n": len(samples)}

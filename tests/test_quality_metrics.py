@@ -184,3 +184,140 @@ def test_class_judge_learns_colour_classes_from_images():
     yt = np.array([0, 1, 2, 0, 1, 2])
     test[..., :3] = np.where(test[..., 3:] > 0, colours[yt][:, None, None], 0)
     assert (judge.predict(test) == yt).all()
+
+
+# --------------------------------------------------------------------------- realism
+
+
+def test_realism_is_the_ratio_of_summed_level_distances():
+    a, b = _sprites(12, 0), _sprites(12, 1)
+    ref = qm.SWDReference(a, b, per_image=32, n_dirs=64)
+    same = ref.realism(a)
+    assert same["realism"] == pytest.approx(1.0) and same["ratio"] == pytest.approx([1.0, 1.0])
+    blurred = qm._blur(qm._blur(a.astype(np.float64) / 255))
+    r = ref.realism(blurred)
+    assert r["realism"] > 1.2
+    assert r["realism"] == pytest.approx(sum(r["distance"]) / sum(ref.real_vs_real))
+    assert r["ratio"] == pytest.approx(ref.ratio(blurred))
+    # a sum, not a mean of ratios: between the smallest and largest level ratio
+    assert min(r["ratio"]) <= r["realism"] <= max(r["ratio"])
+
+
+# --------------------------------------------------------------------------- two-sample test
+
+
+def test_fit_logistic_reaches_the_regularised_optimum():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 3))
+    y = (x[:, 0] - 0.5 * x[:, 2] + 0.3 * rng.normal(size=60) > 0).astype(np.int64)
+    w, b = qm.fit_logistic(x, y, l2=0.1)
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    assert np.allclose(x.T @ (p - y) / 60 + 0.1 * w, 0, atol=1e-8)  # gradient zero
+    assert abs((p - y).mean()) < 1e-8  # unpenalised bias
+    assert w[0] > 0 > w[2]
+
+
+def test_two_sample_test_on_known_answers():
+    real, other = _sprites(40, 0), _sprites(40, 1)
+    same = qm.two_sample_test(real, other, repeats=2, per_block=False)
+    assert abs(same["accuracy"] - 0.5) <= 0.12, same  # two draws of one distribution
+    blurred = qm._blur(other.astype(np.float64) / 255)
+    assert qm.two_sample_test(real, blurred, repeats=1, per_block=False)["accuracy"] >= 0.9
+    noise = np.random.default_rng(0).random(other.shape)
+    found = qm.two_sample_test(real, noise, repeats=1)
+    assert found["accuracy"] >= 0.95
+    assert set(found["blocks"]) == {"laplacian", "orientation", "colour", "alpha", "random_filters"}
+    assert found["n_per_side"] == 40 and sum(found["features"].values()) > 100
+
+
+def test_two_sample_test_balances_the_sides_and_flags_copies():
+    real = _sprites(30, 2)
+    r = qm.two_sample_test(real, _sprites(50, 3), repeats=1, per_block=False)
+    assert r["n_per_side"] == 30
+    # exact copies sit beside their twins across folds, with the other label: far below 0.5
+    assert qm.two_sample_test(real, real.copy(), repeats=1, per_block=False)["accuracy"] < 0.3
+    with pytest.raises(ValueError, match="at least 5 images"):
+        qm.two_sample_test(real[:3], real[:3])
+
+
+def test_alpha_histogram_tells_hard_from_soft_edges():
+    hard = _sprites(2, 4)
+    h = qm.alpha_histogram(hard)
+    assert h[:, 1:5].sum() == 0 and np.allclose(h.sum(1), 1)
+    soft = qm._blur(hard.astype(np.float64) / 255)
+    assert qm.alpha_histogram(soft)[:, 1:5].sum() > 0.05
+
+
+# --------------------------------------------------------------------------- colour truth
+
+
+def test_colour_conversions():
+    import colorsys
+
+    rgb = np.random.default_rng(5).random((50, 3))
+    h, s, v = qm.rgb_to_hsv(rgb)
+    ref = np.array([colorsys.rgb_to_hsv(*p) for p in rgb])
+    assert np.allclose(h, ref[:, 0]) and np.allclose(s, ref[:, 1]) and np.allclose(v, ref[:, 2])
+    assert qm.srgb_to_lab(np.array([1.0, 1.0, 1.0])) == pytest.approx([100, 0, 0], abs=0.01)
+    assert qm.srgb_to_lab(np.array([1.0, 0.0, 0.0])) == pytest.approx([53.24, 80.09, 67.20],
+                                                                      abs=0.05)
+
+
+def _disc(rgb, size=16, rgb2=None):
+    """An opaque disc of one colour (the right half in rgb2 if given) with a black outline."""
+    y, x = np.mgrid[0:size, 0:size] + 0.5
+    d = np.hypot(x - size / 2, y - size / 2)
+    im = np.zeros((size, size, 4), np.uint8)
+    im[d < size * 0.45] = [0, 0, 0, 255]
+    im[d < size * 0.38] = [*rgb, 255]
+    if rgb2 is not None:
+        im[(d < size * 0.38) & (x > size / 2)] = [*rgb2, 255]
+    return im
+
+
+def test_key_colours():
+    red = qm.key_colours(_disc((220, 30, 30)))
+    assert len(red) == 1 and (red[0]["hue"] < 10 or red[0]["hue"] > 350)  # outline left out
+    two = qm.key_colours(_disc((220, 30, 30), rgb2=(40, 60, 220)))
+    assert len(two) == 2 and {round(k["hue"] / 30) % 12 for k in two} == {0, 8}
+    grey = qm.key_colours(_disc((128, 128, 128)))
+    assert len(grey) == 1 and grey[0]["hue"] is None
+    assert qm.key_colours(np.zeros((8, 8, 4), np.uint8)) == []
+
+
+def test_colour_truth_sees_a_collapse_to_the_majority_colour():
+    colours = [(220, 30, 30), (120, 70, 35), (140, 60, 200), (50, 90, 210)]  # red brown purple blue
+    real = np.stack([_disc(colours[i % 4]) for i in range(12)])
+    assert qm.colour_truth(real, real) == 1.0
+    assert qm.colour_truth(real, real[::4]) == pytest.approx(0.25)  # only red samples
+    # brown is not red: 15-25 degrees of hue apart, but far apart in value (Delta E > 25)
+    lab = qm.srgb_to_lab(np.array([colours[0], colours[1]]) / 255)
+    assert np.linalg.norm(lab[0] - lab[1]) > qm.MATCH_DELTA_E
+    # an image with two key colours needs a sample with both
+    both = _disc((220, 30, 30), rgb2=(230, 210, 40))[None]
+    assert qm.colour_truth(both, real) == 0.0
+    assert qm.colour_truth(both, np.concatenate([real, both])) == 1.0
+
+
+def _demo_mushroom_kind(seed: int, i: int) -> str:
+    """The cap colour the demo generator chose for mushroom i (replays its first draws:
+    draw_plant's height, lean, margin and centre, then the mushroom's kind)."""
+    from assetvae.datasets import demo
+
+    rng = demo._image_rng(seed, "mushroom", i)
+    for _ in range(4):
+        rng.uniform(0, 1)
+    return rng.choices(demo.MUSHROOM_KINDS, weights=(3, 2, 2, 2, 1))[0]
+
+
+def test_mushroom_colour_ranges_fit_the_real_demo_mushrooms():
+    from assetvae.datasets.demo import demo_images
+
+    imgs = [np.asarray(im) for im in demo_images(per_class=64, seed=0)["mushroom"]]
+    named = [qm.cap_colour(im) for im in imgs]
+    truth = [_demo_mushroom_kind(0, i) for i in range(64)]
+    assert named == truth
+    assert qm.mushroom_check(np.stack(imgs[:48]))["pass"]
+    no_blue = np.stack([im for im, k in zip(imgs, truth) if k != "blue"])
+    check = qm.mushroom_check(no_blue)
+    assert not check["pass"] and "blue" not in check["counts"] and check["counts"]["red"] > 0
