@@ -235,20 +235,24 @@ def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, 
     from .plugin_api.images import labelled_grid, save_png
 
     mixes = [parse_blend(b) for b in blends]  # syntax errors before the bundle is even opened
+    if n < 0:
+        raise SamplingError(f"n={n} is out of range: use 0 to {MAX_SHEET}")
     if n > MAX_SHEET:
         raise SamplingError(f"n={n} is too many for a sheet: use 0 to {MAX_SHEET} "
                             "(assetvae bake writes atlases of any size)")
-    gen = _open_bundle(bundle, device)
-    names = list(classes) or ([] if mixes or likes else gen.classes)
-    rows = [(c, gen.sample(c, n, spread=spread, seed=seed, truncation=truncation)) for c in names]
-    rows += [(b.label, gen.blend(b.a, b.b, b.t, n=n, spread=spread, seed=seed, truncation=truncation))
-             for b in mixes]
-    for path in likes:
-        rows.append((f"~{path.stem}", gen.variants_like(_read_sprite(path, gen.image_size), n, spread=spread,
-                                                        seed=seed, truncation=truncation)))
+    request = {"seed": seed, "spread": spread, "truncation": truncation}
+    keys = range(n)
+    with _open_bundle(bundle, device) as gen:
+        names = list(classes) or ([] if mixes or likes else gen.classes)
+        rows = [(c, gen.variants(c, keys, **request)) for c in names]
+        rows += [(b.label, gen.blend(b.a, b.b, b.t, keys, **request)) for b in mixes]
+        for path in likes:
+            sprite = _read_sprite(path, gen.image_size)
+            rows.append((f"~{path.stem}", gen.variants_like(sprite, keys, **request)))
+        provider = gen.provider
     save_png(labelled_grid(rows, scale=scale, columns=min(n, 16)), output)
     click.echo(f"wrote {output}: {n} variants of {len(rows)} row(s), spread {spread}, seed {seed} "
-               f"({gen.provider})")
+               f"({provider})")
 
 
 @main.command()
@@ -276,10 +280,10 @@ def bake(bundle, classes, blends, n, first_key, spread, seed, truncation, paddin
     from .plugin_api.atlas import bake_atlas, parse_blend
 
     mixes = [parse_blend(b) for b in blends]
-    gen = _open_bundle(bundle, device)
-    result = bake_atlas(gen, output, classes=classes, blends=mixes, n=n, first_key=first_key, seed=seed,
-                        spread=spread, truncation=truncation, padding=padding, extrude=extrude,
-                        max_size=max_size, trim=trim)
+    with _open_bundle(bundle, device) as gen:
+        result = bake_atlas(gen, output, classes=classes, blends=mixes, n=n, first_key=first_key,
+                            seed=seed, spread=spread, truncation=truncation, padding=padding,
+                            extrude=extrude, max_size=max_size, trim=trim)
     sizes = ", ".join(f"{w}x{h}" for w, h in result.pages)
     click.echo(f"wrote {result.frames} frames on {len(result.pages)} page(s) ({sizes}): "
                + " ".join(str(p) for p in result.paths))
@@ -295,7 +299,7 @@ def inspect(bundle: Path, as_json: bool) -> None:
     m = read_manifest(bundle)
     info = {
         "bundle": str(bundle), "format": m.format, "version": m.version, "image_size": m.image_size,
-        "latent_dim": m.latent_dim, "output": m.output, "rng": m.rng,
+        "latent_dim": m.latent_dim, "output": str(m.output), "rng": m.rng,
         "classes": {c.name: c.count for c in m.classes},
         "components": {c.name: len(c.components) for c in m.classes if c.components},
         "training": {k: v for k, v in m.training.items() if k != "config"},

@@ -98,8 +98,9 @@ def reference(bundle: Path, requests: list[tuple]) -> list[str]:
     """Each request computed alone, in order, in one thread, by its own Generator."""
     from assetvae.plugin_api import Generator
 
-    gen = Generator.load(bundle, device="cpu")
-    return [digest(gen.variants(s, keys, cls, spread)) for s, keys, cls, spread in requests]
+    with Generator.load(bundle, device="cpu") as gen:
+        return [digest(gen.variants(cls, keys, seed=s, spread=spread))
+                for s, keys, cls, spread in requests]
 
 
 def hammer(gen, requests: list[tuple], refs: list[str], order: list[int], threads: int) -> dict:
@@ -117,7 +118,7 @@ def hammer(gen, requests: list[tuple], refs: list[str], order: list[int], thread
                 return
             s, keys, cls, spread = requests[i]
             try:
-                ok = digest(gen.variants(s, keys, cls, spread)) == refs[i]
+                ok = digest(gen.variants(cls, keys, seed=s, spread=spread)) == refs[i]
                 err = None if ok else f"mismatch on request {i}: seed {s}, keys {keys}, {cls}, spread {spread}"
             except Exception as e:  # counted, never fatal: the soak reports every kind of failure
                 ok, err = False, f"{type(e).__name__} on request {i}: {e}"
@@ -159,6 +160,7 @@ def soak(bundle: Path, calls: int = 10_000, threads: int = 8, distinct: int = 10
     rss_mid = rss_mib()
     second = hammer(gen, requests, refs, order[calls // 2 :], threads)
     rss_end = rss_mib()
+    gen.close()
     run = {k: first[k] + second[k] for k in ("calls", "variants", "mismatches", "exceptions", "seconds")}
     run["first_error"] = first["first_error"] or second["first_error"]
     errors = warm["mismatches"] + warm["exceptions"] + run["mismatches"] + run["exceptions"]

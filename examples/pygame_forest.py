@@ -7,7 +7,7 @@
 
 What a game does with the runtime:
 
-1. ``Generator.load(bundle)`` once.
+1. ``Generator.load(bundle)`` once (a ``with`` block closes it when the game ends).
 2. The layout comes from the world seed through the portable seed stream
    (``assetvae.plugin_api.rng``, docs/SEEDS.md), so any port of it lays out the same world:
    prop ``i`` uses the key ``"forest/layout/<i>"``; its class is ``rng.choice`` (stream 1,
@@ -87,7 +87,8 @@ def background(seed: int) -> np.ndarray:
     t = np.clip(ys / HORIZON, 0, 1)[..., None]
     img[:] = (1 - t) * np.array(SKY_TOP) + t * np.array(SKY_HORIZON)
     # Hills: sums of sines whose phases come from the seed stream too.
-    phases = 2 * np.pi * np.array([rng.uniform(seed, "forest/hills", rng.STREAM_CHOICE, i) for i in range(6)])
+    phases = 2 * np.pi * np.array([rng.uniform(seed, "forest/hills", rng.STREAM_CHOICE, i)
+                                   for i in range(6)])
     for level, (base, amp, col) in enumerate(((HORIZON - 46, 22, (150, 178, 190)),
                                              (HORIZON - 22, 16, (128, 164, 142)))):
         ph = phases[3 * level : 3 * level + 3]
@@ -151,7 +152,8 @@ def opaque_bottom(sprites: np.ndarray) -> np.ndarray:
 # --- pygame ------------------------------------------------------------------------------
 def to_surface(pygame, rgba: np.ndarray):
     h, w = rgba.shape[:2]
-    return pygame.image.frombuffer(np.ascontiguousarray(rgba).tobytes(), (w, h), "RGBA").convert_alpha()
+    data = np.ascontiguousarray(rgba).tobytes()
+    return pygame.image.frombuffer(data, (w, h), "RGBA").convert_alpha()
 
 
 def draw_loading(pygame, screen, font, done: int, total: int, label: str) -> None:
@@ -181,14 +183,15 @@ def grow_forest(pygame, screen, font, gen, seed: int, count: int, spread: float,
         progress[name] = 0
         # The callback runs in the worker thread: it only stores a number.
         futures[name] = (idx, gen.variants_async(
-            seed, keys, name, spread=spread, chunk=CHUNK,
+            name, keys, seed=seed, spread=spread, chunk=CHUNK,
             progress=lambda done, total, name=name: progress.__setitem__(name, done)))
     clock = pygame.time.Clock()
     while not all(f.done() for _, f in futures.values()):
         for event in pygame.event.get():
             if event.type == pygame.QUIT:
                 raise SystemExit(0)
-        draw_loading(pygame, screen, font, sum(progress.values()), count, f"Growing the forest (seed {seed})")
+        draw_loading(pygame, screen, font, sum(progress.values()), count,
+                     f"Growing the forest (seed {seed})")
         pygame.display.flip()
         clock.tick(60)
     if not headless:  # let the finished bar show for a moment
@@ -262,41 +265,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}{hint}", file=sys.stderr)
         return 2
 
-    pygame.display.init()  # only what the scene uses: no audio device is opened
-    pygame.font.init()
-    screen = pygame.display.set_mode((WIDTH, HEIGHT))
-    font = pygame.font.Font(None, 28)
-    seed = args.seed
-    try:
-        while True:
-            pygame.display.set_caption(f"assetvae forest - seed {seed}")
-            try:
-                world, sprites = grow_forest(pygame, screen, font, gen, seed, args.count, args.spread, headless)
-            except AssetVAEError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
-            scene = compose(pygame, gen, seed, world, sprites)
-            hud = font.render(f"seed {seed}  -  {args.count} props  -  {len(gen.classes)} classes",
-                              True, (255, 255, 255))
-            scene.blit(hud, (12, 10))
-            if headless:
-                save_screenshot(pygame, scene, args.screenshot)
-                print(f"wrote {args.screenshot}")
+    with gen:  # closes the Generator (its background thread, its sessions) however the game ends
+        pygame.display.init()  # only what the scene uses: no audio device is opened
+        pygame.font.init()
+        try:
+            screen = pygame.display.set_mode((WIDTH, HEIGHT))
+            font = pygame.font.Font(None, 28)
+            return run(pygame, screen, font, gen, args, args.seed, headless)
+        finally:
+            pygame.quit()
+
+
+def run(pygame, screen, font, gen, args: argparse.Namespace, seed: int, headless: bool) -> int:
+    """The game loop: grow the forest, show it; R re-seeds, Esc quits."""
+    from assetvae.plugin_api import AssetVAEError
+
+    while True:
+        pygame.display.set_caption(f"assetvae forest - seed {seed}")
+        try:
+            world, sprites = grow_forest(pygame, screen, font, gen, seed, args.count, args.spread,
+                                         headless)
+        except AssetVAEError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        scene = compose(pygame, gen, seed, world, sprites)
+        hud = font.render(f"seed {seed}  -  {args.count} props  -  {len(gen.classes)} classes",
+                          True, (255, 255, 255))
+        scene.blit(hud, (12, 10))
+        if headless:
+            save_screenshot(pygame, scene, args.screenshot)
+            print(f"wrote {args.screenshot}")
+            return 0
+        screen.blit(scene, (0, 0))
+        pygame.display.flip()
+        reseed = False
+        while not reseed:
+            event = pygame.event.wait()
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
+                                             and event.key == pygame.K_ESCAPE):
                 return 0
-            screen.blit(scene, (0, 0))
-            pygame.display.flip()
-            reseed = False
-            while not reseed:
-                event = pygame.event.wait()
-                if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
-                    return 0
-                if event.type == pygame.KEYDOWN and event.key == pygame.K_r:
-                    seed, reseed = (seed + 1) % 2**64, True
-                if event.type == pygame.VIDEOEXPOSE:
-                    screen.blit(scene, (0, 0))
-                    pygame.display.flip()
-    finally:
-        pygame.quit()
+            if event.type == pygame.KEYDOWN and event.key == pygame.K_r:
+                seed, reseed = (seed + 1) % 2**64, True
+            if event.type == pygame.VIDEOEXPOSE:
+                screen.blit(scene, (0, 0))
+                pygame.display.flip()
 
 
 if __name__ == "__main__":

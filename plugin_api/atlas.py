@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import AssetVAEError
+from .errors import AtlasError
 from .fileio import atomic_path
-from .generator import MAX_VARIANTS, Generator, _normals
-from .sampling import check_spread
+from .generator import MAX_VARIANTS, Generator
+from .manifest import MAX_IMAGE_SIDE
 
 __all__ = [
     "AtlasError", "Blend", "Frame", "Page", "Atlas", "BakeResult",
@@ -52,15 +52,10 @@ __all__ = [
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_PADDING = 2
 DEFAULT_EXTRUDE = 1
-MAX_PAGE = 16384  # beyond what any GPU samples as one texture
 MAX_MARGIN = 256  # padding / extrude
 ATLAS_FORMAT_VERSION = "1.0"
 PNG_COMPRESS_LEVEL = 6  # fixed, so the same pixels always give the same bytes
 _U64_MAX = (1 << 64) - 1
-
-
-class AtlasError(AssetVAEError):
-    """A bake that cannot be done as asked: bad sizes, key ranges or blend syntax."""
 
 
 @dataclass(frozen=True)
@@ -240,16 +235,18 @@ def build_atlas(
     first_key = _check_int(first_key, "--first-key", 0, _U64_MAX - (n - 1), f" (with -n {n})")
     padding = _check_int(padding, "--padding", 0, MAX_MARGIN, " px")
     extrude = _check_int(extrude, "--extrude", 0, MAX_MARGIN, " px")
-    max_size = _check_int(max_size, "--max-size", 1, MAX_PAGE, " px")
+    max_size = _check_int(max_size, "--max-size", 1, MAX_IMAGE_SIDE, " px")
     blends = [b if isinstance(b, Blend) else parse_blend(b) for b in blends]
     classes = list(dict.fromkeys(classes))  # repeated --class: once
     blends = list(dict.fromkeys(blends))
     if not classes and not blends:
         classes = gen.classes
-    for name in classes + [c for b in blends for c in (b.a, b.b)]:
-        gen._class(name)  # SamplingError naming the closest classes
-    spread = check_spread(spread)
-    _normals(seed, [], gen.latent_dim, truncation)  # seed and truncation: SamplingError
+    request = {"seed": seed, "spread": spread, "truncation": truncation}
+    for c in classes:  # no keys: checks the class, seed, spread and truncation (SamplingError)
+        gen.latents(c, [], **request)
+    for b in blends:
+        gen.blend_latents(b.a, b.b, b.t, [], **request)
+    spread = float(spread)
     size = gen.image_size
     if not trim and size + 2 * extrude > max_size:
         raise AtlasError(_too_small(max_size, size, size, extrude))
@@ -258,10 +255,9 @@ def build_atlas(
     frames: list[Frame] = []
     groups: list[tuple[str, Blend | None, np.ndarray]] = []
     for c in classes:
-        groups.append((c, None, gen.variants(seed, keys, c, spread, truncation)))
+        groups.append((c, None, gen.variants(c, keys, **request)))
     for b in blends:
-        groups.append((b.name, b, gen.blend(b.a, b.b, b.t, spread=spread, seed=seed, keys=keys,
-                                            truncation=truncation)))
+        groups.append((b.name, b, gen.blend(b.a, b.b, b.t, keys, **request)))
     for group, blend, images in groups:
         for key, image in zip(keys, images):
             src = _opaque_box(image) if trim else (0, 0, size, size)

@@ -13,15 +13,11 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from .errors import AssetVAEError, BundleError
+from .errors import BundleError, DeviceError
+from .layout import graph_output
 from .manifest import METADATA_KEY, Manifest
 
 MAX_BUNDLE_BYTES = 2 * 1024**3  # protobuf's own limit; bigger is not a bundle we wrote
-
-
-class DeviceError(AssetVAEError):
-    """A device was asked for that this machine or onnxruntime build cannot provide."""
-
 
 def sidecar_path(bundle: str | os.PathLike) -> Path:
     """NAME.avae.onnx -> NAME.avae.json (the optional manifest beside the bundle)."""
@@ -122,22 +118,31 @@ def check_graph(session: ort.InferenceSession, m: Manifest, path: Path) -> None:
         raise BundleError(f"{path}: graph input 'z' must be float32, not {ins[0].type}")
     if not outs or outs[0].name != "image" or len(outs[0].shape) != 4:
         raise BundleError(f"{path}: graph output must be 'image' with 4 dimensions")
-    s, c = m.image_size, m.channels
-    want = [s, s, c] if m.output == "uint8_nhwc" else [c, s, s]
-    want_type = "tensor(uint8)" if m.output == "uint8_nhwc" else "tensor(float)"
+    want, want_type = graph_output(m.output, m.image_size, m.channels)
     if list(outs[0].shape[1:]) != want or outs[0].type != want_type:
         raise BundleError(f"{path}: manifest says {m.output} {want} but the graph gives "
                           f"{outs[0].type} {outs[0].shape[1:]}; re-export the bundle")
 
 
-def read_manifest(path: str | os.PathLike) -> Manifest:
-    """Validate a bundle and return its manifest (CPU session; for inspection)."""
+def open_bundle(
+    path: str | os.PathLike, device: str = "auto", threads: int | None = None
+) -> tuple[ort.InferenceSession, Manifest]:
+    """The decoder session and the validated manifest of a bundle file.
+
+    Raises BundleError (not a bundle, newer major version, manifest disagreeing with the
+    graph) or DeviceError (a device or thread count this machine cannot give).
+    """
     path = Path(path)
     data = _read_bytes(path)
-    session = open_session(data, path, device="cpu", threads=1)
+    session = open_session(data, path, device=device, threads=threads)
     m = manifest_of(session, data, path)
     check_graph(session, m, path)
-    return m
+    return session, m
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    """Validate a bundle and return its manifest (CPU session; for inspection)."""
+    return open_bundle(path, device="cpu", threads=1)[1]
 
 
 def open_encoder(bundle: Path, m: Manifest, device: str = "cpu", threads: int | None = None):

@@ -10,12 +10,12 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .errors import SamplingError
 from .fileio import atomic_path
+from .manifest import MAX_IMAGE_SIDE
 
 BACKGROUND = (128, 128, 128, 255)  # mid-grey: shows both dark and light sprites and the alpha edge
 LABEL_WIDTH = 96
 MAX_LABEL = 40  # characters of a row label that are drawn
 MAX_SCALE = 32
-MAX_SHEET_PIXELS = 100_000_000  # 400 MB of RGBA: beyond this a sheet is a mistake, not a preview
 
 
 def clear_hidden_colour(a: np.ndarray) -> np.ndarray:
@@ -98,9 +98,9 @@ def labelled_grid(
     label_w = max([LABEL_WIDTH] + [int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(t, font=font)) + 8
                                    for t in labels])
     sheet_w, sheet_h = label_w + n_cols * cell_w + gap, len(lines) * cell_h + gap
-    if sheet_w * sheet_h > MAX_SHEET_PIXELS:
-        raise SamplingError(f"the sheet would be {sheet_w}x{sheet_h} px (limit {MAX_SHEET_PIXELS:,} pixels); "
-                            "ask for fewer variants or a smaller scale")
+    if max(sheet_w, sheet_h) > MAX_IMAGE_SIDE:
+        raise SamplingError(f"the sheet would be {sheet_w}x{sheet_h} px (limit {MAX_IMAGE_SIDE} px "
+                            "a side); ask for fewer variants or a smaller scale")
     sheet = Image.new("RGBA", (sheet_w, sheet_h), background)
     draw = ImageDraw.Draw(sheet)
     last = None

@@ -14,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
+from . import rng as _rng
 from .errors import BundleError
+from .layout import OutputLayout
 
 FORMAT_NAME = "assetvae-bundle"
 FORMAT_VERSION = "1.1"  # major.minor: a minor bump only adds optional fields (1.1: exemplars)
 METADATA_KEY = "assetvae.manifest"
-RNG_SPECS = ("assetvae-splitmix-polar-v1",)
-OUTPUT_LAYOUTS = ("uint8_nhwc", "float32_nchw")
+RNG_SPECS = (_rng.SPEC_NAME,)  # the seed streams this runtime implements
 MAX_LATENT = 4096
-MAX_IMAGE = 4096
+# The side of any image the runtime reads or writes: a bundle's sprites, an atlas page, a
+# preview sheet. Beyond what any GPU samples as one texture.
+MAX_IMAGE_SIDE = 16384
 MAX_EXEMPLARS = 100_000
 
 
@@ -63,7 +66,7 @@ class Manifest:
     latent_dim: int
     classes: list[ClassLatent]
     channels: int = 4
-    output: str = "uint8_nhwc"
+    output: OutputLayout = OutputLayout.UINT8_NHWC
     rng: str = RNG_SPECS[0]
     training: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
@@ -72,12 +75,6 @@ class Manifest:
     graph_sha256: str | None = None  # only in a sidecar file, to pair it with its graph
     encoder_sha256: str | None = None  # set when NAME.avae.encoder.onnx was exported beside the bundle
 
-    def class_index(self, name: str) -> int:
-        for i, c in enumerate(self.classes):
-            if c.name == name:
-                return i
-        raise KeyError(name)
-
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "format": self.format,
@@ -85,7 +82,7 @@ class Manifest:
             "image_size": self.image_size,
             "channels": self.channels,
             "latent_dim": self.latent_dim,
-            "output": self.output,
+            "output": OutputLayout(self.output).value,
             "rng": self.rng,
             "classes": [class_to_dict(c) for c in self.classes],
             "training": self.training,
@@ -124,12 +121,14 @@ class Manifest:
                 f"bundle format version {version} is newer than this runtime supports "
                 f"({FORMAT_VERSION}); upgrade assetvae to load it"
             )
-        image_size = _int(d, "image_size", 1, MAX_IMAGE)
+        image_size = _int(d, "image_size", 1, MAX_IMAGE_SIDE)
         latent = _int(d, "latent_dim", 1, MAX_LATENT)
         channels = _int(d, "channels", 1, 4)
         _check(channels == 4, f"channels is {channels}; this runtime reads RGBA (4) bundles")
-        output = d.get("output", "uint8_nhwc")
-        _check(output in OUTPUT_LAYOUTS, f"output layout {output!r} is not one of {OUTPUT_LAYOUTS}")
+        output = d.get("output", OutputLayout.UINT8_NHWC.value)
+        layouts = tuple(x.value for x in OutputLayout)
+        _check(isinstance(output, str) and output in layouts,
+               f"output layout {output!r} is not one of {layouts}")
         rng = d.get("rng")
         _check(rng in RNG_SPECS, f"RNG spec {rng!r} is unknown to this runtime; upgrade assetvae")
         raw = d.get("classes")
@@ -145,7 +144,7 @@ class Manifest:
         _check(enc_sha is None or isinstance(enc_sha, str), "encoder_sha256 must be a string")
         return cls(
             image_size=image_size, latent_dim=latent, classes=classes, channels=channels,
-            output=output, rng=rng, training=d.get("training", {}), export=d.get("export", {}),
+            output=OutputLayout(output), rng=rng, training=d.get("training", {}), export=d.get("export", {}),
             format=FORMAT_NAME, version=version, graph_sha256=sha, encoder_sha256=enc_sha,
         )
 

@@ -1,4 +1,19 @@
-"""Sampling math, pure numpy: z = centroid + spread * L @ n, and blends between classes.
+"""Every sampling rule, pure numpy: how (class, seed, key, spread) becomes a latent vector z.
+
+The rules, each a function of its inputs alone:
+
+- class Gaussian: ``z = centroid + spread * L @ n`` (:func:`gaussian_latents`);
+- sub-cluster components: pick a component on stream 1, then its Gaussian
+  (:func:`component_latents`);
+- exemplars: pick one of the class's own images' latents on stream 1, vary around it
+  (:func:`exemplar_latents`);
+- :func:`class_latents` chooses among those three by what the class holds;
+- blends of two classes: interpolate prototypes and factors (:func:`blend_latents`);
+- like a given sprite: centred on its latent, varied as its nearest class varies
+  (:func:`like_latents`, with :func:`nearest_class` by :func:`mahalanobis_sq`).
+
+``n`` is the variant's row of the portable seed stream (:func:`normals`). The Generator and
+the trainer's previews both sample through this module, so a new rule is a change here.
 
 The matrix product is written as a fixed-order accumulation of elementwise operations, not
 a BLAS call: BLAS may sum in a different order for different batch shapes, and a variant must
@@ -8,16 +23,18 @@ come out bit-identical whether it is decoded alone or inside any batch, on any h
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import rng
 from .errors import SamplingError
-from .manifest import ClassLatent
+from .manifest import ClassLatent, Component
 
 MAX_SPREAD = 10.0
 
 
+# --- checks and the noise --------------------------------------------------------------------
 def _number(x, what: str) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise SamplingError(f"{what} must be a number, got {type(x).__name__} {x!r}")
@@ -37,6 +54,34 @@ def check_spread(spread: float) -> float:
     return s
 
 
+def check_blend(t: float) -> float:
+    t = _number(t, "blend amount")
+    if not np.isfinite(t) or not 0.0 <= t <= 1.0:
+        raise SamplingError(f"blend amount {t!r} is out of range: use 0 to 1")
+    return t
+
+
+def normals(seed: int, keys: Sequence[rng.Key], dim: int,
+            truncation: float | None = None) -> np.ndarray:
+    """The seed stream's normals [len(keys), dim] of variants (seed, key); SamplingError on a bad
+    seed, key or truncation."""
+    try:
+        return rng.normals_batch(seed, keys, dim, truncation)
+    except UnicodeEncodeError as e:  # a str key holding a lone surrogate (a mis-decoded file name)
+        raise SamplingError(f"key {e.object!r} is not valid Unicode text (lone surrogate at "
+                            f"position {e.start}); string keys must be encodable as UTF-8") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise SamplingError(str(e)) from None
+
+
+def _picks(seed: int, keys: Sequence[rng.Key], weights) -> np.ndarray:
+    """Which of len(weights) choices each variant takes: stream 1, index 0."""
+    if not len(keys):
+        return np.zeros(0, np.int64)
+    return rng.choice_batch(seed, keys, weights)
+
+
+# --- the rules -------------------------------------------------------------------------------
 def _chol_times(chol: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """L @ n for each row n, float64, summed over k = 0, 1, ... in that order (portable)."""
     noise = np.asarray(noise, dtype=np.float64)
@@ -47,7 +92,7 @@ def _chol_times(chol: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return acc
 
 
-def latent_samples(
+def gaussian_latents(
     centroid: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float
 ) -> np.ndarray:
     """z = centroid + spread * (L @ n) for each row n of noise [N, d]. Returns float32 [N, d].
@@ -58,49 +103,94 @@ def latent_samples(
     return z.astype(np.float32)
 
 
-def blend_gaussians(
-    c_a: np.ndarray, l_a: np.ndarray, c_b: np.ndarray, l_b: np.ndarray, t: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolate two classes: t=0 gives a, t=1 gives b.
-
-    Interpolating the Cholesky factors keeps the result lower triangular with a positive
-    diagonal (a convex mix of positive diagonals), so it is always a valid factor.
-    """
-    t = _number(t, "blend amount")
-    if not np.isfinite(t) or not 0.0 <= t <= 1.0:
-        raise SamplingError(f"blend amount {t!r} is out of range: use 0 to 1")
-    return (1 - t) * c_a + t * c_b, (1 - t) * l_a + t * l_b
+latent_samples = gaussian_latents  # the earlier name
 
 
-def exemplar_samples(
-    prototype: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray, spread: float, scale: float
+def exemplar_latents(
+    prototype: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray,
+    spread: float, scale: float,
 ) -> np.ndarray:
     """z = p + spread * ((e - p) + scale * (L @ n)) per row: e the row's chosen exemplar, p the
     class prototype (the prototype exemplar, or the class mean).
 
     spread 0 is the prototype, 1 a small variation (scale * L) around a real image's latent,
-    above 1 beyond it. Same fixed-order arithmetic as latent_samples.
+    above 1 beyond it. Same fixed-order arithmetic as gaussian_latents.
     """
     p = np.asarray(prototype, dtype=np.float64)[None, :]
-    z = p + spread * ((np.asarray(exemplars, dtype=np.float64) - p) + scale * _chol_times(chol, noise))
+    e = np.asarray(exemplars, dtype=np.float64)
+    z = p + spread * ((e - p) + scale * _chol_times(chol, noise))
     return z.astype(np.float32)
 
 
-def class_latents(c: ClassLatent, seed: int, keys: list, noise: np.ndarray, spread: float) -> np.ndarray:
+def component_latents(
+    components: Sequence[Component], pick: np.ndarray, noise: np.ndarray, spread: float
+) -> np.ndarray:
+    """Row i from the Gaussian of components[pick[i]]. Returns float32 [N, d]."""
+    z = np.empty(np.shape(noise), np.float32)
+    for j, comp in enumerate(components):
+        sel = pick == j
+        if sel.any():
+            z[sel] = gaussian_latents(comp.centroid, comp.chol, noise[sel], spread)
+    return z
+
+
+def class_latents(
+    c: ClassLatent, seed: int, keys: list, noise: np.ndarray, spread: float
+) -> np.ndarray:
     """The latents of variants `keys` of class c (noise: their normals [len(keys), latent]).
 
     Exemplars, if the class has them, else sub-cluster components, else the class Gaussian.
     Discrete picks come from the seed stream's choice sub-stream (stream 1, index 0).
     """
     if c.exemplars is not None:
-        pick = rng.choice_batch(seed, keys, np.ones(len(c.exemplars))) if keys else np.zeros(0, np.int64)
-        return exemplar_samples(c.anchor(), c.exemplars[pick], c.chol, noise, spread, c.exemplar_scale)
-    if not c.components:
-        return latent_samples(c.centroid, c.chol, noise, spread)
-    pick = rng.choice_batch(seed, keys, [k.weight for k in c.components]) if keys else np.zeros(0, np.int64)
-    z = np.empty(noise.shape, np.float32)
-    for j, comp in enumerate(c.components):
-        sel = pick == j
-        if sel.any():
-            z[sel] = latent_samples(comp.centroid, comp.chol, noise[sel], spread)
-    return z
+        pick = _picks(seed, keys, np.ones(len(c.exemplars)))
+        return exemplar_latents(c.anchor(), c.exemplars[pick], c.chol, noise, spread,
+                                c.exemplar_scale)
+    if c.components:
+        pick = _picks(seed, keys, [k.weight for k in c.components])
+        return component_latents(c.components, pick, noise, spread)
+    return gaussian_latents(c.centroid, c.chol, noise, spread)
+
+
+def sample_class(c: ClassLatent, seed: int, keys: list, *, spread: float = 1.0,
+                 truncation: float | None = None) -> np.ndarray:
+    """class_latents with the noise drawn here: float32 [len(keys), latent]."""
+    noise = normals(seed, keys, len(c.centroid), truncation)
+    return class_latents(c, seed, keys, noise, check_spread(spread))
+
+
+def blend_latents(
+    a: ClassLatent, b: ClassLatent, t: float, noise: np.ndarray, spread: float
+) -> np.ndarray:
+    """Hybrids of two classes: the Gaussian between a's and b's prototypes and factors.
+
+    t=0 gives a, t=1 gives b. Interpolating the Cholesky factors keeps the result lower
+    triangular with a positive diagonal (a convex mix of positive diagonals): a valid factor.
+    """
+    t = check_blend(t)
+    centroid = (1 - t) * a.anchor() + t * b.anchor()
+    chol = (1 - t) * a.chol + t * b.chol
+    return gaussian_latents(centroid, chol, noise, spread)
+
+
+def like_latents(z0: np.ndarray, c: ClassLatent, noise: np.ndarray, spread: float) -> np.ndarray:
+    """Variants of one given sprite's latent z0, varied as class c (its nearest) varies."""
+    return gaussian_latents(z0, c.chol, noise, spread)
+
+
+# --- distances -------------------------------------------------------------------------------
+def mahalanobis_sq(centroid: np.ndarray, chol: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each row of z [N, d] (or one z [d]) from a Gaussian
+    given by its centroid [d] and lower Cholesky factor L [d, d]: |L^-1 (z - centroid)|^2.
+
+    float64 [N] (a float64 scalar for one z).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    diff = np.atleast_2d(z) - np.asarray(centroid, dtype=np.float64)
+    d2 = (np.linalg.solve(np.asarray(chol, dtype=np.float64), diff.T) ** 2).sum(axis=0)
+    return d2 if z.ndim == 2 else d2[0]
+
+
+def nearest_class(classes: Sequence[ClassLatent], z: np.ndarray) -> int:
+    """Index of the class whose Gaussian is nearest (Mahalanobis) to one latent z [d]."""
+    return int(np.argmin([mahalanobis_sq(c.centroid, c.chol, z) for c in classes]))

@@ -45,13 +45,14 @@ def test_generator_picks_components_by_the_seed_stream(bundle, tmp_path):
     ]
     gen = Generator.load(write_with_manifest(bundle, d, tmp_path / "comp.avae.onnx"))
     keys = list(range(400))
-    z = gen.latents(11, keys, "pine", spread=1.0)
+    z = gen.latents("pine", keys, seed=11, spread=1.0)
     side = (z.mean(axis=1) > 0).astype(int)
     assert np.array_equal(side, rng.choice_batch(11, keys, [3.0, 1.0]))  # the documented choice rule
     assert 0.18 < side.mean() < 0.32  # about a quarter from the weight-1 component
-    z0 = gen.latents(11, keys[:4], "pine", spread=0.0)
+    z0 = gen.latents("pine", keys[:4], seed=11, spread=0.0)
     assert set(np.round(z0[:, 0], 3)) <= {-3.0, 3.0}  # spread 0: each variant's component prototype
-    assert np.array_equal(gen.variants(11, [7], "pine"), gen.variants(11, [0, 7], "pine")[1:])
+    assert np.array_equal(gen.variants("pine", [7], seed=11),
+                          gen.variants("pine", [0, 7], seed=11)[1:])
 
 
 def test_latent_map_cli_redraws_figures(trained_run):
@@ -107,8 +108,12 @@ def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path
 
     _, restore = reconstruct_with_run(run)
     assert np.abs(restore(sprite[None]).astype(int) - gen.reconstruct([sprite]).astype(int)).max() <= 2
-    like = gen.variants_like(sprite, 4, spread=0.5, seed=3)
-    assert like.shape == (4, 32, 32, 4) and np.array_equal(like, gen.variants_like(sprite, 4, spread=0.5, seed=3))
+    like = gen.variants_like(sprite, range(4), seed=3, spread=0.5)
+    assert like.shape == (4, 32, 32, 4)
+    assert np.array_equal(like, gen.variants_like(sprite, range(4), seed=3, spread=0.5))
+    assert np.array_equal(like[2:], gen.variants_like(sprite, [2, 3], seed=3, spread=0.5))
+    assert np.array_equal(gen.variants_like(sprite, [0], seed=3, spread=0.0),
+                          gen.decode(z))  # spread 0: the sprite's own latent
     assert gen.nearest_class(z[0]) in gen.classes
     del torch
     src = sorted((tiny_plants / "pine").iterdir())[0]
@@ -157,17 +162,19 @@ def test_exemplar_sampling_rule(bundle, tmp_path):
     path = write_with_manifest(bundle, d, tmp_path / "ex.avae.onnx")
     gen = Generator.load(path)
     keys = list(range(50))
-    z = gen.latents(4, keys, "pine", spread=1.0)
+    z = gen.latents("pine", keys, seed=4, spread=1.0)
     pick = rng.choice_batch(4, keys, np.ones(5))
     assert np.array_equal(z, ex[pick].astype(np.float32))  # scale 0, spread 1: the exemplars themselves
     c = np.asarray(pine["centroid"], np.float32)
-    assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(c[None], 3, 0))
+    assert np.array_equal(gen.latents("pine", keys[:3], seed=4, spread=0.0),
+                          np.repeat(c[None], 3, 0))
     assert len(set(pick.tolist())) == 5
     pine["exemplars"] = {"scale": 0.5, "centroids": ex.tolist(), "prototype": 2}  # spread 0: a real look
     gen = Generator.load(write_with_manifest(bundle, d, path))
-    assert np.array_equal(gen.latents(4, keys[:3], "pine", spread=0.0), np.repeat(ex[2:3].astype(np.float32), 3, 0))
-    assert np.array_equal(gen.latents(4, keys, "pine", spread=1.0)[0],
-                          gen.latents(4, keys[:1], "pine", spread=1.0)[0])
+    assert np.array_equal(gen.latents("pine", keys[:3], seed=4, spread=0.0),
+                          np.repeat(ex[2:3].astype(np.float32), 3, 0))
+    assert np.array_equal(gen.latents("pine", keys, seed=4, spread=1.0)[0],
+                          gen.latents("pine", keys[:1], seed=4, spread=1.0)[0])
     # bad exemplar records are refused like any other manifest fault
     from assetvae.plugin_api import BundleError
     from assetvae.plugin_api.manifest import Manifest

@@ -69,7 +69,7 @@ def test_bake_writes_texturepacker_hash_json_and_exact_pixels(bundle, gen, tmp_p
     assert sorted(doc["frames"]) == sorted(names)
     check_layout(doc, page, padding=3, extrude=2)
     for cls in ("cactus", "pine"):
-        want = gen.variants(42, range(12), cls, spread=0.7)
+        want = gen.variants(cls, range(12), seed=42, spread=0.7)
         for k in range(12):
             f = doc["frames"][f"{cls}/{k:04d}"]
             assert f["rotated"] is False and f["trimmed"] is False
@@ -99,7 +99,7 @@ def test_multipage_when_max_size_is_small(bundle, gen, tmp_path):
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["f_0.json", "f_0.png", "f_1.json", "f_1.png"]
-    want = gen.variants(3, range(5), "mushroom")
+    want = gen.variants("mushroom", range(5), seed=3)
     seen = {}
     for i in range(2):
         doc, page = load(tmp_path / f"f_{i}.json")
@@ -133,7 +133,7 @@ def test_blend_frames(bundle, gen, tmp_path):
     assert r.exit_code == 0, r.output
     doc, page = load(tmp_path / "mix.json")
     assert sorted(doc["frames"]) == [f"pine~cactus@0.5/{k:04d}" for k in range(4)]  # --blend alone: no classes
-    want = gen.blend("pine", "cactus", 0.5, n=4, seed=11)
+    want = gen.blend("pine", "cactus", 0.5, range(4), seed=11)
     for k in range(4):
         f = doc["frames"][f"pine~cactus@0.5/{k:04d}"]
         assert f["assetvae"]["blend"] == {"a": "pine", "b": "cactus", "t": 0.5}
@@ -145,7 +145,7 @@ def test_trim_crops_to_opaque_pixels_and_records_the_offset(bundle, tmp_path):
     g = Generator.load(bundle, device="cpu")
     s = g.image_size
 
-    def fake_variants(seed, keys, cls, spread=1.0, truncation=None):
+    def fake_variants(cls, keys, *, seed, spread=1.0, truncation=None):
         out = np.zeros((len(keys), s, s, 4), np.uint8)
         for i, k in enumerate(keys):
             x0, y0, w, h = k % 7, (3 * k) % 11, 4 + (5 * k) % 20, 3 + (7 * k) % 20
@@ -157,7 +157,7 @@ def test_trim_crops_to_opaque_pixels_and_records_the_offset(bundle, tmp_path):
     atlas = build_atlas(g, classes=["pine"], n=14, trim=True, padding=1, extrude=1, max_size=40)
     paths = write_atlas(atlas, tmp_path / "t")
     assert len(atlas.pages) >= 2 and len(paths) == 2 * len(atlas.pages)
-    src = fake_variants(0, range(14), "pine")
+    src = fake_variants("pine", range(14), seed=0)
     n = 0
     for jp in paths[: len(atlas.pages)]:
         doc, page = load(jp)

@@ -39,7 +39,7 @@ from assetvae.datasets.folder import (
     load_image,
 )
 from assetvae.errors import CheckpointError
-from assetvae.plugin_api import BundleError, Generator, SamplingError
+from assetvae.plugin_api import BundleError, Generator, OutputLayout, SamplingError
 from assetvae.plugin_api.manifest import METADATA_KEY
 
 SMALL = ["--size", "16", "--latent", "4", "--width", "4", "--batch", "8", "--epochs", "1", "--warmup", "0",
@@ -539,7 +539,7 @@ BUNDLE_CASES = {
     "ragged_factor": (_edited(lambda d: d["classes"][0]["chol"][4].pop()), ["factor must be a list of 8 numbers"]),
     "latent_disagrees_with_graph": (_latent_9, ["manifest says latent size 9 but the graph takes 8", "re-export"]),
     "image_size_disagrees_with_graph": (_edited(lambda d: d.__setitem__("image_size", 64)),
-                                        ["manifest says uint8_nhwc [64, 64, 4]"]),
+                                        [f"manifest says {OutputLayout.UINT8_NHWC} [64, 64, 4]"]),
     "newer_major_version": (_edited(lambda d: d.__setitem__("version", "2.0")),
                             ["format version 2.0 is newer than this runtime supports", "upgrade assetvae"]),
     "garbage_version": (_edited(lambda d: d.__setitem__("version", "one")), ["version 'one' is not of the form"]),
@@ -617,8 +617,9 @@ def test_bad_sample_requests(bundle, tmp_path, args, needles):
 def test_n_zero_is_an_empty_success(bundle, tmp_path):
     gen = Generator.load(bundle)
     assert gen.sample("pine", 0).shape == (0, 32, 32, 4)
-    assert gen.variants(1, [], "pine").shape == (0, 32, 32, 4)
-    assert gen.blend("pine", "cactus", 0.5, n=0).shape == (0, 32, 32, 4)
+    assert gen.variants("pine", [], seed=1).shape == (0, 32, 32, 4)
+    assert gen.blend("pine", "cactus", 0.5, [], seed=1).shape == (0, 32, 32, 4)
+    assert gen.latents("pine", range(0), seed=1).shape == (0, gen.latent_dim)
     r = cli("sample", bundle, "-n", "0", "-o", tmp_path / "s.png")
     assert r.exit_code == 0 and "0 variants" in r.output
 
@@ -626,31 +627,36 @@ def test_n_zero_is_an_empty_success(bundle, tmp_path):
 def test_unicode_and_extreme_keys_are_fine(bundle):
     gen = Generator.load(bundle)
     keys = ["forêt/木/3", "🌲🌲", "", "\x00", "a" * 10_000, 0, 2**64 - 1, np.uint64(5)]
-    batch = gen.variants(2**64 - 1, keys, "pine", spread=0.5)
+    batch = gen.variants("pine", keys, seed=2**64 - 1, spread=0.5)
     assert batch.shape == (len(keys), 32, 32, 4)
-    assert np.array_equal(gen.variants(2**64 - 1, ["🌲🌲"], "pine", spread=0.5)[0], batch[1])
+    assert np.array_equal(gen.variants("pine", ["🌲🌲"], seed=2**64 - 1, spread=0.5)[0], batch[1])
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda g: g.variants(2**64, [0], "pine"), "seed must be in [0, 2**64)"),
-    (lambda g: g.variants(-1, [0], "pine"), "seed must be in [0, 2**64)"),
-    (lambda g: g.variants(1.5, [0], "pine"), "seed must be an int"),
-    (lambda g: g.variants(0, [2**64], "pine"), "key must be in [0, 2**64)"),
-    (lambda g: g.variants(0, [-1], "pine"), "key must be in [0, 2**64)"),
-    (lambda g: g.variants(0, [1.5], "pine"), "key must be an int in [0, 2**64) or a str, got float"),
-    (lambda g: g.variants(0, [None], "pine"), "got NoneType"),
-    (lambda g: g.variants(0, ["\udcff"], "pine"), "is not valid Unicode text"),
-    (lambda g: g.variants(0, "oak/17", "pine"), "not a single str; write ['oak/17']"),
-    (lambda g: g.variants(0, None, "pine"), "keys must be a sequence"),
-    (lambda g: g.variants(0, range(10**9), "pine"), "1,000,000,000 keys in one call"),
-    (lambda g: g.variants(0, iter(range(10**9)), "pine"), "more than 1,000,000 keys"),
-    (lambda g: g.variants(0, [0], "pine", spread="wide"), "spread must be a number, got str"),
-    (lambda g: g.variants(0, [0], "pine", spread=None), "spread must be a number"),
-    (lambda g: g.variants(0, [0], "pine", spread=10**400), "spread"),
-    (lambda g: g.variants(0, [0], "pine", truncation="x"), "truncation must be None or a number"),
-    (lambda g: g.variants(0, [0], None), "unknown class None"),
-    (lambda g: g.blend("pine", "cactus", "half"), "blend amount must be a number"),
-    (lambda g: g.blend("pine", "cactus", 2.0), "blend amount 2.0 is out of range"),
+    (lambda g: g.variants("pine", [0], seed=2**64), "seed must be in [0, 2**64)"),
+    (lambda g: g.variants("pine", [0], seed=-1), "seed must be in [0, 2**64)"),
+    (lambda g: g.variants("pine", [0], seed=1.5), "seed must be an int"),
+    (lambda g: g.variants("pine", [2**64], seed=0), "key must be in [0, 2**64)"),
+    (lambda g: g.variants("pine", [-1], seed=0), "key must be in [0, 2**64)"),
+    (lambda g: g.variants("pine", [1.5], seed=0),
+     "key must be an int in [0, 2**64) or a str, got float"),
+    (lambda g: g.variants("pine", [None], seed=0), "got NoneType"),
+    (lambda g: g.variants("pine", ["\udcff"], seed=0), "is not valid Unicode text"),
+    (lambda g: g.variants("pine", "oak/17", seed=0), "not a single str; write ['oak/17']"),
+    (lambda g: g.variants("pine", None, seed=0), "keys must be a sequence"),
+    (lambda g: g.variants("pine", 5, seed=0), "not the int 5; write range(5)"),
+    (lambda g: g.variants("pine", range(10**9), seed=0), "1,000,000,000 keys in one call"),
+    (lambda g: g.variants("pine", iter(range(10**9)), seed=0), "more than 1,000,000 keys"),
+    (lambda g: g.variants("pine", [0], seed=0, spread="wide"), "spread must be a number, got str"),
+    (lambda g: g.variants("pine", [0], seed=0, spread=None), "spread must be a number"),
+    (lambda g: g.variants("pine", [0], seed=0, spread=10**400), "spread"),
+    (lambda g: g.variants("pine", [0], seed=0, truncation="x"),
+     "truncation must be None or a number"),
+    (lambda g: g.variants(None, [0], seed=0), "unknown class None"),
+    (lambda g: g.blend("pine", "cactus", "half", [0], seed=0), "blend amount must be a number"),
+    (lambda g: g.blend("pine", "cactus", 2.0, [0], seed=0), "blend amount 2.0 is out of range"),
+    (lambda g: g.blend("pine", "oak", 0.5, [0], seed=0), "unknown class 'oak'"),
+    (lambda g: g.variants_like(np.zeros((8, 8, 4), np.uint8), [0], seed=-1), "seed must be in"),
 ])
 def test_bad_api_requests_raise_sampling_error(bundle, call, message):
     gen = Generator.load(bundle)

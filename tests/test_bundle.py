@@ -17,6 +17,7 @@ from assetvae.cli import main
 from assetvae.export.bundle import export_bundle
 from assetvae.export.onnx_graph import ALLOWED_OPS, OPSET
 from assetvae.plugin_api import BundleError, Generator, SamplingError, read_manifest
+from assetvae.plugin_api.layout import OutputLayout
 from assetvae.plugin_api.manifest import FORMAT_VERSION, METADATA_KEY
 
 
@@ -59,7 +60,7 @@ def test_runtime_matches_torch_decoder(bundle, trained_run):
     vae = VAE(state["config"].model)
     vae.load_state_dict(state["model"])
     gen = Generator.load(bundle, device="cpu")
-    z = gen.latents(5, range(32), "pine", spread=1.2)
+    z = gen.latents("pine", range(32), seed=5, spread=1.2)
     with torch.no_grad():
         ref = to_uint8(vae.eval().decode(torch.from_numpy(z)))
     got = gen.decode(z)
@@ -71,8 +72,10 @@ def test_generator_api(bundle):
     assert gen.classes == ["cactus", "mushroom", "pine"]
     assert gen.image_size == 32 and gen.latent_dim == 8
     assert gen.provider == "CPUExecutionProvider"
-    imgs = gen.sample("pine", 5, spread=0.6, seed=7)
+    imgs = gen.sample("pine", 5, seed=7, spread=0.6)
     assert imgs.shape == (5, 32, 32, 4) and imgs.dtype == np.uint8
+    assert np.array_equal(imgs, gen.variants("pine", range(5), seed=7, spread=0.6))  # keys 0..4
+    assert np.array_equal(gen.sample("pine", 2), gen.variants("pine", [0, 1], seed=0))  # seed 0
     assert gen.sample("pine", 0).shape == (0, 32, 32, 4)
     from assetvae.plugin_api import to_pil
 
@@ -82,10 +85,13 @@ def test_generator_api(bundle):
 
 def test_spread_zero_is_the_prototype_and_spread_grows_variety(bundle):
     gen = Generator.load(bundle)
-    z0 = gen.latents(1, range(6), "mushroom", spread=0.0)
-    c = gen.manifest.classes[gen.manifest.class_index("mushroom")].centroid.astype(np.float32)
-    assert np.array_equal(z0, np.repeat(c[None], 6, 0))
-    spreads = [np.std(gen.latents(1, range(200), "mushroom", spread=s), axis=0).mean() for s in (0.5, 1.0, 2.0)]
+    z0 = gen.latents("mushroom", range(6), seed=1, spread=0.0)
+    assert np.array_equal(z0, np.repeat(z0[:1], 6, 0))  # every key: the one prototype
+    assert np.array_equal(gen.decode(z0[:1]), gen.prototype("mushroom"))
+    c = next(c for c in gen.manifest.classes if c.name == "mushroom").centroid.astype(np.float32)
+    assert np.array_equal(z0[0], c)  # a class Gaussian's prototype is its centroid
+    spreads = [np.std(gen.latents("mushroom", range(200), seed=1, spread=s), axis=0).mean()
+               for s in (0.5, 1.0, 2.0)]
     assert spreads[0] < spreads[1] < spreads[2]
     assert spreads[2] / spreads[0] == pytest.approx(4.0, rel=1e-3)
 
@@ -93,7 +99,7 @@ def test_spread_zero_is_the_prototype_and_spread_grows_variety(bundle):
 def test_truncation_bounds_the_noise(bundle):
     gen = Generator.load(bundle)
     c = gen.manifest.classes[0]
-    z = gen.latents(3, range(500), c.name, spread=1.0, truncation=0.5)
+    z = gen.latents(c.name, range(500), seed=3, spread=1.0, truncation=0.5)
     n = np.linalg.solve(c.chol, (z.astype(np.float64) - c.centroid).T).T
     assert np.abs(n).max() <= 0.5 + 1e-4
 
@@ -101,17 +107,17 @@ def test_truncation_bounds_the_noise(bundle):
 def test_same_seed_and_key_same_pixels_in_any_batch_and_order(bundle):
     gen = Generator.load(bundle)
     keys = [0, 5, "forest/tree/17", 2**64 - 1, "forêt/木/3", 99]
-    alone = np.stack([gen.variants(42, [k], "pine", spread=0.7)[0] for k in keys])
-    batch = gen.variants(42, keys, "pine", spread=0.7)
+    alone = np.stack([gen.variants("pine", [k], seed=42, spread=0.7)[0] for k in keys])
+    batch = gen.variants("pine", keys, seed=42, spread=0.7)
     assert np.array_equal(alone, batch)
     order = [3, 1, 5, 0, 2, 4]
-    shuffled = gen.variants(42, [keys[i] for i in order], "pine", spread=0.7)
+    shuffled = gen.variants("pine", [keys[i] for i in order], seed=42, spread=0.7)
     assert np.array_equal(shuffled, batch[order])
-    big = gen.variants(42, list(range(300)) + keys, "pine", spread=0.7)  # crosses a decode chunk
+    big = gen.variants("pine", list(range(300)) + keys, seed=42, spread=0.7)  # crosses a chunk
     assert np.array_equal(big[300:], batch)
     # different keys give different props; different seeds too
     assert len({a.tobytes() for a in batch}) == len(keys)
-    assert not np.array_equal(gen.variants(43, keys, "pine", spread=0.7), batch)
+    assert not np.array_equal(gen.variants("pine", keys, seed=43, spread=0.7), batch)
 
 
 def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
@@ -119,14 +125,15 @@ def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
         import hashlib, sys
         from assetvae.plugin_api import Generator
         g = Generator.load({str(bundle)!r}, device="cpu", threads=int(sys.argv[1]))
-        imgs = g.variants(1234, list(range(40)) + ["oak/7"], "cactus", spread=0.9)
+        imgs = g.variants("cactus", list(range(40)) + ["oak/7"], seed=1234, spread=0.9)
         assert 'torch' not in sys.modules
         print(hashlib.sha256(imgs.tobytes()).hexdigest())
     """)
     digests = {subprocess.run([sys.executable, "-c", script, str(t)], capture_output=True, text=True,
                               check=True).stdout.strip() for t in (1, 2, 1)}
     assert len(digests) == 1
-    here = Generator.load(bundle, threads=2).variants(1234, list(range(40)) + ["oak/7"], "cactus", spread=0.9)
+    with Generator.load(bundle, threads=2) as g:
+        here = g.variants("cactus", list(range(40)) + ["oak/7"], seed=1234, spread=0.9)
     import hashlib
 
     assert hashlib.sha256(here.tobytes()).hexdigest() in digests
@@ -140,7 +147,9 @@ def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
     (lambda g: g.sample("pine", 10**9), "out of range"),
     (lambda g: g.sample("pine", 2, seed=2**64), "seed"),
     (lambda g: g.sample("pine", 2, seed=-1), "seed"),
-    (lambda g: g.variants(0, [-5], "pine"), "key"),
+    (lambda g: g.variants("pine", [-5], seed=0), "key"),
+    (lambda g: g.variants("pine", 3, seed=0), r"write range\(3\)"),  # keys, not a count
+    (lambda g: g.blend("pine", "cactus", 0.5, 4, seed=0), r"write range\(4\)"),
     (lambda g: g.decode(np.zeros((2, 3), np.float32)), "shape"),
     (lambda g: g.decode(np.full((1, 8), np.nan, np.float32)), "NaN"),
 ])
@@ -152,13 +161,16 @@ def test_bad_requests_raise_sampling_error(bundle, call, message):
 
 def test_blend_interpolates_between_classes(bundle):
     gen = Generator.load(bundle)
-    a = gen.blend_latents(3, range(4), "pine", "cactus", 0.0, spread=0.5)
-    b = gen.blend_latents(3, range(4), "pine", "cactus", 1.0, spread=0.5)
-    assert np.array_equal(a, gen.latents(3, range(4), "pine", spread=0.5))
-    assert np.allclose(b, gen.latents(3, range(4), "cactus", spread=0.5), atol=1e-6)
-    assert gen.blend("pine", "cactus", 0.5, n=3).shape == (3, 32, 32, 4)
+    a = gen.blend_latents("pine", "cactus", 0.0, range(4), seed=3, spread=0.5)
+    b = gen.blend_latents("pine", "cactus", 1.0, range(4), seed=3, spread=0.5)
+    assert np.array_equal(a, gen.latents("pine", range(4), seed=3, spread=0.5))
+    assert np.allclose(b, gen.latents("cactus", range(4), seed=3, spread=0.5), atol=1e-6)
+    half = gen.blend("pine", "cactus", 0.5, range(3), seed=0)
+    assert half.shape == (3, 32, 32, 4)
+    z = gen.blend_latents("pine", "cactus", 0.5, range(3), seed=0)
+    assert np.array_equal(half, gen.decode(z))
     with pytest.raises(SamplingError, match="blend amount"):
-        gen.blend("pine", "cactus", 1.5)
+        gen.blend("pine", "cactus", 1.5, [0], seed=0)
 
 
 def test_not_a_bundle_and_newer_version_are_refused(bundle, tmp_path):
@@ -203,7 +215,7 @@ def test_latent_size_disagreeing_with_graph_is_refused(bundle, tmp_path):
 
 def test_sidecar_manifest_and_float_output(trained_run, tmp_path):
     out = tmp_path / "f.avae.onnx"
-    export_bundle(trained_run, out, sidecar=True, output="float32_nchw")
+    export_bundle(trained_run, out, sidecar=True, output=OutputLayout.FLOAT32_NCHW)
     side = tmp_path / "f.avae.json"
     assert json.loads(side.read_text())["graph_sha256"]
     # Strip the metadata: the runtime falls back to the sidecar, which names this graph.
@@ -218,8 +230,15 @@ def test_sidecar_manifest_and_float_output(trained_run, tmp_path):
     d["graph_sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
     side.write_text(json.dumps(d))
     gen = Generator.load(out)
+    assert gen.manifest.output is OutputLayout.FLOAT32_NCHW
     imgs = gen.sample("pine", 3, seed=1)
     assert imgs.dtype == np.uint8 and imgs.shape == (3, 32, 32, 4)
+    # the same weights as a uint8 bundle: the runtime's conversion matches the graph's to 1 level
+    export_bundle(trained_run, tmp_path / "u.avae.onnx")
+    plain = Generator.load(tmp_path / "u.avae.onnx")
+    assert plain.manifest.output is OutputLayout.UINT8_NHWC
+    diff = imgs.astype(int) - plain.sample("pine", 3, seed=1).astype(int)
+    assert np.abs(diff).max() <= 1
 
 
 def test_cli_export_inspect_sample(trained_run, tmp_path):
@@ -270,7 +289,7 @@ def test_batch_norm_is_folded_into_the_convolutions():
     graph = decoder_graph(vae.decoder, 8, 32)
     assert "BatchNormalization" not in {n.op_type for n in graph.graph.node}
     z = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
-    assert parity_check(vae.decoder, graph, z, "uint8_nhwc") <= 1
+    assert parity_check(vae.decoder, graph, z, OutputLayout.UINT8_NHWC) <= 1
 
 
 def test_exporting_twice_gives_identical_bytes(trained_run, tmp_path):

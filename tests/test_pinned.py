@@ -88,14 +88,14 @@ def _outputs(path: Path) -> dict[str, tuple[str, str]]:
     out = {}
     for cls in gen.classes:
         for spread in SPREADS:
-            z = gen.latents(SEED, KEYS, cls, spread)
+            z = gen.latents(cls, KEYS, seed=SEED, spread=spread)
             out[f"{cls}@{spread}"] = (_sha(z), _sha(gen.decode(z)))
-        z = gen.latents(2**64 - 1, KEYS, cls, 1.0, truncation=1.5)
+        z = gen.latents(cls, KEYS, seed=2**64 - 1, spread=1.0, truncation=1.5)
         out[f"{cls}@trunc"] = (_sha(z), _sha(gen.decode(z)))
-    z = gen.blend_latents(7, list(range(4)), "plain", "exemplar", 0.3, 0.8)
+    z = gen.blend_latents("plain", "exemplar", 0.3, list(range(4)), seed=7, spread=0.8)
     out["blend"] = (_sha(z), _sha(gen.decode(z)))
-    like = gen.decode(gen.latents(0, [0], "plain", 0.0))[0]
-    out["like"] = ("", _sha(gen.variants_like(like, 4, spread=0.5, seed=3)))
+    like = gen.decode(gen.latents("plain", [0], seed=0, spread=0.0))[0]
+    out["like"] = ("", _sha(gen.variants_like(like, range(4), spread=0.5, seed=3)))
     return out
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from assetvae.datasets.folder import ImageLoadError, LoadOptions, load_image
 from assetvae.plugin_api import rng
-from assetvae.plugin_api.errors import BundleError
+from assetvae.plugin_api import BundleError, OutputLayout
 from assetvae.plugin_api.manifest import FORMAT_NAME, FORMAT_VERSION, RNG_SPECS, Manifest
 
 FAST = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -42,7 +42,7 @@ def valid_manifest() -> dict:
     classes[1]["components"] = [{"weight": 0.5, "centroid": [0.0, 0.0, 0.0], "chol": np.eye(3).tolist()},
                                 {"weight": 1.5, "centroid": [1.0, 0.0, 0.0], "chol": np.eye(3).tolist()}]
     return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "image_size": 32, "channels": 4, "latent_dim": 3,
-            "output": "uint8_nhwc", "rng": RNG_SPECS[0], "classes": classes,
+            "output": OutputLayout.UINT8_NHWC.value, "rng": RNG_SPECS[0], "classes": classes,
             "training": {"epochs": 2}, "export": {"opset": 13}}
 
 

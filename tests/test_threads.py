@@ -20,13 +20,15 @@ def _requests(classes: list[str], n: int = 40) -> list[tuple]:
     for i in range(n):
         keys = [rnd.randrange(2**64) if rnd.random() < 0.3 else rnd.randrange(50) for _ in range(rnd.randint(1, 3))]
         keys += [f"forest/{i}/{j}" for j in range(rnd.randint(0, 2))]
-        out.append((rnd.randrange(2**64), keys, classes[i % len(classes)], rnd.choice([0.0, 0.6, 1.0, 2.0])))
+        out.append((classes[i % len(classes)], keys,
+                    {"seed": rnd.randrange(2**64), "spread": rnd.choice([0.0, 0.6, 1.0, 2.0])}))
     return out
 
 
 def test_eight_threads_give_exactly_the_sequential_results(bundle):
     requests = _requests(Generator.load(bundle).classes)
-    sequential = [Generator.load(bundle).variants(*r) for r in requests]
+    with Generator.load(bundle) as alone:
+        sequential = [alone.variants(cls, keys, **kw) for cls, keys, kw in requests]
 
     gen = Generator.load(bundle)  # one instance shared by all threads
     start = threading.Barrier(THREADS)
@@ -40,7 +42,8 @@ def test_eight_threads_give_exactly_the_sequential_results(bundle):
         try:
             start.wait()
             for i in order:
-                out = gen.variants(*requests[i])
+                cls, keys, kw = requests[i]
+                out = gen.variants(cls, keys, **kw)
                 assert got[i] is None or np.array_equal(got[i], out)
                 got[i] = out
         except BaseException as e:  # reported below, with the thread's failure
