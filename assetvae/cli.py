@@ -316,5 +316,29 @@ def inspect(bundle: Path, as_json: bool) -> None:
         click.echo(f"export.{k}: {v}")
 
 
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--out", "out_dir", default="bakes", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the page's bakes are written to.")
+@click.option("--ort", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of onnxruntime-web's WebAssembly build "
+                   "[default: node_modules/onnxruntime-web/dist].")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True,
+              help="Open the page in the default browser.")
+@click.option("--seconds", type=float, default=None, help="Stop after this many seconds (for scripts).")
+def studio(bundle: Path, port: int, out_dir: Path, ort: Path | None, open_browser: bool,
+           seconds: float | None) -> None:
+    """Explore a bundle in the browser: live variants, their (seed, key), snippets, bakes."""
+    from .studio import make_server, serve
+
+    server = make_server(bundle, port=port, out_dir=out_dir, ort=ort)
+    click.echo(f"assetvae studio: {server.url}  (bundle {bundle}; bakes go to {out_dir}/; "
+               "Ctrl-C stops)")
+    serve(server, open_browser=open_browser, seconds=seconds)
+
+
 if __name__ == "__main__":
     sys.exit(main())
