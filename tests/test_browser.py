@@ -162,6 +162,7 @@ def test_studio_in_chromium(cases_dir, tmp_path):
         os.chdir(cwd)
     want = python_sprites(gen, blend["shown"])[d["index"]]
     np.testing.assert_array_equal(scope["sprite"], want)
+    assert d["jsRuns"], d["js"]  # the JS snippet, run in the page, gives the grid's sprite
     assert "Generator.load(\"parity.avae.onnx\", { ort })" in d["js"]
     assert f"[{key}], {{ seed: 0n, spread: 1.3 }}" in d["js"]
 
@@ -285,3 +286,37 @@ def test_web_forest_in_chromium(cases_dir, tmp_path):
     print(f"web forest: {one['count']} props, {colours} colours; generated in "
           f"{one['generateMs']:.0f} ms, page to scene {one['loadMs']} ms; props vs Python max "
           f"diff {worst}; baked frames vs atlas {shelf_worst}")
+
+
+def test_studio_command(cases_dir, tmp_path):
+    """`assetvae studio` as a user runs it: serves on 127.0.0.1 and stops; a bad bundle is a
+    one-line error with exit code 2 (no browser needed)."""
+    import sys
+    import urllib.request
+
+    from assetvae.studio import StudioError, find_ort_web
+
+    try:
+        find_ort_web()
+    except StudioError:
+        pytest.skip("no onnxruntime-web in node_modules (npm ci)")
+    exe = [sys.executable, "-m", "assetvae.cli", "studio"]
+    proc = subprocess.Popen([*exe, str(cases_dir / "parity.avae.onnx"), "--no-open", "--port", "0",
+                             "--seconds", "20", "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("assetvae studio: http://127.0.0.1:"), line + proc.stderr.read()
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/info", timeout=10) as r:
+            assert json.loads(r.read())["bundle"] == "parity.avae.onnx"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert b"assetvae studio" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    bad = subprocess.run([*exe, str(cases_dir / "newer.avae.onnx"), "--no-open", "--port", "0"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ") and "newer than this runtime" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

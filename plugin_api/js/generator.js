@@ -95,7 +95,14 @@ function roundHalfEven(x) {
 }
 
 async function fetchBytes(url) {
-  const res = await fetch(url);
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    const hint = typeof process === "object" ? "; in node, open a file with loadGenerator(path) " +
+      "from plugin_api/js/node.js" : "";
+    throw new BundleError(`${url}: cannot fetch (${e.message})${hint}`);
+  }
   if (!res.ok) throw new BundleError(`${url}: cannot fetch (HTTP ${res.status})`);
   return new Uint8Array(await res.arrayBuffer());
 }

@@ -83,6 +83,20 @@ try {
     js: await page.textContent("#snippet-js"),
     index: 3,
   };
+  // The JS snippet, run as it is in this page (imports pointed at what the studio serves).
+  const origin = new URL(url).origin;
+  const code = result.detail.js
+    .replace('"onnxruntime-web"', `"${origin}/ort/ort.wasm.min.mjs"`)
+    .replace('"./plugin_api/js/index.js"', `"${origin}/js/index.js"`)
+    .replace(/Generator\.load\("([^"]+)"/, `Generator.load("${origin}/bundle/$1"`)
+    .replace(/ctx\.putImageData\(.*\n/, "window.snippetSprite = sprite;\n");
+  result.detail.jsRuns = await page.evaluate(async (source) => {
+    const blob = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    await import(blob);
+    const got = window.snippetSprite.data;
+    const want = window.studio.sprites.image(3).data;
+    return got.length === want.length && got.every((v, i) => v === want[i]);
+  }, code);
 
   // 4. Back to the first class alone (first key 0, 12 variants), and bake that selection.
   await page.selectOption("#partner", "");
