@@ -2,7 +2,7 @@
 
     from assetvae.plugin_api import Generator
     with Generator.load("plants.avae.onnx") as gen:
-        trees = gen.variants("pine", range(200), seed=world_seed, spread=0.6)  # uint8 [200, H, W, 4]
+        trees = gen.variants("pine", range(200), seed=world_seed, spread=0.6)  # [200, H, W, 4]
 
 Importing it, loading a bundle and generating variants needs numpy and onnxruntime only;
 never torch, never the trainer. Pillow is loaded only by what needs it: ``to_pil``,

@@ -85,9 +85,11 @@ def parse_blend(text: str) -> Blend:
     try:
         t = float(parts[2])
     except ValueError:
-        raise AtlasError(f"--blend {text!r}: T must be a number from 0 to 1, got {parts[2]!r}") from None
+        raise AtlasError(f"--blend {text!r}: T must be a number from 0 to 1, "
+                         f"got {parts[2]!r}") from None
     if not math.isfinite(t) or not 0.0 <= t <= 1.0:
-        raise AtlasError(f"--blend {text!r}: T must be from 0 (all {parts[0]}) to 1 (all {parts[1]})")
+        raise AtlasError(f"--blend {text!r}: T must be from 0 (all {parts[0]}) "
+                         f"to 1 (all {parts[1]})")
     return Blend(parts[0], parts[1], t)
 
 
@@ -175,11 +177,12 @@ def _pack(cells: list[tuple[int, int]], max_size: int, gap: int) -> list[tuple[i
         rest = cells[start:]
         placed, uw, uh = _shelf(rest, max_size, max_size, gap)
         if not placed:  # cannot happen: every cell was checked against max_size
-            raise AtlasError(f"a frame of {rest[0][0]}x{rest[0][1]} px does not fit in --max-size {max_size}")
+            raise AtlasError(f"a frame of {rest[0][0]}x{rest[0][1]} px does not fit in "
+                             f"--max-size {max_size}")
         if len(placed) == len(rest):
             # The last page: the narrowest shelf width that gives the smallest page.
-            best = (_page_side(uw, max_size) * _page_side(uh, max_size),
-                    max(_page_side(uw, max_size), _page_side(uh, max_size)), max_size, placed, uw, uh)
+            pw, ph = _page_side(uw, max_size), _page_side(uh, max_size)
+            best = (pw * ph, max(pw, ph), max_size, placed, uw, uh)
             widest = max(w for w, _ in rest)
             width = _pow2_at_least(widest)
             while width < max_size:
@@ -283,12 +286,14 @@ def build_atlas(
             sx, sy, w, h = f.src
             sprite = f.image[sy : sy + h, sx : sx + w]
             if extrude:
-                sprite = np.pad(sprite, ((extrude, extrude), (extrude, extrude), (0, 0)), mode="edge")
+                ring = (extrude, extrude)
+                sprite = np.pad(sprite, (ring, ring, (0, 0)), mode="edge")
             pixels[f.y - extrude : f.y + h + extrude, f.x - extrude : f.x + w + extrude] = sprite
         pages.append(Page(p, pw, ph, page_frames, pixels))
 
     settings = {
-        "seed": str(int(seed)), "spread": spread, "truncation": truncation, "first_key": str(first_key),
+        "seed": str(int(seed)), "spread": spread, "truncation": truncation,
+        "first_key": str(first_key),
         "n": n, "padding": padding, "extrude": extrude, "max_size": max_size, "trim": bool(trim),
         "image_size": size, "rng": gen.manifest.rng, "bundle": gen.path.name,
         "bundle_sha256": _sha256(gen.path),
@@ -366,7 +371,8 @@ def atlas_files(atlas: Atlas, stem: str) -> dict[str, bytes]:
         }
         if len(atlas.pages) > 1:
             meta["related_multi_packs"] = [j for j, _ in names if j != json_name]
-        doc = {"frames": {f.name: _frame_json(f, atlas.settings) for f in page.frames}, "meta": meta}
+        frames = {f.name: _frame_json(f, atlas.settings) for f in page.frames}
+        doc = {"frames": frames, "meta": meta}
         text = json.dumps(doc, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
         jsons[json_name] = text.encode("utf-8")
         pngs[png_name] = _encode_png(page.pixels)

@@ -6,7 +6,6 @@ field, and no string from it is ever used as a path.
 
 from __future__ import annotations
 
-import hashlib
 import numbers
 import os
 from pathlib import Path
@@ -48,6 +47,12 @@ def _read_bytes(path: Path) -> bytes:
         raise BundleError(f"{path}: cannot read ({e.strerror})") from None
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib  # only sidecars and encoders are hashed: not on a plain bundle's load path
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def providers_for(device: str) -> list[str]:
     available = ort.get_available_providers()
     if device == "cpu":
@@ -69,8 +74,10 @@ def open_session(
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # engines see our errors, not ORT's warnings
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or not 1 <= threads <= 1024:
-            raise DeviceError(f"threads={threads!r} is out of range: use 1 to 1024, or None for all cores")
+        if (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)
+                or not 1 <= threads <= 1024):
+            raise DeviceError(f"threads={threads!r} is out of range: use 1 to 1024, "
+                              "or None for all cores")
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     try:
@@ -79,7 +86,8 @@ def open_session(
         raise
     except Exception as e:  # ORT raises its own Fail/InvalidProtobuf/... types
         first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:160]
-        raise BundleError(f"{path}: not a valid ONNX bundle ({first}); re-export it with assetvae export") from None
+        raise BundleError(f"{path}: not a valid ONNX bundle ({first}); "
+                          "re-export it with assetvae export") from None
 
 
 def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manifest:
@@ -90,12 +98,12 @@ def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manif
     side = sidecar_path(path)
     if side.is_file():
         m = _parse(side.read_bytes(), side)
-        digest = hashlib.sha256(data).hexdigest()
-        if m.graph_sha256 != digest:
+        if m.graph_sha256 != _sha256(data):
             raise BundleError(f"{side}: this manifest belongs to another graph (hash mismatch); "
                               f"keep each bundle with its own .json")
         return m
-    raise BundleError(f"{path}: an ONNX file, but not an assetvae bundle (no '{METADATA_KEY}' metadata "
+    raise BundleError(f"{path}: an ONNX file, but not an assetvae bundle "
+                      f"(no '{METADATA_KEY}' metadata "
                       f"and no {side.name} beside it)")
 
 
@@ -149,10 +157,13 @@ def open_encoder(bundle: Path, m: Manifest, device: str = "cpu", threads: int | 
     """The encoder session of a bundle exported with --encoder, checked against the manifest."""
     path = encoder_path(bundle)
     if m.encoder_sha256 is None:
-        raise BundleError(f"{bundle}: exported without an encoder; re-export with assetvae export --encoder")
+        raise BundleError(f"{bundle}: exported without an encoder; "
+                          "re-export with assetvae export --encoder")
     if not path.is_file():
-        raise BundleError(f"{path}: missing; keep it beside {Path(bundle).name} (assetvae export --encoder writes it)")
+        raise BundleError(f"{path}: missing; keep it beside {Path(bundle).name} "
+                          "(assetvae export --encoder writes it)")
     data = _read_bytes(path)
-    if hashlib.sha256(data).hexdigest() != m.encoder_sha256:
-        raise BundleError(f"{path}: belongs to another bundle (hash mismatch); re-export both together")
+    if _sha256(data) != m.encoder_sha256:
+        raise BundleError(f"{path}: belongs to another bundle (hash mismatch); "
+                          "re-export both together")
     return open_session(data, path, device=device, threads=threads)

@@ -16,7 +16,6 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,15 +38,15 @@ Key = rng.Key
 Keys = Iterable[Key]
 
 
-@dataclass(frozen=True)
 class _Opened:
     """What Generator.load opened (internal: make Generators with Generator.load only)."""
 
-    session: Any  # onnxruntime.InferenceSession of the decoder
-    manifest: Manifest
-    path: Path
-    device: str
-    threads: int | None
+    __slots__ = ("session", "manifest", "path", "device", "threads")
+
+    def __init__(self, session: Any, manifest: Manifest, path: Path, device: str,
+                 threads: int | None):
+        self.session = session  # onnxruntime.InferenceSession of the decoder
+        self.manifest, self.path, self.device, self.threads = manifest, path, device, threads
 
 
 class Generator:

@@ -27,6 +27,7 @@ MAX_LATENT = 4096
 # preview sheet. Beyond what any GPU samples as one texture.
 MAX_IMAGE_SIDE = 16384
 MAX_EXEMPLARS = 100_000
+_JSON_NUMBERS = {int, float}
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Manifest:
     format: str = FORMAT_NAME
     version: str = FORMAT_VERSION
     graph_sha256: str | None = None  # only in a sidecar file, to pair it with its graph
-    encoder_sha256: str | None = None  # set when NAME.avae.encoder.onnx was exported beside the bundle
+    encoder_sha256: str | None = None  # set when NAME.avae.encoder.onnx was exported beside it
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -103,14 +104,16 @@ class Manifest:
         try:
             d = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as e:
-            raise BundleError(f"bundle manifest is not valid JSON ({e}); re-export the bundle") from None
+            raise BundleError(f"bundle manifest is not valid JSON ({e}); "
+                              "re-export the bundle") from None
         return cls.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: Any) -> Manifest:
         """Validate and build. Every problem is a BundleError naming the field."""
         _check(isinstance(d, dict), "manifest must be a JSON object")
-        _check(d.get("format") == FORMAT_NAME, f"format is {d.get('format')!r}, not {FORMAT_NAME!r}")
+        _check(d.get("format") == FORMAT_NAME,
+               f"format is {d.get('format')!r}, not {FORMAT_NAME!r}")
         version = d.get("version")
         _check(isinstance(version, str) and _parse_version(version) is not None,
                f"version {version!r} is not of the form MAJOR.MINOR")
@@ -144,7 +147,8 @@ class Manifest:
         _check(enc_sha is None or isinstance(enc_sha, str), "encoder_sha256 must be a string")
         return cls(
             image_size=image_size, latent_dim=latent, classes=classes, channels=channels,
-            output=OutputLayout(output), rng=rng, training=d.get("training", {}), export=d.get("export", {}),
+            output=OutputLayout(output), rng=rng, training=d.get("training", {}),
+            export=d.get("export", {}),
             format=FORMAT_NAME, version=version, graph_sha256=sha, encoder_sha256=enc_sha,
         )
 
@@ -176,16 +180,27 @@ def _floats(a: np.ndarray) -> list[float]:
     return [float(x) for x in np.asarray(a, dtype=np.float64).ravel()]
 
 
-def _vector(v: Any, n: int, what: str) -> np.ndarray:
-    _check(isinstance(v, list) and len(v) == n, f"{what} must be a list of {n} numbers")
-    _check(all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v),
-           f"{what} must hold only numbers")
+def _numbers(row: list) -> bool:
+    # JSON gives exact int and float objects: one C-level pass; anything else, the careful check
+    return set(map(type, row)) <= _JSON_NUMBERS or all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in row)
+
+
+def _rows(v: Any, n: int, what: str) -> np.ndarray:
+    """A list of lists of n finite numbers, as float64 [len(v), n]."""
+    for r in v:
+        _check(isinstance(r, list) and len(r) == n, f"{what} must be a list of {n} numbers")
+        _check(_numbers(r), f"{what} must hold only numbers")
     try:
-        a = np.asarray(v, dtype=np.float64)
+        a = np.asarray(v, dtype=np.float64).reshape(len(v), n)
     except OverflowError:  # JSON allows integers of any length; float64 does not
         a = np.array([math.inf])
     _check(bool(np.isfinite(a).all()), f"{what} holds NaN or infinite values")
     return a
+
+
+def _vector(v: Any, n: int, what: str) -> np.ndarray:
+    return _rows([v], n, what)[0]
 
 
 def _positive_number(x: Any) -> bool:
@@ -199,7 +214,7 @@ def _positive_number(x: Any) -> bool:
 
 def _factor(v: Any, n: int, what: str) -> np.ndarray:
     _check(isinstance(v, list) and len(v) == n, f"{what} must be a {n}x{n} matrix")
-    m = np.stack([_vector(r, n, what) for r in v])
+    m = _rows(v, n, what)
     _check(bool(np.all(np.triu(m, 1) == 0)), f"{what} must be lower triangular")
     diag = np.diag(m)
     _check(bool(np.all(diag > 0)), f"{what} must have a positive diagonal (positive definite)")
@@ -225,7 +240,8 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     """Validate and build one class record; every problem is a BundleError naming the field."""
     _check(isinstance(c, dict), f"classes[{i}] must be an object")
     name = c.get("name")
-    _check(isinstance(name, str) and 0 < len(name) <= 200, f"classes[{i}].name must be a non-empty string")
+    _check(isinstance(name, str) and 0 < len(name) <= 200,
+           f"classes[{i}].name must be a non-empty string")
     count = c.get("count", 0)
     _check(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
            f"class {name!r}: count must be a non-negative integer")
@@ -237,7 +253,8 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     for j, k in enumerate(comps):
         _check(isinstance(k, dict), f"class {name!r} component {j} must be an object")
         w = k.get("weight")
-        _check(_positive_number(w), f"class {name!r} component {j}: weight must be a positive number")
+        _check(_positive_number(w),
+               f"class {name!r} component {j}: weight must be a positive number")
         components.append(Component(
             weight=float(w),
             centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),
@@ -248,12 +265,14 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     if ex is not None:
         _check(isinstance(ex, dict), f"class {name!r}: exemplars must be an object")
         scale = ex.get("scale")
-        _check(isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale)
-               and 0 <= scale <= 10, f"class {name!r}: exemplars.scale must be a number in 0..10")
+        _check(isinstance(scale, (int, float)) and not isinstance(scale, bool)
+               and math.isfinite(scale) and 0 <= scale <= 10,
+               f"class {name!r}: exemplars.scale must be a number in 0..10")
         rows = ex.get("centroids")
         _check(isinstance(rows, list) and 0 < len(rows) <= MAX_EXEMPLARS,
-               f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} vectors")
-        exemplars = np.stack([_vector(r, latent, f"class {name!r} exemplar") for r in rows])
+               f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} "
+               "vectors")
+        exemplars = _rows(rows, latent, f"class {name!r} exemplar")
         prototype = ex.get("prototype")
         _check(prototype is None or (isinstance(prototype, int) and not isinstance(prototype, bool)
                                      and 0 <= prototype < len(rows)),

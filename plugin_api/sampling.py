@@ -68,8 +68,9 @@ def normals(seed: int, keys: Sequence[rng.Key], dim: int,
     try:
         return rng.normals_batch(seed, keys, dim, truncation)
     except UnicodeEncodeError as e:  # a str key holding a lone surrogate (a mis-decoded file name)
-        raise SamplingError(f"key {e.object!r} is not valid Unicode text (lone surrogate at "
-                            f"position {e.start}); string keys must be encodable as UTF-8") from None
+        msg = (f"key {e.object!r} is not valid Unicode text (lone surrogate at position "
+               f"{e.start}); string keys must be encodable as UTF-8")
+        raise SamplingError(msg) from None
     except (ValueError, TypeError, OverflowError) as e:
         raise SamplingError(str(e)) from None
 
@@ -101,9 +102,6 @@ def gaussian_latents(
     """
     z = np.asarray(centroid, dtype=np.float64)[None, :] + spread * _chol_times(chol, noise)
     return z.astype(np.float32)
-
-
-latent_samples = gaussian_latents  # the earlier name
 
 
 def exemplar_latents(

@@ -129,8 +129,8 @@ def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
         assert 'torch' not in sys.modules
         print(hashlib.sha256(imgs.tobytes()).hexdigest())
     """)
-    digests = {subprocess.run([sys.executable, "-c", script, str(t)], capture_output=True, text=True,
-                              check=True).stdout.strip() for t in (1, 2, 1)}
+    digests = {subprocess.run([sys.executable, "-c", script, str(t)], capture_output=True,
+                              text=True, check=True).stdout.strip() for t in (1, 2, 1)}
     assert len(digests) == 1
     with Generator.load(bundle, threads=2) as g:
         here = g.variants("cactus", list(range(40)) + ["oak/7"], seed=1234, spread=0.9)
@@ -252,15 +252,17 @@ def test_cli_export_inspect_sample(trained_run, tmp_path):
     info = json.loads(r.output)
     assert info["latent_dim"] == 8 and set(info["classes"]) == {"cactus", "mushroom", "pine"}
     sheet = tmp_path / "sheet.png"
-    args = ["sample", str(out), "--class", "pine", "--class", "cactus", "-n", "6", "--spread", "0.6",
-            "--seed", "7", "-o", str(sheet)]
+    args = ["sample", str(out), "--class", "pine", "--class", "cactus", "-n", "6",
+            "--spread", "0.6", "--seed", "7", "-o", str(sheet)]
     r = runner.invoke(main, args)
     assert r.exit_code == 0, r.output
     first = sheet.read_bytes()
     assert Image.open(sheet).size[1] > 2 * 32
-    assert runner.invoke(main, args).exit_code == 0 and sheet.read_bytes() == first  # same sheet twice
+    assert runner.invoke(main, args).exit_code == 0
+    assert sheet.read_bytes() == first  # the same sheet twice
     r = runner.invoke(main, ["sample", str(out), "--class", "oak", "-o", str(tmp_path / "s2.png")])
-    assert r.exit_code == 2 and "unknown class 'oak'" in r.output and not (tmp_path / "s2.png").exists()
+    assert r.exit_code == 2 and "unknown class 'oak'" in r.output
+    assert not (tmp_path / "s2.png").exists()
     r = runner.invoke(main, ["inspect", str(tmp_path / "missing.onnx")])
     assert r.exit_code == 2 and "no such bundle" in r.output
 

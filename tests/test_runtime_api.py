@@ -44,7 +44,8 @@ def test_one_argument_order_everywhere():
 
     for name, lead in [("variants", ["cls", "keys"]), ("latents", ["cls", "keys"]),
                        ("variants_async", ["cls", "keys"]), ("variants_like", ["image", "keys"]),
-                       ("blend", ["a", "b", "t", "keys"]), ("blend_latents", ["a", "b", "t", "keys"]),
+                       ("blend", ["a", "b", "t", "keys"]),
+                       ("blend_latents", ["a", "b", "t", "keys"]),
                        ("sample", ["cls", "n"])]:
         p = params(name)
         positional = [k for k, v in p.items() if v.kind is v.POSITIONAL_OR_KEYWORD][1:]
