@@ -68,3 +68,41 @@ def test_node_suite(js_cases_dir):
     assert int(counts["pass"]) >= 15, counts
     assert "# latents bit-exact: 200/200" in out
     assert re.search(r"^# node pixels: max diff [01],", out, re.M), out[-3000:]
+
+
+NODE_DECODE = """
+import { loadGenerator } from "./plugin_api/js/node.js";
+const gen = await loadGenerator(process.argv[1]);
+const out = {};
+for (const cls of gen.classes) {
+  const s = await gen.variants(cls, [0, 1, "forest/x/2", 3], { seed: 11, spread: 1.2 });
+  out[cls] = Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length).toString("base64");
+}
+console.log(JSON.stringify({ output: gen.manifest.output, sprites: out }));
+"""
+
+
+def test_float32_nchw_bundle_decodes_to_the_same_rgba(trained_run, tmp_path):
+    """An `export --float-output` bundle: the JS runtime scales, rounds half to even, clips and
+    transposes exactly as the Python runtime does."""
+    import base64
+    import json
+
+    import numpy as np
+
+    from assetvae.export.bundle import export_bundle
+    from assetvae.plugin_api import Generator
+
+    node = require_js("onnxruntime-node")
+    out = tmp_path / "float.avae.onnx"
+    export_bundle(trained_run, out, output="float32_nchw")
+    proc = subprocess.run([node, "--input-type=module", "-e", NODE_DECODE, str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["output"] == "float32_nchw"
+    with Generator.load(out, device="cpu") as gen:
+        for cls in gen.classes:
+            want = gen.variants(cls, [0, 1, "forest/x/2", 3], seed=11, spread=1.2)
+            js = np.frombuffer(base64.b64decode(got["sprites"][cls]), np.uint8)
+            np.testing.assert_array_equal(js.reshape(want.shape), want)
