@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from assetvae.plugin_api import Generator
     from assetvae.studio import make_server
 
+    load_before = os.getloadavg()[0]  # other work on the machine skews every rate below
     with tempfile.TemporaryDirectory() as tmp:
         bundle = args.bundle or demo_bundle(Path(tmp))[1]
         gen = Generator.load(bundle, device="cpu")
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             "variants_per_s": best_rate(lambda: len(gen.variants(cls, keys, seed=7)), 3.0),
             "latents_per_s": best_rate(lambda: len(gen.latents(cls, keys, seed=7)), 3.0),
         }
+        info = {"name": bundle.name, "image_size": gen.image_size,
+                "latent_dim": gen.latent_dim, "classes": len(gen.classes)}
+        gen.close()  # its ONNX Runtime threads must not compete with node's and Chromium's
         node = node_json(NODE, str(bundle), str(BATCH))
         server = make_server(bundle, out_dir=Path(tmp) / "bakes")
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -118,13 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         raw = b"".join(f.read_bytes() for f in files)
         result = {
             "bench": "js_runtime", "when": time.strftime("%Y-%m-%d"), "machine": machine(),
-            "bundle": {"name": bundle.name, "image_size": gen.image_size,
-                       "latent_dim": gen.latent_dim, "classes": len(gen.classes)},
+            "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "bundle": info,
             "batch": BATCH, "python": python, "node": node, "chromium_wasm": browser,
             "js_module": {"files": [f.name for f in files], "bytes": len(raw),
                           "gzip_bytes": len(gzip.compress(raw, 9))},
         }
-        gen.close()
     write_json(args.json, result)
     return 0
 
