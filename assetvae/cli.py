@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .config import ModelConfig, TrainConfig
+from .config import LR_SCHEDULES, ModelConfig, TrainConfig
 from .plugin_api.errors import AssetVAEError, SamplingError
 
 _M, _T = ModelConfig(), TrainConfig()  # option defaults come from the config dataclasses
@@ -74,30 +74,68 @@ def demo_data(out: Path, style: str, per_class: int, seed: int, size: int | None
     click.echo(f"wrote {sum(counts.values())} images in {len(counts)} classes to {out}")
 
 
-@main.command()
+class _TrainCommand(click.Command):
+    """`train`, with the options that come from registries: --arch (assetvae/model.py),
+    --recon and one --NAME-weight per loss term (assetvae/losses.py).
+
+    The registries import torch, so these options are added only when `train` itself parses
+    its arguments or shows its help; the runtime commands never pay for it.
+    """
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not getattr(self, "_terms_added", False):
+            from .losses import RECON, TERMS
+            from .model import ARCHITECTURES
+
+            self.params.append(click.Option(
+                ["--arch"], type=click.Choice(list(ARCHITECTURES)), default=_M.arch, show_default=True,
+                help="Network: conv (ours) or plain (the GroupNorm + SiLU baseline)."))
+            self.params.append(click.Option(
+                ["--recon"], type=click.Choice(list(RECON)), default=_T.recon, show_default=True,
+                help="Reconstruction loss."))
+            for t in TERMS.values():
+                self.params.append(click.Option(
+                    [f"--{t.name}-weight", f"weight__{t.name.replace('-', '_')}"], type=float,
+                    default=t.default, show_default=True, help=t.help))
+            self._terms_added = True
+        return super().get_params(ctx)
+
+
+@main.command(cls=_TrainCommand)
 @click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to create.")
-@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory to create.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue the run in this directory.")
 @click.option("--size", default=_M.image_size, show_default=True, help="Image size: 16, 32, 64 or 128.")
 @click.option("--latent", default=_M.latent_dim, show_default=True, help="Latent size.")
 @click.option("--width", default=_M.width, show_default=True, help="Channels at full resolution.")
 @click.option("--epochs", default=_T.epochs, show_default=True)
-@click.option("--minutes", type=float, default=None, help="Stop after the epoch in which this much time has passed.")
+@click.option("--minutes", type=float, default=None,
+              help="Stop after the epoch in which this much time has passed.")
 @click.option("--batch", default=_T.batch_size, show_default=True)
-@click.option("--lr", default=_T.lr, show_default=True, help="Learning rate (cosine-decayed to a tenth).")
+@click.option("--lr", default=_T.lr, show_default=True, help="Learning rate.")
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=_T.lr_schedule,
+              show_default=True, help="cosine (decays to a tenth) or constant.")
 @click.option("--beta", default=_T.beta, show_default=True, help="KL weight.")
 @click.option("--warmup", default=_T.warmup_epochs, show_default=True, help="KL warm-up epochs.")
-@click.option("--grad-weight", default=_T.grad_weight, show_default=True, help="Weight of the edge (gradient) loss.")
 @click.option("--adv-weight", default=_T.adv_weight, show_default=True,
               help="Weight of the patch-discriminator loss (sharper texture); 0 disables.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
 @click.option("--val-fraction", default=_T.val_fraction, show_default=True)
-@click.option("--augment/--no-augment", default=None, help="Flips and shifts [default: on below 2000 images].")
-@click.option("--pixel-art/--smooth", default=None, help="Nearest-neighbour resampling [default: only when upscaling].")
+@click.option("--augment/--no-augment", default=None,
+              help="Flips and shifts [default: on below 2000 images].")
+@click.option("--pixel-art/--smooth", default=None,
+              help="Nearest-neighbour resampling [default: only when upscaling].")
 @click.option("--crop/--no-crop", default=True, show_default=True, help="Crop sprites to their opaque area.")
+@click.option("--native-grid/--no-native-grid", default=None,
+              help="Train pixel art on its own pixel grid and upscale by nearest on export "
+                   "[default: when the data is pixel art drawn smaller than --size].")
 @click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
-@click.option("--discover", type=int, default=None, help="Cluster the images into K styles (style_0..) instead of using folders.")
+@click.option("--discover", type=int, default=None,
+              help="Cluster the images into K styles (style_0..) instead of using folders.")
 @click.option("--noise", default=None, help="Denoising: corrupt inputs with salt-pepper:P or gaussian:SIGMA.")
 @click.option("--exemplars", "exemplar_scale", default=str(_T.exemplar_scale), show_default=True,
               help="Sample around each training image's latent, varied by this fraction of the class "
@@ -105,36 +143,58 @@ def demo_data(out: Path, style: str, per_class: int, seed: int, size: int | None
 @click.option("--components", default="auto", show_default=True,
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, beta, warmup, grad_weight,
-          adv_weight, seed, device, val_fraction, augment, pixel_art, crop, preview_every, discover, noise, exemplar_scale, components, quiet) -> None:
+def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, lr_schedule, beta,
+          warmup, adv_weight, seed, device, val_fraction, augment, pixel_art, crop, native_grid,
+          preview_every,
+          discover, noise, exemplar_scale, components, quiet, arch, recon, **weights) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
+    from .losses import TERMS
     from .train import train as run_training
 
     if resume is None and (data is None or out is None):
         raise click.UsageError("give DATA and --out RUN_DIR, or --resume RUN_DIR")
     if resume is not None and out is not None and out != resume:
         raise click.UsageError("--out and --resume name different folders; give only --resume")
+    loss_weights = {t: weights[f"weight__{t.replace('-', '_')}"] for t in TERMS}
     cfg = RunConfig(
         data=str(data) if data else "",
-        model=ModelConfig(image_size=size, latent_dim=latent, width=width, max_width=max(128, width)),
-        train=TrainConfig(epochs=epochs, batch_size=batch, lr=lr, beta=beta, warmup_epochs=warmup,
-                          grad_weight=grad_weight, adv_weight=adv_weight, seed=seed, device=device, val_fraction=val_fraction,
-                          augment=augment, pixel_art=pixel_art, crop=crop, preview_every=preview_every,
-                          time_budget_s=minutes * 60 if minutes else None,
-                          components=_components(components), noise=noise, discover=discover,
-                          exemplar_scale=_exemplars(exemplar_scale)),
+        model=ModelConfig(image_size=size, latent_dim=latent, width=width, max_width=max(128, width),
+                          arch=arch),
+        train=TrainConfig(
+            epochs=epochs, batch_size=batch, lr=lr, lr_schedule=lr_schedule, beta=beta,
+            warmup_epochs=warmup, recon=recon, loss_weights=loss_weights, adv_weight=adv_weight,
+            seed=seed, device=device, val_fraction=val_fraction, augment=augment,
+            pixel_art=pixel_art, crop=crop, native_grid=native_grid, preview_every=preview_every,
+            time_budget_s=minutes * 60 if minutes else None, components=_components(components),
+            noise=noise, discover=discover, exemplar_scale=_exemplars(exemplar_scale)),
     )
-    result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet, log=click.echo)
-    click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in {result.run_dir / 'previews'}; "
-               f"next: assetvae export {result.run_dir} -o NAME.avae.onnx")
+    result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet,
+                          log=click.echo)
+    click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in "
+               f"{result.run_dir / 'previews'}; next: assetvae export {result.run_dir} -o NAME.avae.onnx")
+
+
+@main.command("fit-classes")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--exemplars", "exemplar_scale", default=str(_T.exemplar_scale), show_default=True,
+              help="As for train: a fraction of the class spread, or 'off'.")
+@click.option("--components", default="auto", show_default=True,
+              help="Sub-clusters per class: auto, or a number (1 = none).")
+def fit_classes(run_dir: Path, exemplar_scale: str, components: str) -> None:
+    """Re-fit a finished run's class latent model with other settings, without retraining."""
+    from .classes import refit_classes
+
+    classes = refit_classes(run_dir, _components(components), _exemplars(exemplar_scale))
+    click.echo(f"fitted {len(classes)} classes in {run_dir}; next: assetvae export {run_dir} "
+               "-o NAME.avae.onnx")
 
 
 @main.command("latent-map")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def latent_map(run_dir: Path) -> None:
     """Draw a run's latent map (coloured by class) and decoded manifold grid into previews/."""
-    from .train import latent_figures
+    from .classes import latent_figures
 
     for path in latent_figures(run_dir):
         click.echo(f"wrote {path}")
@@ -150,9 +210,10 @@ def latent_map(run_dir: Path) -> None:
 def export(run_dir: Path, output: Path, sidecar: bool, float_output: bool, encoder: bool) -> None:
     """Export a trained run's decoder and class model as one ONNX bundle."""
     from .export.bundle import export_bundle
+    from .plugin_api.layout import OutputLayout
 
     report = export_bundle(run_dir, output, sidecar=sidecar, encoder=encoder,
-                           output="float32_nchw" if float_output else "uint8_nhwc")
+                           output=OutputLayout.FLOAT32_NCHW if float_output else OutputLayout.UINT8_NHWC)
     click.echo(f"wrote {output} ({report.size_bytes / 1024:.0f} KiB, {len(report.manifest.classes)} classes, "
                f"parity max error {report.parity_max_abs} on {report.parity_samples} samples)")
 
@@ -174,7 +235,7 @@ def reconstruct(source: Path, images: tuple[Path, ...], output: Path) -> None:
     from .plugin_api.images import labelled_grid, save_png, to_pil
 
     if source.is_dir():
-        from .train import reconstruct_with_run
+        from .rundir import reconstruct_with_run
 
         size, restore = reconstruct_with_run(source)
     else:

@@ -13,8 +13,8 @@ from typing import Any
 from .errors import ConfigError
 
 ALLOWED_SIZES = (16, 32, 64, 128)
-RECON_LOSSES = ("l1-alpha", "bce-alpha", "bce")
 OPTIMIZERS = ("adam", "rmsprop")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 @dataclass
@@ -24,13 +24,22 @@ class ModelConfig:
     width: int = 32  # channels at full resolution; doubles per halving, capped at max_width
     max_width: int = 128
     decoder_norm: bool = False  # batch norm in the decoder (folded into the convs at export)
+    arch: str = "conv"  # "conv" (ours) or "plain" (the issue-14 baseline: GroupNorm + SiLU)
+    # Trained on a native pixel grid of image_size, exported upscaled by nearest x output_scale.
+    output_scale: int = 1
 
     def validate(self) -> None:
+        from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
+
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"unknown architecture {self.arch!r}: use one of {', '.join(ARCHITECTURES)}")
         if self.image_size not in ALLOWED_SIZES:
             raise ConfigError(
                 f"image size {self.image_size} is not supported: use one of "
                 + ", ".join(map(str, ALLOWED_SIZES))
             )
+        if self.output_scale not in (1, 2, 4, 8):
+            raise ConfigError(f"output scale {self.output_scale} is not supported: use 1, 2, 4 or 8")
         if not 2 <= self.latent_dim <= 512:
             raise ConfigError(f"latent size {self.latent_dim} is out of range: use 2 to 512")
         if not 4 <= self.width <= 512 or self.max_width < self.width:
@@ -46,13 +55,20 @@ class TrainConfig:
     lr: float = 1e-3
     beta: float = 0.02  # KL weight against a per-pixel L1 reconstruction summed over the image
     warmup_epochs: int = 5  # linear KL warm-up from 0 to beta
-    grad_weight: float = 1.0  # weight of the image-gradient L1 term that fights blur
+    # Weights of the registered loss terms (assetvae/losses.py TERMS); a missing name takes
+    # the term's default weight, 0 turns a term off.
+    loss_weights: dict[str, float] = field(default_factory=dict)
+    lr_schedule: str = "cosine"  # "cosine" (to a tenth) or "constant"
+    shift: int | None = None  # augmentation shift in px; None: image size / 16
     seed: int = 0
     device: str = "auto"
     val_fraction: float = 0.1
     augment: bool | None = None  # None: on for small sets (< 2000 images)
     pixel_art: bool | None = None  # None: nearest-neighbour only when upscaling
     crop: bool = True  # crop each sprite to its opaque bounding box before fitting
+    # Train pixel art on its native grid (datasets/grid.py): None decides from the data
+    # (and is replaced by the decision), True forces it, False trains at the image size.
+    native_grid: bool | None = None
     preview_every: int = 1
     recon: str = "l1-alpha"  # "l1-alpha" (ours) or "bce" (the classic per-pixel BCE, no alpha weighting)
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
@@ -81,8 +97,20 @@ class TrainConfig:
             raise ConfigError(f"validation fraction {self.val_fraction} is out of range: use 0 to 0.9")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
-        if self.recon not in RECON_LOSSES:
-            raise ConfigError(f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON_LOSSES)}")
+        from .losses import RECON, TERMS  # lazily: validation runs where torch is loaded anyway
+
+        if self.recon not in RECON:
+            raise ConfigError(f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON)}")
+        for name, w in self.loss_weights.items():
+            if name not in TERMS:
+                raise ConfigError(f"unknown loss term {name!r}: use one of {', '.join(TERMS)}")
+            if not (isinstance(w, (int, float)) and w >= 0):
+                raise ConfigError(f"loss weight {name}={w!r} must be a number >= 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown learning-rate schedule {self.lr_schedule!r}: use one of "
+                              + ", ".join(LR_SCHEDULES))
+        if self.shift is not None and not 0 <= self.shift <= 64:
+            raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
@@ -100,6 +128,13 @@ class TrainConfig:
         parse_noise(self.noise)
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
+
+
+    def weight(self, term: str) -> float:
+        """The weight of loss term `term`: this config's, else the term's default."""
+        from .losses import TERMS
+
+        return float(self.loss_weights.get(term, TERMS[term].default))
 
 
 @dataclass
@@ -122,8 +157,11 @@ class RunConfig:
             names = {f.name for f in dataclasses.fields(dc)}
             return dc(**{k: v for k, v in (values or {}).items() if k in names})
 
+        train = dict(d.get("train") or {})
+        if "grad_weight" in train:  # checkpoint v1 named the one extra term's weight on its own
+            train.setdefault("loss_weights", {})["grad"] = train.pop("grad_weight")
         return cls(
             data=d.get("data", ""),
             model=pick(ModelConfig, d.get("model")),
-            train=pick(TrainConfig, d.get("train")),
+            train=pick(TrainConfig, train),
         )

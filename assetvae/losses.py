@@ -1,4 +1,12 @@
-"""Loss terms as pure functions of tensors. Images are RGBA in [0, 1], [N, 4, H, W].
+"""Loss terms as pure functions of tensors, and the one registry of them.
+
+Images are RGBA in [0, 1], [N, 4, H, W]. Every term returns a per-image value [N], summed
+over the image, so weights compare across terms and image sizes.
+
+A new loss term is one function here with the ``@term(...)`` decorator: its weight lives in
+``TrainConfig.loss_weights[name]`` (default below), the CLI option ``--NAME-weight`` and the
+metrics column ``NAME`` are derived from the registry. Reconstruction losses (one is chosen
+by ``TrainConfig.recon``) are registered in ``RECON`` the same way.
 
 Reconstruction is alpha-aware: the colour of a pixel the target shows as transparent does
 not matter (real sprite sheets hide arbitrary colour there), so the colour error is weighted
@@ -7,57 +15,114 @@ by the target's alpha, and the alpha channel has its own error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 
-
-def alpha_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image sum of |colour error| * target alpha + |alpha error|. Shape [N]."""
-    a = target[:, 3:4]
-    colour = ((pred[:, :3] - target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
-    alpha = (pred[:, 3] - target[:, 3]).abs().sum(dim=(1, 2))
-    return colour + alpha
+from .model import DiagonalGaussian
 
 
-def recon_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image reconstruction loss from decoder logits. Shape [N].
+@dataclass
+class Batch:
+    """What a loss term may look at: the decoder's logits, the clean target, the posterior."""
 
-    Colour: L1 weighted by the target's alpha (L1 keeps edges sharper than squared error).
+    logits: torch.Tensor
+    target: torch.Tensor
+    post: DiagonalGaussian | None = None
+
+    @cached_property
+    def pred(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    default: float  # weight when the config does not set one
+    help: str
+    fn: Callable[[Batch], torch.Tensor] = field(repr=False)
+
+
+TERMS: dict[str, Term] = {}
+RECON: dict[str, Callable[[Batch], torch.Tensor]] = {}
+
+
+def term(name: str, default: float, help: str):
+    """Register a weighted loss term (see the module docstring)."""
+    def register(fn: Callable[[Batch], torch.Tensor]):
+        TERMS[name] = Term(name, default, help, fn)
+        return fn
+    return register
+
+
+def recon(name: str):
+    """Register a reconstruction loss, chosen by TrainConfig.recon."""
+    def register(fn: Callable[[Batch], torch.Tensor]):
+        RECON[name] = fn
+        return fn
+    return register
+
+
+# --- reconstruction -------------------------------------------------------------------------
+
+
+@recon("l1-alpha")
+def recon_loss(b: Batch) -> torch.Tensor:
+    """Colour: L1 weighted by the target's alpha (L1 keeps edges sharper than squared error).
     Alpha: binary cross-entropy on the logit. L1 on alpha has a trap: where most images are
     transparent at a pixel, its optimum is "always transparent", and once the sigmoid
     saturates there its gradient vanishes and the decoder goes blank. Cross-entropy's
     optimum is the mean coverage and its gradient in logit space never vanishes.
     """
-    a = target[:, 3:4]
-    colour = ((torch.sigmoid(logits[:, :3]) - target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
-    alpha = F.binary_cross_entropy_with_logits(logits[:, 3], target[:, 3], reduction="none").sum(dim=(1, 2))
-    return colour + alpha
+    a = b.target[:, 3:4]
+    colour = ((b.pred[:, :3] - b.target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
+    alpha = F.binary_cross_entropy_with_logits(b.logits[:, 3], b.target[:, 3], reduction="none")
+    return colour + alpha.sum(dim=(1, 2))
 
 
-def alpha_weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image: colour BCE weighted by the target's alpha, plus alpha BCE. Shape [N].
-
-    Like recon_loss, but colour too is judged in logit space: the gradient (p - y) never
-    fades as the sigmoid saturates, so fine contrast keeps being pushed after L1 stalls.
-    """
-    a = target[:, 3:4]
-    colour = (F.binary_cross_entropy_with_logits(logits[:, :3], target[:, :3], reduction="none") * a).sum(dim=(1, 2, 3))
-    alpha = F.binary_cross_entropy_with_logits(logits[:, 3], target[:, 3], reduction="none").sum(dim=(1, 2))
-    return colour + alpha
+@recon("l1")
+def l1_loss(b: Batch) -> torch.Tensor:
+    """The plain baseline's: colour L1 weighted by the target's alpha, plus alpha L1."""
+    a = b.target[:, 3:4]
+    colour = ((b.pred[:, :3] - b.target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
+    return colour + (b.pred[:, 3] - b.target[:, 3]).abs().sum(dim=(1, 2))
 
 
-def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The classic recipe's per-image loss: BCE on all four channels, no alpha weighting. [N]"""
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=(1, 2, 3))
+@recon("bce-alpha")
+def alpha_weighted_bce(b: Batch) -> torch.Tensor:
+    """Like l1-alpha, but colour too is judged in logit space: the gradient (p - y) never
+    fades as the sigmoid saturates, so fine contrast keeps being pushed after L1 stalls."""
+    a = b.target[:, 3:4]
+    colour = F.binary_cross_entropy_with_logits(b.logits[:, :3], b.target[:, :3], reduction="none")
+    alpha = F.binary_cross_entropy_with_logits(b.logits[:, 3], b.target[:, 3], reduction="none")
+    return (colour * a).sum(dim=(1, 2, 3)) + alpha.sum(dim=(1, 2))
 
 
-RECON = {"l1-alpha": recon_loss, "bce-alpha": alpha_weighted_bce, "bce": bce_loss}
+@recon("bce")
+def bce_loss(b: Batch) -> torch.Tensor:
+    """The classic recipe's: BCE on all four channels, no alpha weighting."""
+    return F.binary_cross_entropy_with_logits(b.logits, b.target, reduction="none").sum(dim=(1, 2, 3))
 
 
-def _premultiplied(x: torch.Tensor) -> torch.Tensor:
+# --- extra terms ----------------------------------------------------------------------------
+
+
+def premultiplied(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x[:, :3] * x[:, 3:4], x[:, 3:4]], dim=1)
+
+
+def over_grey(x: torch.Tensor) -> torch.Tensor:
+    """RGB composited over mid-grey, as a player sees a sprite on a neutral background."""
+    return x[:, :3] * x[:, 3:4] + 0.5 * (1 - x[:, 3:4])
+
+
+def _gradient_l1(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    dx = (p[..., :, 1:] - p[..., :, :-1]) - (t[..., :, 1:] - t[..., :, :-1])
+    dy = (p[..., 1:, :] - p[..., :-1, :]) - (t[..., 1:, :] - t[..., :-1, :])
+    return dx.abs().sum(dim=(1, 2, 3)) + dy.abs().sum(dim=(1, 2, 3))
 
 
 def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -67,10 +132,21 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     silhouette edges count. A blurred reconstruction loses its edges and pays here even where
     the per-pixel L1 is already small.
     """
-    p, t = _premultiplied(pred), _premultiplied(target)
-    dx = (p[..., :, 1:] - p[..., :, :-1]) - (t[..., :, 1:] - t[..., :, :-1])
-    dy = (p[..., 1:, :] - p[..., :-1, :]) - (t[..., 1:, :] - t[..., :-1, :])
-    return dx.abs().sum(dim=(1, 2, 3)) + dy.abs().sum(dim=(1, 2, 3))
+    return _gradient_l1(premultiplied(pred), premultiplied(target))
+
+
+@term("grad", 1.0, "Weight of the edge loss: image-gradient L1 on premultiplied RGBA.")
+def grad_term(b: Batch) -> torch.Tensor:
+    return gradient_l1(b.pred, b.target)
+
+
+@term("grad-grey", 0.0, "Weight of the image-gradient L1 of the grey composite (the plain recipe's).")
+def grad_grey_term(b: Batch) -> torch.Tensor:
+    grey = over_grey(b.pred).mean(dim=1, keepdim=True)
+    return _gradient_l1(grey, over_grey(b.target).mean(dim=1, keepdim=True))
+
+
+# --- the total ------------------------------------------------------------------------------
 
 
 def kl_weight(epoch: float, beta: float, warmup_epochs: int) -> float:
@@ -83,17 +159,21 @@ def kl_weight(epoch: float, beta: float, warmup_epochs: int) -> float:
 @dataclass
 class LossTerms:
     total: torch.Tensor  # scalar, what is minimised
-    recon: torch.Tensor  # scalar, mean per image
-    grad: torch.Tensor
-    kl: torch.Tensor
+    parts: dict[str, torch.Tensor]  # batch means: "recon", "kl" and each weighted term
+
+    def log(self) -> dict[str, float]:
+        return {"loss": float(self.total.detach()), **{k: float(v.detach()) for k, v in self.parts.items()}}
 
 
-def vae_loss(
-    logits: torch.Tensor, target: torch.Tensor, kl: torch.Tensor, kl_w: float, grad_weight: float,
-    recon: str = "l1-alpha",
-) -> LossTerms:
-    """Batch mean of recon + grad_weight * gradient term + kl_w * KL. kl is per-image [N]."""
-    recon = RECON[recon](logits, target).mean()
-    grad = gradient_l1(torch.sigmoid(logits), target).mean() if grad_weight > 0 else logits.new_zeros(())
-    kl_mean = kl.mean()
-    return LossTerms(total=recon + grad_weight * grad + kl_w * kl_mean, recon=recon, grad=grad, kl=kl_mean)
+def vae_loss(b: Batch, recon_name: str, weights: dict[str, float], kl_w: float) -> LossTerms:
+    """Batch mean of recon + sum of weight * term + kl_w * KL. Terms weighted 0 are skipped."""
+    parts = {"recon": RECON[recon_name](b).mean()}
+    total = parts["recon"]
+    for name, w in weights.items():
+        if w > 0:
+            parts[name] = TERMS[name].fn(b).mean()
+            total = total + w * parts[name]
+    if b.post is not None:
+        parts["kl"] = b.post.kl().mean()
+        total = total + kl_w * parts["kl"]
+    return LossTerms(total, parts)

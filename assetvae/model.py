@@ -1,8 +1,14 @@
-"""The convolutional VAE for RGBA sprites: encoder, decoder, and the posterior object.
+"""The VAE for RGBA sprites: architectures built from blocks that each know their ONNX nodes.
 
-The decoder uses nearest-neighbour upsampling followed by a 3x3 convolution rather than
-transposed convolutions: it avoids checkerboard artefacts, and exports to plain ONNX ops
-(Resize-nearest, Conv, LeakyRelu) that every engine runtime supports.
+Every block is a torch module with one more method, ``onnx(g, x) -> str``: it writes its own
+nodes through the graph builder (``assetvae.export.graph.GraphBuilder``) and returns the name
+of its output. The exporter only asks the decoder for its nodes, so any decoder built from
+blocks exports, residual connections included, and a new architecture is one entry in
+``ARCHITECTURES`` here (plus its test), not a change to the exporter.
+
+Upsampling is nearest-neighbour followed by a 3x3 convolution rather than a transposed
+convolution: no checkerboard artefacts, and plain ONNX ops (Resize-nearest, Conv) that every
+engine runtime loads.
 """
 
 from __future__ import annotations
@@ -10,22 +16,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from .config import ModelConfig
 
 BOTTOM = 4  # spatial size of the decoder's first feature map
+INPUT_SCALE, INPUT_SHIFT = 2.0, -1.0  # the encoder sees x * 2 - 1 for RGBA x in [0, 1]
+LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0  # the encoder's log-variance clamp (torch and ONNX alike)
 
 
-def _widths(cfg: ModelConfig) -> list[int]:
-    """Channel count at each resolution, from full size down to BOTTOM."""
-    levels = int(math.log2(cfg.image_size // BOTTOM))
-    return [min(cfg.width * 2**i, cfg.max_width) for i in range(levels + 1)]
+def f32(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float32)
 
 
-def _groups(channels: int) -> int:
-    return next(g for g in (8, 4, 2, 1) if channels % g == 0)
+def groups_for(channels: int, most: int = 8) -> int:
+    return next(g for g in (most, 8, 4, 2, 1) if g <= most and channels % g == 0)
 
 
 @dataclass
@@ -46,46 +53,262 @@ class DiagonalGaussian:
         return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar).sum(dim=1)
 
 
+# --- blocks: torch forward and ONNX nodes side by side --------------------------------------
+
+
+class Act(nn.Module):
+    """LeakyReLU(0.2) or SiLU."""
+
+    def __init__(self, kind: str = "leaky"):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "silu":
+            return nn.functional.silu(x)
+        return nn.functional.leaky_relu(x, 0.2)
+
+    def onnx(self, g, x: str) -> str:
+        if self.kind == "silu":  # x * sigmoid(x): opset 13 has no SiLU
+            return g.node("Mul", [x, g.node("Sigmoid", [x])])
+        return g.node("LeakyRelu", [x], alpha=0.2)
+
+
+class Conv(nn.Module):
+    """A convolution, optionally followed by batch norm (folded into it at export)."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, batch_norm: bool = False):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2 if stride == 1 else 1)
+        self.bn = nn.BatchNorm2d(cout) if batch_norm else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        return self.bn(x) if self.bn is not None else x
+
+    def folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weight and bias with eval-mode batch norm folded in (engines' BN support varies)."""
+        w, b = f32(self.conv.weight), f32(self.conv.bias)
+        if self.bn is None:
+            return w, b
+        bn = self.bn
+        scale = (bn.weight.detach().double() / (bn.running_var.double() + bn.eps).sqrt()).numpy()
+        w64 = w.astype(np.float64) * scale[:, None, None, None]
+        b64 = (b.astype(np.float64) - bn.running_mean.double().numpy()) * scale
+        return w64.astype(np.float32), (b64 + bn.bias.detach().double().numpy()).astype(np.float32)
+
+    def onnx(self, g, x: str) -> str:
+        w, b = self.folded()
+        return g.conv(x, w, b, stride=self.conv.stride[0], pad=self.conv.padding[0])
+
+
+class GroupNorm(nn.Module):
+    """GroupNorm over a feature map of known size (the ONNX form reshapes with constants)."""
+
+    def __init__(self, channels: int, size: int, groups: int = 8):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups_for(channels, groups), channels)
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+    def onnx(self, g, x: str) -> str:
+        n = self.norm
+        return g.group_norm(x, n.num_groups, f32(n.weight), f32(n.bias), n.eps, self.size)
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    def onnx(self, g, x: str) -> str:
+        return g.upsample_nearest(x, 2)
+
+
+class Residual(nn.Module):
+    """x + body(x)."""
+
+    def __init__(self, *body: nn.Module):
+        super().__init__()
+        self.body = Chain(*body)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+    def onnx(self, g, x: str) -> str:
+        return g.node("Add", [x, self.body.onnx(g, x)])
+
+
+class Chain(nn.Sequential):
+    """Blocks in order."""
+
+    def onnx(self, g, x: str) -> str:
+        for block in self:
+            x = block.onnx(g, x)
+        return x
+
+
+class ToMap(nn.Module):
+    """Linear from the latent to a [C, BOTTOM, BOTTOM] feature map."""
+
+    def __init__(self, latent_dim: int, channels: int):
+        super().__init__()
+        self.fc = nn.Linear(latent_dim, channels * BOTTOM * BOTTOM)
+        self.channels = channels
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(z).view(-1, self.channels, BOTTOM, BOTTOM)
+
+    def onnx(self, g, x: str) -> str:
+        h = g.gemm(x, f32(self.fc.weight), f32(self.fc.bias))
+        return g.reshape(h, [-1, self.channels, BOTTOM, BOTTOM])
+
+
+class Flatten(nn.Module):
+    def __init__(self, features: int):
+        super().__init__()
+        self.features = features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+    def onnx(self, g, x: str) -> str:
+        return g.reshape(x, [-1, self.features])
+
+
+# --- architectures --------------------------------------------------------------------------
+
+
+def _levels(cfg: ModelConfig) -> int:
+    return int(math.log2(cfg.image_size // BOTTOM))
+
+
+def conv_widths(cfg: ModelConfig) -> list[int]:
+    """Channel count at each resolution, from full size down to BOTTOM."""
+    return [min(cfg.width * 2**i, cfg.max_width) for i in range(_levels(cfg) + 1)]
+
+
+def conv_encoder(cfg: ModelConfig) -> Chain:
+    """3x3 stem, then strided 4x4 convs with GroupNorm and LeakyReLU."""
+    w = conv_widths(cfg)
+    blocks: list[nn.Module] = [Conv(4, w[0]), Act()]
+    size = cfg.image_size
+    for cin, cout in zip(w[:-1], w[1:]):
+        size //= 2
+        blocks += [Conv(cin, cout, 4, stride=2), GroupNorm(cout, size), Act()]
+    return Chain(*blocks, Flatten(w[-1] * BOTTOM * BOTTOM))
+
+
+def conv_decoder(cfg: ModelConfig) -> Chain:
+    """Linear to 4x4, then per level nearest x2 + 3x3 conv (+ batch norm) + LeakyReLU."""
+    w = conv_widths(cfg)[::-1]
+    bn = cfg.decoder_norm
+    blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0]), Act()]
+    for cin, cout in zip(w[:-1], w[1:]):
+        blocks += [Upsample(), Conv(cin, cout, batch_norm=bn), Act()]
+    blocks += [Conv(w[-1], w[-1], batch_norm=bn), Act(), Conv(w[-1], 4)]
+    return Chain(*blocks)
+
+
+def plain_widths(cfg: ModelConfig) -> list[int]:
+    """w, 2w, 4w, 8w, ... one per stride-2 level (the issue-14 baseline's widths)."""
+    return [cfg.width * 2**i for i in range(_levels(cfg))]
+
+
+def plain_encoder(cfg: ModelConfig) -> Chain:
+    """The plain baseline: stride-2 4x4 convs with GroupNorm(8) and SiLU, then a linear head."""
+    w = plain_widths(cfg)
+    blocks: list[nn.Module] = []
+    cin, size = 4, cfg.image_size
+    for cout in w:
+        size //= 2
+        blocks += [Conv(cin, cout, 4, stride=2), GroupNorm(cout, size), Act("silu")]
+        cin = cout
+    return Chain(*blocks, Flatten(w[-1] * BOTTOM * BOTTOM))
+
+
+def plain_decoder(cfg: ModelConfig) -> Chain:
+    """Linear to 8w x 4 x 4, then per level nearest x2, 3x3 conv, GroupNorm(8), SiLU
+    (widths 4w, 2w, w, w at 64 px), and a 3x3 conv to RGBA."""
+    enc = plain_widths(cfg)
+    w = [enc[-1], *enc[-2::-1], enc[0]]
+    blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0])]
+    size = BOTTOM
+    for cin, cout in zip(w[:-1], w[1:]):
+        size *= 2
+        blocks += [Upsample(), Conv(cin, cout), GroupNorm(cout, size), Act("silu")]
+    return Chain(*blocks, Conv(w[-1], 4))
+
+
+def _encoder_features(encoder: Chain) -> int:
+    return encoder[-1].features
+
+
+# name -> (encoder features, decoder); the encoder's linear head is shared by all.
+ARCHITECTURES = {
+    "conv": (conv_encoder, conv_decoder),
+    "plain": (plain_encoder, plain_decoder),
+}
+
+
 class Encoder(nn.Module):
+    """RGBA in [0, 1], [N, 4, S, S] -> posterior. The input is normalised here, once."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        w = _widths(cfg)
-        layers: list[nn.Module] = [nn.Conv2d(4, w[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for cin, cout in zip(w[:-1], w[1:]):
-            layers += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.GroupNorm(_groups(cout), cout), nn.LeakyReLU(0.2)]
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(w[-1] * BOTTOM * BOTTOM, 2 * cfg.latent_dim)
+        self.features = ARCHITECTURES[cfg.arch][0](cfg)
+        self.head = nn.Linear(_encoder_features(self.features), 2 * cfg.latent_dim)
         self.latent_dim = cfg.latent_dim
+        self.scale = cfg.output_scale
 
     def forward(self, x: torch.Tensor) -> DiagonalGaussian:
-        h = self.head(self.features(x).flatten(1))
+        h = self.head(self.features(x * INPUT_SCALE + INPUT_SHIFT))
         mean, logvar = h.split(self.latent_dim, dim=1)
-        return DiagonalGaussian(mean, logvar.clamp(-12.0, 8.0))
+        return DiagonalGaussian(mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX))
+
+    def from_display(self, x: torch.Tensor) -> DiagonalGaussian:
+        """The posterior of display-size images (a native-grid model takes every k-th pixel)."""
+        return self(x[:, :, :: self.scale, :: self.scale] if self.scale > 1 else x)
+
+    def onnx(self, g, x: str) -> tuple[str, str]:
+        """x: float RGBA in [0, 1], NCHW, at display size. Returns the (mean, logvar) names."""
+        if self.scale > 1:
+            x = g.downsample_nearest(x, self.scale)
+        h = g.node("Add", [g.node("Mul", [x, g.scalar(INPUT_SCALE)]), g.scalar(INPUT_SHIFT)])
+        h = self.features.onnx(g, h)
+        w, b, d = f32(self.head.weight), f32(self.head.bias), self.latent_dim
+        mean = g.gemm(h, w[:d], b[:d])
+        logvar = g.node("Clip", [g.gemm(h, w[d:], b[d:]), g.scalar(LOGVAR_MIN), g.scalar(LOGVAR_MAX)])
+        return mean, logvar
 
 
 class Decoder(nn.Module):
-    """z [N, latent] -> RGBA logits [N, 4, S, S]. Straight (not premultiplied) alpha."""
+    """z [N, latent] -> RGBA logits [N, 4, S, S]. Straight (not premultiplied) alpha.
+
+    A native-grid model (cfg.output_scale > 1) trains at S and is shown, and exported, at
+    S * output_scale, upscaled by nearest: crisp pixel art by construction.
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        w = _widths(cfg)[::-1]
-        self.bottom_channels = w[0]
-        self.fc = nn.Linear(cfg.latent_dim, w[0] * BOTTOM * BOTTOM)
-        layers: list[nn.Module] = [nn.LeakyReLU(0.2)]
-        # Batch norm speeds training up a lot on small sets; export folds it into the convs.
-        def norm(c: int) -> list[nn.Module]:
-            return [nn.BatchNorm2d(c)] if cfg.decoder_norm else []
-
-        for cin, cout in zip(w[:-1], w[1:]):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1),
-                       *norm(cout), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2d(w[-1], w[-1], 3, padding=1), *norm(w[-1]), nn.LeakyReLU(0.2),
-                   nn.Conv2d(w[-1], 4, 3, padding=1)]
-        self.net = nn.Sequential(*layers)
+        self.net = ARCHITECTURES[cfg.arch][1](cfg)
+        self.scale = cfg.output_scale
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.fc(z).view(-1, self.bottom_channels, BOTTOM, BOTTOM)
-        return self.net(h)
+        return self.net(z)
+
+    def display(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits at the size the bundle outputs."""
+        h = self.net(z)
+        return nn.functional.interpolate(h, scale_factor=self.scale, mode="nearest") if self.scale > 1 else h
+
+    def onnx(self, g, z: str) -> str:
+        """The display-size logits' tensor name; the exporter adds the output layout's tail."""
+        h = self.net.onnx(g, z)
+        return g.upsample_nearest(h, self.scale) if self.scale > 1 else h
 
 
 class VAE(nn.Module):
@@ -98,13 +321,48 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
         """x: RGBA in [0, 1], [N, 4, S, S]."""
-        return self.encoder(x * 2.0 - 1.0)
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """RGBA in [0, 1], [N, 4, S, S]."""
+        """RGBA in [0, 1], [N, 4, S, S] (the training size)."""
         return torch.sigmoid(self.decoder(z))
+
+    def decode_display(self, z: torch.Tensor) -> torch.Tensor:
+        """RGBA in [0, 1] at the size the bundle outputs (S * output_scale)."""
+        return torch.sigmoid(self.decoder.display(z))
+
+    @property
+    def display_size(self) -> int:
+        return self.cfg.image_size * self.cfg.output_scale
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, DiagonalGaussian]:
         """Decoder logits [N, 4, S, S] for a posterior sample, and the posterior."""
         post = self.encode(x)
         return self.decoder(post.sample(noise)), post
+
+
+def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 [N, S, S, 4] -> float [N, 4, S, S] in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float RGBA [N, 4, S, S] in [0, 1] -> uint8 [N, S, S, 4], rounding as the bundle's graph does
+    (x 255, round half to even, clip)."""
+    return (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def migrate_state_dict(model: nn.Module, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights saved under older module names (checkpoint v1) renamed to this model's names.
+
+    The parameters and buffers were created in the same order with the same shapes, so they
+    are matched by position; anything else is returned unchanged for load_state_dict to refuse.
+    """
+    want = model.state_dict()
+    if set(weights) == set(want):
+        return weights
+    old = [(k, v) for k, v in weights.items() if isinstance(v, torch.Tensor)]
+    new = list(want.items())
+    if len(old) != len(new) or any(tuple(v.shape) != tuple(w.shape) for (_, v), (_, w) in zip(old, new)):
+        return weights
+    return {k: v for (k, _), (_, v) in zip(new, old)}

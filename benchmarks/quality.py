@@ -1,125 +1,104 @@
-"""Sample quality on a real asset folder: ours against the classic VAE recipe, same budget.
+"""Sample quality on three asset sets, recipe against recipe, each at the same training budget.
 
-    python benchmarks/quality.py DATA [--size 64] [--epochs N | --minutes M] [--out DIR]
-        [--json out.json] [--no-baseline] [--seed 0] [--samples 32]
-        [--targets auto|tuxpaint|plants|none] [--set KEY=VALUE ...]
+    python benchmarks/quality.py [--sets tuxpaint,plants,pixel] [--recipes default,plain]
+        [--row SET:RECIPE[@MINUTES] ...] [--long] [--minutes 10 | --epochs N] [--device cpu]
+        [--recipe NAME:SECTION.FIELD=VALUE[,...] ...] [--set [RECIPE.]SECTION.FIELD=VALUE ...]
+        [--out DIR] [--json PATH] [--seed 0] [--samples 32] [--data-dir DIR] [--tuxpaint DIR]
+        [--reference-only] [--smoke]
 
-What it does, in order:
+A **row** is (set, recipe, budget). By default every recipe of ``--recipes`` runs on every set
+of ``--sets``, each for ``--minutes`` (10) of training on whatever cores there are (issue 14's
+condition is 2 CPU cores); ``--long`` adds the default recipe at 40 minutes on each set, and
+``--row SET:RECIPE[@MINUTES]`` (repeatable) replaces the grid with exactly the rows named.
 
-1. Loads DATA with the training loader (``load_folder``; size, crop and pixel-art options as
-   in training) and holds out a stratified 20 % (``split_indices`` with seed 0, whatever
-   ``--seed`` is, so every run is judged on the same images; classes of 4 or more images give
-   at least one; animation frames stay on one side). The JSON records the held-out files and
-   their fingerprint: results are comparable only where that fingerprint matches (a change to
-   ``split_indices`` changes the split). The training part is written to
-   ``OUT/train_data`` as symlinks to the original files, one subfolder per class.
-2. Trains OURS (``TrainConfig`` defaults) and the BASELINE on that folder with the same
-   budget and model, through ``assetvae.train.train`` (each gets the full budget:
-   ``--epochs N``, or ``--minutes M`` as ``time_budget_s``; default 20 minutes, issue 6's
-   condition), exports each with ``export_bundle`` and samples through the runtime's
-   ``Generator`` -- the product path.
-3. Scores both (metrics below), writes ``OUT/sheet.png``, prints a table with issue 6's
-   targets, and writes ``OUT/quality.json`` (and ``--json PATH``).
+**Recipes** are config overrides on top of the product defaults (``RECIPES`` below; one line
+each, so a lever is one line: ``"native-grid": {"train.native_grid": True},``). A value may be
+a function of the config built so far (the classic recipe's KL weight follows the image size).
+``--recipe NAME:KEY=VALUE,KEY=VALUE`` defines one more on the command line (based on the
+defaults; ``base=plain`` as the first item starts from another recipe), and selects it.
+``--set SECTION.FIELD=VALUE`` overrides a field in every row, ``--set RECIPE.SECTION.FIELD=VALUE``
+in one recipe's rows (values are JSON; true/false/none work). A recipe naming a field this
+version's config does not have is reported as skipped, with the field, not silently run
+without it.
 
-``--set SECTION.FIELD=VALUE`` overrides a config field (JSON values; true/false/none work):
-``model.*`` applies to both recipes (same architecture); ``train.*`` applies to ours only,
-except the settings both must share (batch_size, val_fraction, crop, pixel_art, device,
-seed); ``baseline.train.*`` applies to the baseline only. Examples:
-``--set train.beta=0.01 --set model.width=32 --set baseline.train.beta=0.5``.
+**Sets** (``SETS``): ``tuxpaint`` (painted stamps from Debian's tuxpaint-stamps-default, built
+by ``../shared/data/tuxpaint_props.sh`` into ``DATA_DIR/tuxpaint_props`` unless ``--tuxpaint``
+names a folder; 202 images in 8 classes), ``plants`` (``assetvae demo-data``: 8 classes x 32
+at 64 px) and ``pixel`` (``assetvae demo-data --style pixel``: 8 classes x 32 items on the
+native 16-px grid). Every set is evaluated at 64 px: the pixel items are loaded uncropped and
+upscaled x4 by nearest neighbour, so a model that keeps the grid scores as the art does, and
+its rows train with ``train.crop=false`` (cropping a 16-px sprite to its opaque box and fitting
+it to 64 px would stretch its pixels unevenly). Samples a model makes at another size are
+resized to 64 px (nearest neighbour for the pixel set and for integer upscales, box filter
+in premultiplied alpha when shrinking).
 
-The baseline: the classic convolutional VAE recipe (Chollet, *Deep Learning with Python*,
-listing 8.25, and the Keras VAE examples): per-pixel binary cross-entropy on every channel,
-RMSprop at lr 1e-3, no alpha weighting, no augmentation, no KL warm-up, no gradient term:
-``TrainConfig(recon="bce", optimizer="rmsprop", lr=1e-3, augment=False, grad_weight=0,
-warmup_epochs=0, adv_weight=0, noise=None, beta=5e-4 * H * W * 4)``. The KL weight conversion: that recipe minimises,
-per image, ``mean over the P = H*W*C flattened entries of BCE + kl_loss`` with
-``kl_loss = -5e-4 * mean over the d latent dims of (1 + logvar - mu^2 - exp(logvar))``.
-The per-dim term is ``-2 * KL_j``, so ``kl_loss = (1e-3 / d) * KL``, which is ``5e-4 * KL``
-at the recipe's d = 2: one nat of KL costs 5e-4 of a mean-BCE unit. Our loss is summed over
-the P entries (and over latent dims), i.e. P times theirs, so the same price per nat is
-``beta = 5e-4 * P``: 2.05 at 32 px, 8.19 at 64 px (P counts all four RGBA channels, as
-flattening the RGBA image does). Keeping their code literally (a mean over our d = 32
-latent dims) would instead give ``beta = 1e-3 * P / d``, 16x weaker at d = 32; we keep the
-price per nat, the quantity the recipe's authors tuned, not an artefact of averaging over d.
-Everything else (architecture, batch size, cosine LR decay, grad clipping, the class latent
-model) is the product's and is the same for both recipes.
+Per set, once: the files are split (stratified 20 % held out, seed 0, animation frames kept on
+one side; every row is judged on the same held-out images), the training part is written to
+``OUT/SET/train_data`` as symlinks, and the real reference is measured: the class judge and its
+ceiling, per-class spread, sharpness and patch statistics of the real images, and what known
+damage scores (``real``: a 5-tap blur, half resolution, Gaussian noise 0.05, half the images;
+real half A against half B; a model that only copies its training images).
 
-Metrics (definitions in ``quality_metrics.py``; all images composited over mid-grey):
+Per row: train through ``assetvae.train.train`` (the budget as ``time_budget_s``), export with
+``export_bundle``, sample through the runtime's ``Generator`` (keys 0..n-1, seed ``--seed``, at
+spreads 0, 0.5, 1, 1.5), and score. Metrics (definitions in ``quality_metrics.py``; images
+composited over mid-grey):
 
-- ``heldout.psnr_db``: PSNR of the held-out images' reconstructions (posterior mean ->
-  decoder, torch model from the run's checkpoint), MSE pooled over the set; ``train_psnr_db``
-  the same on the training part (the gap shows over-fitting).
-- ``heldout.nelbo_own``: the model's own training loss at beta = 1 without the gradient
-  term -- recon term (4 posterior samples, fixed noise) + KL(q(z|x) || N(0, I)), averaged over
-  held-out images, divided by H*W*4 (nats per pixel-channel). For the baseline (BCE) this is
-  the negative ELBO under a Bernoulli likelihood of the [0, 1] targets (the classic, not
-  normalised for continuous values; its minimum is the targets' entropy, not 0); for ours
-  (alpha-weighted L1 on colour + BCE on alpha) the colour part is a Laplace(b=1) negative
-  log-likelihood without its log 2 constant, weighted by alpha: a pseudo-likelihood, so
-  ``nelbo_own`` compares runs of one recipe, not ours against the baseline.
-  ``heldout.nelbo_bce`` scores both with the baseline's all-channel BCE likelihood: a shared
-  yardstick, but biased against ours (ours was never asked to put black under transparent
-  pixels, which BCE on straight alpha demands).
-- ``consistency``: an independent judge (not the VAE): L2 multinomial logistic regression on
-  fixed features (8x8 over-grey RGB, an alpha-weighted colour histogram, a 4x4-cell gradient
-  orientation histogram; L2 weight by 4-fold CV on the training part), fitted on the real
-  training images. ``ceiling`` = its class-balanced accuracy on the held-out real images;
-  ``by_spread[s]`` = its accuracy on the samples of each class at spread s (equal counts per
-  class, so pooled = balanced); ``ratio`` = by_spread["1"] / ceiling (can exceed 1: samples
-  near a class centre are easier than real held-out art).
-- ``diversity[s]``: per class, mean pairwise Euclidean distance between samples in a fixed
-  feature space (the over-grey image box-averaged to 16x16 RGB, 768 numbers) divided by the same over all the class's real images; mean over
-  classes (per class too).
-- ``sharpness[s]``: per class, mean over samples of the mean |gradient| (forward differences,
-  RGB over grey, full resolution) divided by the same over the class's real images; mean over
-  classes. ``sharpness_rms[s]``: the same with root-mean-square |gradient|.
-- ``novelty[s]``: mean over all samples of the distance (16x16 features) to the nearest
-  training image of any class, divided by the mean distance from each held-out real image to
-  its nearest training image (what a genuinely new drawing scores): 0 = copies, 1 = as far
-  from the training set as new real art.
-- ``swd[s]``: sliced Wasserstein distance (512 fixed random directions) between 7x7 patches
-  (128 random per image) of each Laplacian-pyramid level (full size down to 16 px; the last
-  level is the low-pass residual) of the samples and of real half B, divided by the same
-  between real halves A and B (all real images, split per class with seed 0). The samples
-  for it are the first |A_c| of each class, so both sets have the same size and class mix.
-  Normalised by the real set's statistics (see SWDReference).
-- ``real.calibration``: what real half A scores after known damage (one 5-tap blur, half
-  resolution, Gaussian noise 0.05, or only half as many distinct images): a scale for
-  reading the sharpness and SWD ratios.
-- ``real.copier``: the sample metrics (at spread 1) of a model that only reproduces its
-  training images (training images drawn per class with replacement): consistency, SWD and
-  sharpness alone reward memorising; novelty is what tells it apart.
+- ``realism`` (headline, spread 1): the sum over Laplacian-pyramid levels (64, 32, 16 px) of
+  the sliced Wasserstein distance between 7x7 patches of the samples and of real half B,
+  divided by the same sum for real half A; 1 = as real as the real art. ``swd[s].ratio`` gives
+  the per-level ratios beside it (finest first).
+- ``two_sample`` (spread 1): held-out accuracy of an L2 logistic regression telling real images
+  from samples (as many samples per class as the class has real images), 5-fold cross-validated
+  3 times, on a fixed feature bank no training loss sees (Laplacian band-energy quantiles,
+  orientation histograms at three scales, colour and alpha histograms, fixed random filters).
+  0.5 = indistinguishable; ``blocks`` says which features give the samples away. Well below
+  0.5 means near-copies of real images (compare ``novelty``).
+- ``colour_truth`` (spread 1): per class, the share of real images whose key colours (hue
+  windows holding >= 20 % of the visible pixels, compared in CIELAB, Delta E <= 25) all appear
+  among the samples' key colours; mean over classes (and per class). The set's
+  ``colour_truth_real`` is the same for each real image against the others (leave one out).
+- ``mushrooms`` (plants only): among 48 samples of ``mushroom`` at spread 1, which cap colours
+  appear; passes when purple, brown, blue and red all do.
+- ``consistency``: an independent judge (L2 multinomial logistic regression on 8x8 RGB, a colour
+  histogram and an orientation histogram, fitted on the real training images); ``ceiling`` its
+  balanced accuracy on the held-out real images, ``by_spread[s]`` on the samples, ``ratio`` =
+  by_spread["1"] / ceiling.
+- ``diversity[s]``: per class, mean pairwise distance of the samples' 16x16 features over the
+  same for the real images; mean over classes.
+- ``novelty[s]``: mean distance from a sample to its nearest training image over the same for a
+  held-out real image: 0 = copies, 1 = as new as new real art.
+- ``sharpness[s]`` / ``sharpness_rms[s]``: mean (root-mean-square) gradient magnitude over the
+  real images'.
+- ``heldout``: PSNR of reconstructions of the held-out (and training) images, and the
+  model's own negative ELBO terms (torch, from the run's checkpoint).
+- ``speed``: epochs, training seconds, images trained per second.
 
-Samples come from ``Generator.sample(cls, n, spread, seed)`` -- keys 0..n-1, so the same key
-is the same noise direction at every spread. Spread 0 is the class centroid, or, where the
-class latent model fitted sub-clusters (``runs.*.components``), the centroid of the
-sub-cluster each key picks: then spread 0 has some diversity too.
+Rows that are not under issue 14's conditions (10 minutes, 2 CPU cores, device cpu) have their
+targets marked indicative.
 
-JSON schema (``quality.json``)::
+``--smoke`` runs every row on tiny sets (5 images per class, 32 px, a few seconds of
+training, fewer samples and projections), to exercise the script, not to measure anything.
+``--reference-only`` builds the sets and measures only the real references (no training).
 
-    {"benchmark": "quality", "data": str, "size": int, "classes": [str],
-     "counts": {class: n}, "split": {"holdout_fraction", "holdout_seed", "train", "heldout",
-       "train_per_class": {}, "heldout_per_class": {}, "swd_halves": [nA, nB],
-       "heldout_fingerprint": str, "heldout_files": [str]},
-     "budget": {"epochs": int|null, "minutes": float|null}, "seed": int, "samples_per_class",
-     "spreads": [0, 0.5, 1, 1.5], "sets": [str],
-     "classifier": {"l2", "cv_accuracy": {l2: acc}, "ceiling", "ceiling_pooled", "features"},
-     "real": {"swd_real_vs_real": [per level], "swd_levels_px": [int], "novelty_reference",
-              "calibration": {name: {"sharpness", "sharpness_rms", "swd_ratio": [per level]}},
-              "copier": {same keys as a run's sample metrics, spread "1" only}},
-     "runs": {"ours"|"baseline": {
-        "config": RunConfig dict, "epochs_trained", "train_seconds", "final_metrics": {},
-        "bundle": str, "parity_max_abs", "components": {class: k},
-        "heldout": {"psnr_db", "train_psnr_db", "nelbo_own", "nelbo_bce", "kl_nats",
-                    "recon_own_nats", "units"},
-        "consistency": {"ceiling", "by_spread": {s: acc}, "ratio"},
-        "diversity"|"sharpness"|"sharpness_rms": {s: {"mean", "per_class": {class: x}}},
-        "novelty": {s: x}, "swd": {s: {"distance": [per level], "ratio": [per level]}},
-        "eval_seconds"}},
-     "targets": {"set": str, "conditions": str, "checks": [{"name", "value", "target", "pass"}],
-                 "note": str (only when this run is not under the targets' conditions)},
-     "sheet": str, "machine": {}, "torch_threads", "code": {"commit", "dirty", "sha256": {}},
-     "wall_s": float}
+JSON (``OUT/quality.json`` and ``--json PATH``)::
+
+    {"benchmark": "quality", "version": 2, "smoke": bool, "seed", "spreads", "samples_per_class",
+     "budget": {"minutes", "epochs"}, "device", "sets": {SET: {"data", "size", "classes",
+       "counts", "split": {...}, "classifier": {...}, "real": {"swd_real_vs_real": [per level],
+       "swd_levels_px", "novelty_reference", "calibration": {name: {"realism", "swd_ratio",
+       "sharpness", "sharpness_rms", "two_sample"}}, "two_sample_halves": {...},
+       "colour_truth_real": {"mean", "per_class"}, "mushrooms": {...}, "copier": {...}},
+       "sheet": str}},
+     "recipes": {NAME: {KEY: VALUE}}, "rows": [{"set", "recipe", "minutes", "epochs_budget",
+       "name", "config", "epochs_trained", "train_seconds", "images_per_s", "final_metrics",
+       "bundle", "parity_max_abs", "components", "heldout": {...},
+       "realism": {s: x}, "swd": {s: {"distance", "ratio"}}, "two_sample": {...},
+       "colour_truth": {"mean", "per_class"}, "mushrooms": {...} (plants),
+       "consistency": {"ceiling", "by_spread", "ratio"}, "diversity"|"sharpness"|
+       "sharpness_rms": {s: {"mean", "per_class"}}, "novelty": {s: x}, "eval_seconds",
+       "targets": {"conditions_met": bool, "checks": [{"name", "value", "target", "pass"}]}}],
+     "skipped": [{"row", "reason"}], "machine", "torch_threads", "code", "wall_s"}
 
 Spread keys are written with ``format(s, "g")``: "0", "0.5", "1", "1.5".
 """
@@ -131,10 +110,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -143,39 +124,87 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality_metrics as qm  # noqa: E402
 from common import machine  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+TUXPAINT_SCRIPT = ROOT.parent / "shared" / "data" / "tuxpaint_props.sh"
 SPREADS = (0.0, 0.5, 1.0, 1.5)
 HOLDOUT_FRACTION = 0.2
-HOLDOUT_SEED = 0  # fixed: every run and --seed is judged on the same held-out images
-SHARED_TRAIN_KEYS = {"batch_size", "val_fraction", "crop", "pixel_art", "device", "seed"}
-BASELINE_KL_PER_MEAN_BCE = 5e-4
-# The classic recipe; beta is set from the image size in build_configs. Levers of ours that
-# the classic recipe never had are named here off, so a change of their defaults cannot leak in.
-BASELINE_RECIPE = {"recon": "bce", "optimizer": "rmsprop", "lr": 1e-3, "augment": False, "grad_weight": 0.0,
-                   "warmup_epochs": 0, "adv_weight": 0.0, "noise": None}
+HOLDOUT_SEED = 0  # fixed: every row and --seed is judged on the same held-out images
+MUSHROOM_SAMPLES = 48
 SHEET_COLUMNS = 6
-COL = 20  # table column width
 NELBO_SAMPLES = 4
 
-# Issue 6's targets (name, metric path, kind, bound).
-TARGETS = {
-    "tuxpaint": {
-        "conditions": "tuxpaint_props at 64 px, 20-minute budget per recipe, 2 CPU cores",
-        "checks": [
-            ("consistency s=1 / ceiling", "consistency_ratio", ">=", 0.8),
-            ("diversity s=1", "diversity_1", "within", (0.8, 1.2)),
-            ("sharpness s=1", "sharpness_1", ">=", 0.8),
-            ("novelty s=1", "novelty_1", ">=", 0.3),
-            ("held-out PSNR - baseline (dB)", "psnr_gain", ">=", 1.5),
-        ],
-    },
-    "plants": {
-        "conditions": "demo plants (assetvae demo-data --per-class 32) at 64 px, 20-minute budget per recipe",
-        "checks": [
-            ("consistency s=1 / ceiling", "consistency_ratio", ">=", 0.95),
-            ("sharpness s=1", "sharpness_1", ">=", 0.9),
-        ],
-    },
+# --------------------------------------------------------------------------- recipes
+#
+# A recipe is a dict of config overrides, "section.field" -> value (or a function of the
+# RunConfig built so far). Add a lever as one line; select it with --recipes.
+
+BASELINE_KL_PER_MEAN_BCE = 5e-4
+
+# Issue 14's plain baseline: a GroupNorm + SiLU conv VAE (assetvae/model.py, arch "plain"),
+# batch 32, Adam at a constant 2e-3, alpha-weighted L1 colour + L1 alpha + L1 of the grey
+# composite's gradients + 0.5 KL, flips and +-3 px shifts, sampling each class's Gaussian.
+PLAIN: dict[str, object] = {
+    "model.arch": "plain", "model.width": 32, "model.latent_dim": 32,
+    "train.batch_size": 32, "train.optimizer": "adam", "train.lr": 2e-3,
+    "train.lr_schedule": "constant", "train.recon": "l1",
+    "train.loss_weights": {"grad": 0.0, "grad-grey": 1.0}, "train.beta": 0.5,
+    "train.warmup_epochs": 0, "train.augment": True, "train.shift": 3,
+    "train.exemplar_scale": None, "train.components": 1, "train.adv_weight": 0.0,
+    "train.noise": None,
 }
+
+# The classic convolutional VAE recipe (Chollet, Deep Learning with Python, listing 8.25):
+# all-channel BCE, RMSprop at 1e-3, no alpha weighting, augmentation, warm-up or gradient
+# term. Its KL price per nat, 5e-4 of a mean-BCE unit, is beta = 5e-4 * H * W * 4 on our
+# summed loss (2.05 at 32 px, 8.19 at 64 px).
+CLASSIC: dict[str, object] = {
+    "train.recon": "bce", "train.optimizer": "rmsprop", "train.lr": 1e-3, "train.augment": False,
+    "train.loss_weights": {"grad": 0.0}, "train.warmup_epochs": 0, "train.adv_weight": 0.0,
+    "train.noise": None,
+    "train.beta": lambda cfg: BASELINE_KL_PER_MEAN_BCE * cfg.model.image_size ** 2 * 4,
+}
+
+RECIPES: dict[str, dict[str, object]] = {
+    "default": {},  # the product's defaults
+    "plain": PLAIN,
+    "classic": CLASSIC,
+    # levers, one line each, e.g.:  "adv": {"train.adv_weight": 0.1},
+}
+DEFAULT_RECIPES = ("default", "plain")
+LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
+
+# --------------------------------------------------------------------------- sets
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    name: str
+    size: int  # evaluation size; every row's default training size
+    overrides: dict = field(default_factory=dict)  # data handling every recipe gets here
+    pixel_art: bool | None = None  # loader option for the real reference (None: auto)
+    crop: bool = True
+    about: str = ""
+
+
+SETS: dict[str, SetSpec] = {
+    "tuxpaint": SetSpec("tuxpaint", 64, about="tuxpaint stamps: painted, 19-2300 px, 8 classes"),
+    "plants": SetSpec("plants", 64, about="assetvae demo-data: 8 plant classes x 32, 64 px"),
+    "pixel": SetSpec("pixel", 64, {"train.crop": False}, pixel_art=True, crop=False,
+                     about="assetvae demo-data --style pixel: 8 item classes x 32, 16 px, x4"),
+}
+
+# Issue 14's targets, at spread 1 (name, value key, kind, bound).
+TARGETS = [
+    ("realism", "realism", "<=", 2.0),
+    ("SWD ratio, every level", "swd_max", "<=", 3.0),
+    ("two-sample accuracy", "two_sample", "<=", 0.75),
+    ("consistency / ceiling", "consistency_ratio", ">=", 0.9),
+    ("diversity", "diversity", "within", (0.8, 1.2)),
+    ("novelty", "novelty", ">=", 0.3),
+    ("colour truth", "colour_truth", ">=", 0.8),
+    ("mushroom colours", "mushrooms", "is", True),
+]
+CONDITIONS = "10-minute budget per row, 2 CPU cores, device cpu"
 
 
 def skey(s: float) -> str:
@@ -183,6 +212,22 @@ def skey(s: float) -> str:
 
 
 # --------------------------------------------------------------------------- configs
+
+
+class RecipeUnavailable(Exception):
+    """A recipe names a config field this version does not have."""
+
+
+@dataclass
+class Row:
+    set: str
+    recipe: str
+    minutes: float | None  # None: --epochs
+
+    @property
+    def name(self) -> str:
+        budget = "" if self.minutes is None else f"@{self.minutes:g}"
+        return f"{self.set}:{self.recipe}{budget}"
 
 
 def parse_value(text: str):
@@ -197,62 +242,159 @@ def parse_value(text: str):
         return text
 
 
-def parse_sets(items: list[str]) -> list[tuple[str, str, str, object]]:
-    """'[baseline.]section.field=value' -> (who, section, field, value)."""
+def parse_assignments(text: str) -> dict[str, object]:
+    """'a.b=1,c.d=[1,2]' -> {"a.b": 1, "c.d": [1, 2]}: commas split only before a KEY=."""
+    out = {}
+    for item in re.split(r",(?=\s*[\w.-]+\s*=)", text):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{item!r}: use KEY=VALUE")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_recipe(spec: str, recipes: dict) -> tuple[str, dict]:
+    """'NAME' (a known recipe) or 'NAME:KEY=VALUE,...' (a new one; base=RECIPE first)."""
+    name, sep, body = spec.partition(":")
+    name = name.strip()
+    if not sep:
+        if name not in recipes:
+            raise SystemExit(f"unknown recipe {name!r}; known: {', '.join(recipes)}")
+        return name, recipes[name]
+    items = parse_assignments(body)
+    base = items.pop("base", "default")
+    if base not in recipes:
+        raise SystemExit(f"--recipe {spec!r}: unknown base {base!r}; known: {', '.join(recipes)}")
+    return name, {**recipes[base], **items}
+
+
+def parse_sets(items: list[str], recipes: dict) -> list[tuple[str | None, str, object]]:
+    """'[RECIPE.]section.field=value' -> (recipe or None for all, 'section.field', value)."""
     out = []
     for item in items:
         key, sep, value = item.partition("=")
         parts = key.strip().split(".")
-        who = "baseline" if parts[0] == "baseline" else "ours"
-        parts = parts[1:] if who == "baseline" else parts
-        if not sep or len(parts) != 2 or parts[0] not in ("model", "train"):
-            raise SystemExit(f"--set {item!r}: use [baseline.]model.FIELD=VALUE or [baseline.]train.FIELD=VALUE")
-        out.append((who, parts[0], parts[1], parse_value(value)))
+        who = parts[0] if len(parts) == 3 else None
+        if not sep or len(parts) not in (2, 3) or parts[-2] not in ("model", "train"):
+            raise SystemExit(f"--set {item!r}: use [RECIPE.]model.FIELD=VALUE or "
+                             "[RECIPE.]train.FIELD=VALUE")
+        if who is not None and who not in recipes:
+            raise SystemExit(f"--set {item!r}: unknown recipe {who!r}; known: {', '.join(recipes)}")
+        out.append((who, ".".join(parts[-2:]), parse_value(value)))
     return out
 
 
-def apply_set(cfg, section: str, field: str, value) -> None:
-    obj = getattr(cfg, section)
+def apply_override(cfg, key: str, value) -> None:
+    section, _, name = key.partition(".")
+    obj = getattr(cfg, section, None) if section in ("model", "train") else None
+    if obj is None or not name:
+        raise SystemExit(f"override {key!r}: use model.FIELD or train.FIELD")
     names = [f.name for f in dataclasses.fields(obj)]
-    if field not in names:
-        raise SystemExit(f"--set: {section} has no field {field!r}; fields: {', '.join(names)}")
-    setattr(obj, field, value)
+    if name not in names:
+        raise RecipeUnavailable(f"{section} has no field {name!r} in this version")
+    setattr(obj, name, value(cfg) if callable(value) else value)
 
 
-def build_configs(args):
+def row_config(row: Row, spec: SetSpec, recipe: dict, sets: list, args):
+    """The RunConfig of one row: defaults, the budget, the set's data handling, the recipe
+    (plain values, then functions of the config), --device, then --set (all rows, then this
+    recipe's)."""
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
 
-    if args.epochs:
+    if row.minutes is not None:
+        budget = {"epochs": 1_000_000, "time_budget_s": row.minutes * 60.0}
+    else:
         budget = {"epochs": args.epochs, "time_budget_s": None}
-    else:  # the clock stops training; the epoch count is only a ceiling
-        budget = {"epochs": 1_000_000, "time_budget_s": args.minutes * 60.0}
-    common = {"seed": args.seed, "preview_every": 0, **budget}
-    ours = RunConfig(model=ModelConfig(image_size=args.size), train=TrainConfig(**common))
-    known = {f.name for f in dataclasses.fields(TrainConfig)}  # levers added later stay off
-    base = RunConfig(model=ModelConfig(image_size=args.size), train=TrainConfig(
-        **common, **{k: v for k, v in BASELINE_RECIPE.items() if k in known}))
-    sets = parse_sets(args.set)
-    for who, section, field, value in sets:
-        if who == "ours":
-            apply_set(ours, section, field, value)
-            if section == "model" or field in SHARED_TRAIN_KEYS:
-                apply_set(base, section, field, value)
-    # The KL weight follows the final image size (see the module docstring).
-    s = base.model.image_size
-    base.train.beta = BASELINE_KL_PER_MEAN_BCE * s * s * 4
-    for who, section, field, value in sets:
-        if who == "baseline":
-            apply_set(base, section, field, value)
-    for cfg in (ours, base):
-        cfg.validate()
-    return ours, base
+    cfg = RunConfig(model=ModelConfig(image_size=spec.size),
+                    train=TrainConfig(seed=args.seed, preview_every=0, **budget))
+    for key, value in spec.overrides.items():
+        apply_override(cfg, key, value)
+    for key, value in recipe.items():
+        if not callable(value):
+            apply_override(cfg, key, value)
+    for key, value in recipe.items():
+        if callable(value):
+            apply_override(cfg, key, value)
+    if args.device:
+        cfg.train.device = args.device
+    for who, key, value in sets:
+        if who is None or who == row.recipe:
+            apply_override(cfg, key, value)
+    if args.smoke:
+        cfg.model.image_size = min(cfg.model.image_size, spec.size)
+    cfg.validate()
+    return cfg
+
+
+def plan_rows(args, recipes: dict) -> list[Row]:
+    default_minutes = None if args.epochs else args.minutes
+    if args.row:
+        rows = []
+        for text in args.row:
+            m = re.fullmatch(r"([\w-]+):([\w.+-]+?)(?:@([\d.]+))?", text.strip())
+            if not m or m[1] not in SETS or m[2] not in recipes:
+                raise SystemExit(f"--row {text!r}: use SET:RECIPE[@MINUTES] with a set of "
+                                 f"{', '.join(SETS)} and a recipe of {', '.join(recipes)}")
+            rows.append(Row(m[1], m[2], float(m[3]) if m[3] else default_minutes))
+        return rows
+    rows = [Row(s, r, default_minutes) for s in args.sets for r in args.recipes]
+    if args.long:
+        rows += [Row(s, "default", LONG_MINUTES) for s in args.sets]
+    return rows
 
 
 # --------------------------------------------------------------------------- data
 
 
+def build_set(name: str, data_dir: Path, args) -> Path:
+    """The set's folder, written (or fetched) on first use."""
+    from assetvae.datasets.demo import write_demo_folder
+
+    if args.smoke:
+        return build_smoke_set(name, data_dir / "smoke", args)
+    if name == "tuxpaint":
+        folder = Path(args.tuxpaint) if args.tuxpaint else data_dir / "tuxpaint_props"
+        if not folder.is_dir():
+            if not TUXPAINT_SCRIPT.exists():
+                raise SystemExit(f"no tuxpaint folder at {folder} and no {TUXPAINT_SCRIPT} to "
+                                 "build it; give --tuxpaint DIR")
+            print(f"building {folder} with {TUXPAINT_SCRIPT} (Debian package, apt)", flush=True)
+            subprocess.run(["bash", str(TUXPAINT_SCRIPT), str(folder)], check=True)
+        return folder
+    folder = data_dir / name
+    if not folder.is_dir():
+        style = "pixel" if name == "pixel" else "plants"
+        write_demo_folder(folder, per_class=32, seed=0, style=style)
+    return folder
+
+
+def build_smoke_set(name: str, root: Path, args) -> Path:
+    """Tiny stand-ins: 5 images per class (tuxpaint: its first 5 per class, when present)."""
+    from assetvae.datasets.demo import write_demo_folder
+
+    folder = root / name
+    if folder.is_dir():
+        return folder
+    if name == "tuxpaint":
+        src = Path(args.tuxpaint) if args.tuxpaint else root.parent / "tuxpaint_props"
+        if not src.is_dir():
+            raise RecipeUnavailable(f"no tuxpaint folder at {src} (give --tuxpaint DIR)")
+        tmp = root / "tuxpaint.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for cls in sorted(p.name for p in src.iterdir() if p.is_dir()):
+            (tmp / cls).mkdir(parents=True)
+            for f in sorted((src / cls).glob("*.png"))[:5]:
+                shutil.copy2(f, tmp / cls / f.name)
+        tmp.rename(folder)
+    else:
+        style = "pixel" if name == "pixel" else "plants"
+        write_demo_folder(folder, per_class=5, seed=0, style=style,
+                          size=None if style == "pixel" else 32)
+    return folder
+
+
 def write_train_folder(data, train_idx: np.ndarray, root: Path, dest: Path) -> Path:
-    """The training part as an asset folder: OUT/train_data/CLASS/<file>, symlinks to the originals."""
+    """The training part as an asset folder: DEST/CLASS/<file>, symlinks to the originals."""
     if dest.exists():
         shutil.rmtree(dest)
     for i in train_idx:
@@ -283,13 +425,37 @@ def swd_halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(np.asarray(a, np.int64)), np.sort(np.asarray(b, np.int64))
 
 
-class RealReference:
-    """Everything measured on the real images once, before any model is trained."""
+def resize_rgba(images: np.ndarray, size: int, nearest: bool) -> np.ndarray:
+    """uint8 RGBA [N, S, S, 4] -> [N, size, size, 4]: integer upscales repeat pixels (always,
+    or any upscale when nearest), downscales box-average in premultiplied alpha."""
+    n, s = len(images), images.shape[1]
+    if s == size:
+        return images
+    if size > s and (nearest or size % s == 0):
+        idx = (np.arange(size) * s) // size
+        return images[:, idx][:, :, idx]
+    from PIL import Image
 
-    def __init__(self, data, train_idx, held_idx, swd_dirs: int = 512, swd_patches: int = 128):
-        self.data, self.train_idx, self.held_idx = data, train_idx, held_idx
+    out = np.empty((n, size, size, 4), np.uint8)
+    filt = Image.Resampling.NEAREST if nearest else Image.Resampling.BOX
+    for i, im in enumerate(images):  # Pillow premultiplies RGBA for its resampling filters
+        out[i] = np.asarray(Image.fromarray(im, "RGBA").resize((size, size), filt))
+    out[out[..., 3] == 0, :3] = 0
+    return out
+
+
+# --------------------------------------------------------------------------- real reference
+
+
+class RealReference:
+    """Everything measured on one set's real images once, before any row is trained."""
+
+    def __init__(self, name: str, data, train_idx, held_idx, args):
+        self.name, self.data, self.train_idx, self.held_idx = name, data, train_idx, held_idx
         self.images, self.labels = data.images, data.labels
         self.n_classes = len(data.classes)
+        self.counts = [int((self.labels == c).sum()) for c in range(self.n_classes)]
+        self.ts_args = {"folds": 3, "repeats": 1} if args.smoke else {}
         self.feats = qm.tiny_features(self.images)
         y = self.labels
         self.judge = qm.ClassJudge(self.n_classes).fit(self.images[train_idx], y[train_idx])
@@ -298,47 +464,73 @@ class RealReference:
             pred = self.judge.predict(self.images[held_idx])
             self.ceiling = qm.balanced_accuracy(pred, y[held_idx])
             self.ceiling_pooled = float((pred == y[held_idx]).mean())
-            self.novelty_ref = float(qm.nearest_distances(self.feats[held_idx], self.feats[train_idx]).mean())
+            self.novelty_ref = float(qm.nearest_distances(self.feats[held_idx],
+                                                          self.feats[train_idx]).mean())
         else:
             self.ceiling = self.ceiling_pooled = self.novelty_ref = float("nan")
         self.mpd = [qm.mean_pairwise_distance(self.feats[y == c]) for c in range(self.n_classes)]
-        self.grad = [float(qm.gradient_magnitude(self.images[y == c]).mean()) for c in range(self.n_classes)]
-        self.grad_rms = [float(qm.gradient_rms(self.images[y == c]).mean()) for c in range(self.n_classes)]
+        self.grad = [float(qm.gradient_magnitude(self.images[y == c]).mean())
+                     for c in range(self.n_classes)]
+        self.grad_rms = [float(qm.gradient_rms(self.images[y == c]).mean())
+                         for c in range(self.n_classes)]
         self.half_a, self.half_b = swd_halves(y, HOLDOUT_SEED)
         self.a_counts = [int((y[self.half_a] == c).sum()) for c in range(self.n_classes)]
+        dirs, patches = (64, 16) if args.smoke else (512, 128)
         self.swd = qm.SWDReference(self.images[self.half_a], self.images[self.half_b],
-                                   per_image=swd_patches, n_dirs=swd_dirs)
-        self.calibration = self._calibrate()
+                                   per_image=patches, n_dirs=dirs)
 
-    def _calibrate(self) -> dict:
-        """What known degradations of real half A score: a scale for sharpness and SWD ratios."""
-        a = self.images[self.half_a]
-        g = qm.over_grey(a)
+    def measure(self) -> dict:
+        """The set's reference numbers: known damage, real against real, copies."""
+        a, b = self.images[self.half_a], self.images[self.half_b]
         rng = np.random.default_rng(0)
         la, twice = self.labels[self.half_a], []
         for c in range(self.n_classes):  # every other image of each class, each shown twice
             idx = np.flatnonzero(la == c)
             twice.extend(np.repeat(idx[::2], 2)[: len(idx)])
-        variants = {
-            "blur_5tap": qm._blur(g),  # one binomial [1 4 6 4 1]/16 pass, sigma = 1 px
-            "half_resolution": qm.pyr_up(qm.pyr_down(g)),
-            "noise_0.05": np.clip(g + rng.normal(0.0, 0.05, g.shape), 0.0, 1.0),
-            # the same count, but only half as many distinct images: SWD's sampling floor
-            "half_the_images": g[np.sort(np.asarray(twice, np.int64))],
-        }
-        out = {}
-        for name, rgb in variants.items():
-            img = qm.opaque(rgb)
-            out[name] = {
-                "sharpness": round(float(qm.gradient_magnitude(img).mean() / qm.gradient_magnitude(a).mean()), 4),
-                "sharpness_rms": round(float(qm.gradient_rms(img).mean() / qm.gradient_rms(a).mean()), 4),
-                "swd_ratio": [round(v, 3) for v in self.swd.ratio(img)],
+        ga, gb = qm.over_grey(a), qm.over_grey(b)
+
+        def damage(g):
+            return {
+                "blur_5tap": qm._blur(g),  # one binomial [1 4 6 4 1]/16 pass, sigma = 1 px
+                "half_resolution": qm.pyr_up(qm.pyr_down(g)),
+                "noise_0.05": np.clip(g + rng.normal(0.0, 0.05, g.shape), 0.0, 1.0),
             }
-        out["real_half_a"] = {"sharpness": 1.0, "sharpness_rms": 1.0, "swd_ratio": [1.0] * len(self.swd.sizes)}
-        return out
+
+        out = {}
+        damaged_b = damage(gb)
+        for name, rgb in {**damage(ga), "half_the_images": ga[np.sort(twice)]}.items():
+            img = qm.opaque(rgb)
+            r = self.swd.realism(img)
+            entry = {
+                "realism": round(r["realism"], 3), "swd_ratio": [round(v, 3) for v in r["ratio"]],
+                "sharpness": round(float(qm.gradient_magnitude(img).mean()
+                                         / qm.gradient_magnitude(a).mean()), 4),
+                "sharpness_rms": round(float(qm.gradient_rms(img).mean()
+                                             / qm.gradient_rms(a).mean()), 4),
+            }
+            if name in damaged_b:  # real half A against damaged half B: no twins across sides
+                ts = qm.two_sample_test(a, qm.opaque(damaged_b[name]), per_block=False,
+                                        **self.ts_args)
+                entry["two_sample"] = round(ts["accuracy"], 4)
+            out[name] = entry
+        halves = qm.two_sample_test(a, b, **self.ts_args)
+        out["real_half_a"] = {"realism": 1.0, "swd_ratio": [1.0] * len(self.swd.sizes),
+                              "sharpness": 1.0, "sharpness_rms": 1.0,
+                              "two_sample": round(halves["accuracy"], 4)}
+        colour = {cls: round(qm.colour_truth_reference(self.images[self.labels == c]), 4)
+                  for c, cls in enumerate(self.data.classes)}
+        ref = {"calibration": out, "two_sample_halves": finite(halves),
+               "colour_truth_real": {"mean": round(float(np.mean(list(colour.values()))), 4),
+                                     "per_class": colour,
+                                     "note": "each real image against the other real images "
+                                             "of its class (leave one out)"}}
+        if self.name == "plants" and "mushroom" in self.data.classes:
+            m = self.images[self.labels == self.data.classes.index("mushroom")]
+            ref["mushrooms"] = qm.mushroom_check(m)
+        return ref
 
 
-# --------------------------------------------------------------------------- one recipe
+# --------------------------------------------------------------------------- one row
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -346,20 +538,16 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 
 
 def torch_model(run_dir: Path):
-    from assetvae.checkpoint import load_checkpoint
-    from assetvae.model import VAE
+    from assetvae.rundir import load_model
 
-    state = load_checkpoint(run_dir)
-    model = VAE(state["config"].model)
-    model.load_state_dict(state["model"])
-    return model.eval(), state["config"]
+    return load_model(run_dir)
 
 
 def reconstruct(model, images: np.ndarray) -> np.ndarray:
     """Posterior mean -> decoder, float RGBA [N, S, S, 4] in [0, 1]."""
     import torch
 
-    from assetvae.train import to_tensor
+    from assetvae.model import to_tensor
 
     out = []
     with torch.no_grad():
@@ -370,11 +558,15 @@ def reconstruct(model, images: np.ndarray) -> np.ndarray:
 
 
 def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
-    """Held-out loss terms at beta = 1, no gradient term: nats per image and per pixel-channel."""
+    """Held-out loss terms at beta = 1, no extra terms: nats per image and per pixel-channel.
+
+    ``nelbo_own`` uses the row's own reconstruction loss (a pseudo-likelihood for the L1
+    losses: compare rows of one recipe), ``nelbo_bce`` the all-channel BCE of the classic
+    recipe (a shared yardstick, biased against alpha-weighted losses)."""
     import torch
 
-    from assetvae.losses import vae_loss
-    from assetvae.train import to_tensor
+    from assetvae.losses import Batch, vae_loss
+    from assetvae.model import to_tensor
 
     if len(images) == 0:
         return {}
@@ -389,12 +581,14 @@ def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
                 noise = torch.randn(len(x), model.cfg.latent_dim, generator=g)
                 logits = model.decoder(post.sample(noise))
                 for name, loss in (("own", recon), ("bce", "bce")):
-                    tot[name] += float(vae_loss(logits, x, kl, 1.0, 0.0, loss).recon) * len(x) / NELBO_SAMPLES
+                    parts = vae_loss(Batch(logits, x), loss, {}, 1.0).parts
+                    tot[name] += float(parts["recon"]) * len(x) / NELBO_SAMPLES
             tot["kl"] += float(kl.sum())
     n, dims = len(images), images[0].size
     rec_own, rec_bce, kl = tot["own"] / n, tot["bce"] / n, tot["kl"] / n
-    return {"nelbo_own": round((rec_own + kl) / dims, 5), "nelbo_bce": round((rec_bce + kl) / dims, 5),
-            "kl_nats": round(kl, 3), "recon_own_nats": round(rec_own, 2),
+    return {"nelbo_own": round((rec_own + kl) / dims, 5),
+            "nelbo_bce": round((rec_bce + kl) / dims, 5), "kl_nats": round(kl, 3),
+            "recon_own_nats": round(rec_own, 2),
             "units": f"nats per pixel-channel (/{dims}); kl_nats and recon_own_nats per image"}
 
 
@@ -404,76 +598,220 @@ def per_class_ratio(values: list[float], refs: list[float], classes: list[str]) 
             "per_class": {c: round(float(v), 4) for c, v in ratios.items()}}
 
 
-def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]], classes: list[str]) -> dict:
-    """consistency, diversity, sharpness, novelty and SWD of samples[spread][class]."""
+def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]]) -> dict:
+    """consistency, diversity, sharpness, novelty, SWD and realism of samples[spread][class];
+    the two-sample test, colour truth and the mushroom check on the spread-1 samples."""
+    classes = real.data.classes
     out = {"consistency": {"ceiling": round(real.ceiling, 4), "by_spread": {}},
-           "diversity": {}, "sharpness": {}, "sharpness_rms": {}, "novelty": {}, "swd": {}}
+           "diversity": {}, "sharpness": {}, "sharpness_rms": {}, "novelty": {}, "swd": {},
+           "realism": {}}
     train_feats = real.feats[real.train_idx]
+    n = min(len(x) for x in samples[min(samples)])  # the common count at every spread
     for s, per_class in samples.items():
         k = skey(s)
-        feats = [qm.tiny_features(x) for x in per_class]
-        pred = real.judge.predict(np.concatenate(per_class))
+        shown = [x[:n] for x in per_class]
+        feats = [qm.tiny_features(x) for x in shown]
+        pred = real.judge.predict(np.concatenate(shown))
         y = np.concatenate([np.full(len(f), c) for c, f in enumerate(feats)])
         out["consistency"]["by_spread"][k] = round(qm.balanced_accuracy(pred, y), 4)
-        out["diversity"][k] = per_class_ratio([qm.mean_pairwise_distance(f) for f in feats], real.mpd, classes)
+        out["diversity"][k] = per_class_ratio([qm.mean_pairwise_distance(f) for f in feats],
+                                              real.mpd, classes)
         out["sharpness"][k] = per_class_ratio(
-            [float(qm.gradient_magnitude(x).mean()) for x in per_class], real.grad, classes)
+            [float(qm.gradient_magnitude(x).mean()) for x in shown], real.grad, classes)
         out["sharpness_rms"][k] = per_class_ratio(
-            [float(qm.gradient_rms(x).mean()) for x in per_class], real.grad_rms, classes)
+            [float(qm.gradient_rms(x).mean()) for x in shown], real.grad_rms, classes)
         nn = qm.nearest_distances(np.concatenate(feats), train_feats).mean()
         out["novelty"][k] = round(float(nn / real.novelty_ref), 4)
-        fake = np.concatenate([x[:n] for x, n in zip(per_class, real.a_counts)])
-        d = real.swd.distances(fake)
-        out["swd"][k] = {"distance": [round(v, 5) for v in d],
-                         "ratio": [round(v / r, 3) for v, r in zip(d, real.swd.real_vs_real)]}
+        fake = np.concatenate([x[:m] for x, m in zip(samples[s], real.a_counts)])
+        r = real.swd.realism(fake)
+        out["realism"][k] = round(r["realism"], 3)
+        out["swd"][k] = {"distance": [round(v, 5) for v in r["distance"]],
+                         "ratio": [round(v, 3) for v in r["ratio"]]}
     c = out["consistency"]
-    c["ratio"] = round(c["by_spread"]["1"] / real.ceiling, 4) if "1" in c["by_spread"] and real.ceiling > 0 else None
+    c["ratio"] = (round(c["by_spread"]["1"] / real.ceiling, 4)
+                  if "1" in c["by_spread"] and real.ceiling > 0 else None)
+    one = samples[1.0]
+    fake = np.concatenate([x[:m] for x, m in zip(one, real.counts)])
+    ts = qm.two_sample_test(real.images, fake, **real.ts_args)
+    out["two_sample"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in ts.items()}
+    if "blocks" in ts:
+        out["two_sample"]["blocks"] = {k: round(v, 4) for k, v in ts["blocks"].items()}
+    colour = {cls: round(qm.colour_truth(real.images[real.labels == ci], one[ci][:n]), 4)
+              for ci, cls in enumerate(classes)}
+    out["colour_truth"] = {"mean": round(float(np.mean(list(colour.values()))), 4),
+                           "per_class": colour}
+    if real.name == "plants" and "mushroom" in classes:
+        out["mushrooms"] = qm.mushroom_check(one[classes.index("mushroom")][:MUSHROOM_SAMPLES])
     return out
 
 
-def copier_reference(real: RealReference, classes: list[str], n: int, seed: int) -> dict:
+def copier_reference(real: RealReference, n: int, seed: int) -> dict:
     """What a model that only reproduces its training images would score (at spread 1)."""
     rng = np.random.default_rng(seed)
     y = real.labels
-    copies = [real.images[rng.choice(real.train_idx[y[real.train_idx] == c], n, replace=True)]
-              for c in range(len(classes))]
-    return score_samples(real, {1.0: copies}, classes)
+    m = max([n, MUSHROOM_SAMPLES] + real.counts)
+    copies = [real.images[rng.choice(real.train_idx[y[real.train_idx] == c], m, replace=True)]
+              for c in range(real.n_classes)]
+    return score_samples(real, {1.0: copies})
 
 
-def run_recipe(name: str, cfg, out: Path, real: RealReference, args) -> tuple[dict, dict]:
-    """Train, export, sample through the runtime, score. Returns (JSON row, images for the sheet)."""
+def run_row(row: Row, cfg, real: RealReference, out: Path, args) -> tuple[dict, dict]:
+    """Train, export, sample through the runtime, score. Returns (JSON row, sheet images)."""
     from assetvae.export.bundle import export_bundle
     from assetvae.plugin_api import Generator
     from assetvae.train import train
 
-    run_dir = out / name / "run"
+    tag = row.name.replace(":", "-").replace("@", "-")
+    run_dir = out / row.set / tag / "run"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
     t0 = time.perf_counter()
-    res = train(cfg, run_dir, progress=False, log=lambda s: print(f"[{name}] {s}", flush=True))
+    res = train(cfg, run_dir, progress=False, log=lambda s: print(f"[{row.name}] {s}", flush=True))
     train_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    bundle = out / name / f"{name}.avae.onnx"
+    bundle = out / row.set / tag / f"{tag}.avae.onnx"
     rep = export_bundle(run_dir, bundle)
     gen = Generator.load(bundle, device="cpu")
     classes = real.data.classes
-    if gen.classes != classes:  # e.g. train.discover: styles found by clustering, not the folders
-        raise SystemExit(f"{name}: the bundle's classes {gen.classes} differ from the data's folder classes "
-                         f"{classes}; this benchmark scores folder classes (leave train.discover unset)")
+    if gen.classes != classes:  # e.g. train.discover: styles found by clustering, not folders
+        raise SystemExit(f"{row.name}: the bundle's classes {gen.classes} differ from the data's "
+                         f"folder classes {classes}; this benchmark scores folder classes")
+    size = real.images.shape[1]
+    nearest = real.name == "pixel"
     n = max([args.samples] + real.a_counts)
-    samples = {s: [gen.sample(c, n, spread=s, seed=args.seed) for c in classes] for s in SPREADS}
+    n1 = max([n, MUSHROOM_SAMPLES] + real.counts)
+    samples = {s: [resize_rgba(gen.sample(c, n1 if s == 1.0 else n, spread=s, seed=args.seed),
+                               size, nearest) for c in classes] for s in SPREADS}
 
-    model, _ = torch_model(run_dir)
-    rec = reconstruct(model, real.images)
-    held, tr = real.held_idx, real.train_idx
-    heldout = {"psnr_db": round(qm.psnr(qm.over_grey(rec[held]), qm.over_grey(real.images[held])), 3)
-               if len(held) else None,
-               "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]), qm.over_grey(real.images[tr])), 3),
-               **negative_elbo(model, real.images[held], cfg.train.recon, seed=0)}
-    row = {"config": cfg.to_dict(), "epochs_trained": res.epochs, "train_seconds": round(train_s, 1),
-           "final_metrics": res.metrics, "bundle": str(bundle), "parity_max_abs": rep.parity_max_abs,
-           "components": {c.name: len(getattr(c, "components", None) or []) or 1 for c in gen.manifest.classes},
-           "heldout": heldout, **score_samples(real, samples, classes)}
-    row["eval_seconds"] = round(time.perf_counter() - t1, 1)
-    return row, {"recon": _to_uint8(rec), "samples": samples}
+    heldout, rec = {}, None
+    try:  # torch-side numbers need the trainer's model API; sample metrics do not
+        model, _ = torch_model(run_dir)
+        msize = cfg.model.image_size
+        rec = _to_uint8(reconstruct(model, resize_rgba(real.images, msize, nearest)))
+        rec = resize_rgba(rec, size, nearest).astype(np.float64) / 255.0
+        held, tr = real.held_idx, real.train_idx
+        heldout = {"psnr_db": round(qm.psnr(qm.over_grey(rec[held]),
+                                            qm.over_grey(real.images[held])), 3)
+                   if len(held) else None,
+                   "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]),
+                                                  qm.over_grey(real.images[tr])), 3),
+                   **negative_elbo(model, resize_rgba(real.images[held], msize, nearest),
+                                   cfg.train.recon, seed=0)}
+    except Exception as e:  # noqa: BLE001 - report it in the row, keep the sample metrics
+        print(f"[{row.name}] warning: held-out reconstruction metrics failed: {e!r}", flush=True)
+        heldout = {"error": repr(e)}
+    n_train = len(real.train_idx)
+    result = {
+        "set": row.set, "recipe": row.recipe, "minutes": row.minutes,
+        "epochs_budget": None if row.minutes is not None else args.epochs, "name": row.name,
+        "config": cfg.to_dict(), "epochs_trained": res.epochs,
+        "train_seconds": round(train_s, 1),
+        # the trainer's own figure for its last epoch; overall: all epochs over the wall time
+        "images_per_s": (res.metrics or {}).get("images_per_s"),
+        "images_per_s_overall": round(
+            res.epochs * n_train * (1 - cfg.train.val_fraction) / train_s, 1),
+        "final_metrics": res.metrics, "bundle": str(bundle),
+        "parity_max_abs": rep.parity_max_abs,
+        "components": {c.name: len(getattr(c, "components", None) or []) or 1
+                       for c in gen.manifest.classes},
+        "heldout": heldout, **score_samples(real, samples)}
+    result["eval_seconds"] = round(time.perf_counter() - t1, 1)
+    blank = np.zeros_like(real.images, dtype=np.float64)
+    return result, {"recon": _to_uint8(rec if rec is not None else blank), "samples": samples}
+
+
+# --------------------------------------------------------------------------- targets, table
+
+
+def check_targets(r: dict, args) -> dict:
+    one = "1"
+    values = {
+        "realism": r["realism"].get(one),
+        "swd_max": max(r["swd"][one]["ratio"]) if one in r["swd"] else None,
+        "two_sample": r["two_sample"]["accuracy"],
+        "consistency_ratio": r["consistency"]["ratio"],
+        "diversity": r["diversity"][one]["mean"],
+        "novelty": r["novelty"][one],
+        "colour_truth": r["colour_truth"]["mean"],
+        "mushrooms": r["mushrooms"]["pass"] if "mushrooms" in r else None,
+    }
+    checks = []
+    for name, key, kind, bound in TARGETS:
+        v = values[key]
+        if v is None:
+            continue
+        if kind == "within":
+            ok, text = bound[0] <= v <= bound[1], f"{bound[0]:g}..{bound[1]:g}"
+        elif kind == "<=":
+            ok, text = v <= bound, f"<= {bound:g}"
+        elif kind == ">=":
+            ok, text = v >= bound, f">= {bound:g}"
+        else:
+            ok, text = v is bound, "pass"
+        checks.append({"name": name, "value": v if isinstance(v, bool) else round(float(v), 4),
+                       "target": text, "pass": bool(ok)})
+    met = (r["minutes"] == 10 and os.cpu_count() == 2 and r["config"]["train"]["device"] == "cpu"
+           and not args.smoke)
+    return {"conditions": CONDITIONS, "conditions_met": met, "checks": checks}
+
+
+def fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "pass" if v else "FAIL"
+    if isinstance(v, (list, tuple)):
+        return "/".join(fmt(x, 1) for x in v)
+    return f"{v:.{digits}f}"
+
+
+TABLE = [  # header, width, getter
+    ("row", 26, lambda r: r["name"]),
+    ("epochs", 7, lambda r: str(r["epochs_trained"])),
+    ("img/s", 7, lambda r: fmt(r.get("images_per_s"), 0)),
+    ("realism", 8, lambda r: fmt(r["realism"].get("1"))),
+    ("SWD per level", 16, lambda r: fmt(r["swd"]["1"]["ratio"]) if "1" in r["swd"] else "-"),
+    ("2-sample", 9, lambda r: fmt(r["two_sample"]["accuracy"])),
+    ("colour", 7, lambda r: fmt(r["colour_truth"]["mean"])),
+    ("consist", 8, lambda r: fmt(r["consistency"]["ratio"])),
+    ("divers", 7, lambda r: fmt(r["diversity"]["1"]["mean"])),
+    ("novel", 6, lambda r: fmt(r["novelty"]["1"])),
+    ("sharp", 6, lambda r: fmt(r["sharpness"]["1"]["mean"])),
+    ("PSNR", 6, lambda r: fmt(r["heldout"].get("psnr_db"), 1)),
+    ("mush", 5, lambda r: fmt(r["mushrooms"]["pass"]) if "mushrooms" in r else ""),
+    ("targets", 8, lambda r: "{}/{}{}".format(sum(c["pass"] for c in r["targets"]["checks"]),
+                                              len(r["targets"]["checks"]),
+                                              "" if r["targets"]["conditions_met"] else "*")),
+]
+
+
+def print_table(result: dict) -> None:
+    def line(cells):
+        return "".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                       for i, (c, (_, w, _g)) in enumerate(zip(cells, TABLE)))
+
+    print("\nspread 1 (SWD levels finest first; consist = consistency / ceiling; * = not under "
+          f"issue 14's conditions: {CONDITIONS})")
+    print(line([h for h, _, _ in TABLE]))
+    for set_name, ref in result["sets"].items():
+        for r in result["rows"]:
+            if r["set"] == set_name:
+                try:
+                    print(line([g(r) for _, _, g in TABLE]))
+                except (KeyError, TypeError) as e:
+                    print(f"{r['name']:<26}(incomplete row: {e!r})")
+        real = ref["real"]
+        cal = real["calibration"]
+        copier = real["copier"]
+        blur = cal["blur_5tap"]
+        print(f"  {set_name} reference: real A vs B 2-sample "
+              f"{fmt(cal['real_half_a']['two_sample'])}, colour "
+              f"{fmt(real['colour_truth_real']['mean'])}; blur 5-tap realism "
+              f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism {fmt(cal['noise_0.05']['realism'])}; train copies realism "
+              f"{fmt(copier['realism']['1'])} 2-sample {fmt(copier['two_sample']['accuracy'])} "
+              f"novelty {fmt(copier['novelty']['1'])}")
+    for s in result["skipped"]:
+        print(f"skipped {s['row']}: {s['reason']}")
 
 
 # --------------------------------------------------------------------------- sheet
@@ -481,7 +819,7 @@ def run_recipe(name: str, cfg, out: Path, real: RealReference, args) -> tuple[di
 
 def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: Path) -> None:
     """Per class: real images (held-out first), their reconstructions, samples at each spread;
-    ours left of the dark column, the baseline right of it."""
+    one block of columns per row, separated by black columns."""
     from PIL import Image, ImageDraw, ImageFont
 
     from assetvae.plugin_api.images import labelled_grid, save_png
@@ -492,7 +830,8 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
     bar[..., 3] = 255  # opaque black separator
 
     def side_by_side(parts: list[np.ndarray]) -> np.ndarray:
-        padded = [np.concatenate([p[:SHEET_COLUMNS]] + [blank] * (SHEET_COLUMNS - len(p[:SHEET_COLUMNS])))
+        padded = [np.concatenate([p[:SHEET_COLUMNS]]
+                                 + [blank] * (SHEET_COLUMNS - len(p[:SHEET_COLUMNS])))
                   for p in parts]
         out = [padded[0]]
         for p in padded[1:]:
@@ -506,10 +845,12 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
         train = real.train_idx[real.labels[real.train_idx] == c]
         pick = np.concatenate([held, train])[:SHEET_COLUMNS]
         n_held = int(min(len(held), SHEET_COLUMNS))
-        rows.append((f"{cls} real ({n_held} held-out)", side_by_side([real.images[pick]] * len(names))))
+        rows.append((f"{cls} real ({n_held} held-out)",
+                     side_by_side([real.images[pick]] * len(names))))
         rows.append((f"{cls} recon", side_by_side([shown[k]["recon"][pick] for k in names])))
-        for s in SPREADS:  # spread 0: the class centroid, or its sub-cluster centroids
-            rows.append((f"{cls} spread {skey(s)}", side_by_side([shown[k]["samples"][s][c] for k in names])))
+        for s in SPREADS:
+            rows.append((f"{cls} spread {skey(s)}",
+                         side_by_side([shown[k]["samples"][s][c] for k in names])))
     grid = labelled_grid(rows, scale=max(1, 64 // size))
     font = ImageFont.load_default()
     band = 14 * len(title) + 6
@@ -521,128 +862,31 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
     save_png(page, path)
 
 
-# --------------------------------------------------------------------------- targets and table
-
-
-def pick_targets(choice: str, data_path: str, classes: list[str]) -> str | None:
-    if choice != "auto":
-        return None if choice == "none" else choice
-    from assetvae.datasets.demo import DEMO_CLASSES
-
-    if set(classes) == set(DEMO_CLASSES):
-        return "plants"
-    return "tuxpaint"  # issue 6's general targets; flagged when the data is another folder
-
-
-def check_targets(which: str | None, runs: dict) -> list[dict]:
-    if which is None or "ours" not in runs:
-        return []
-    o = runs["ours"]
-    values = {
-        "consistency_ratio": o["consistency"]["ratio"],
-        "diversity_1": o["diversity"]["1"]["mean"],
-        "sharpness_1": o["sharpness"]["1"]["mean"],
-        "novelty_1": o["novelty"]["1"],
-        "psnr_gain": (o["heldout"]["psnr_db"] - runs["baseline"]["heldout"]["psnr_db"])
-        if "baseline" in runs and o["heldout"]["psnr_db"] is not None else None,
-    }
-    out = []
-    for name, key, kind, bound in TARGETS[which]["checks"]:
-        v = values[key]
-        if v is None:
-            ok = None
-        elif kind == "within":
-            ok = bool(bound[0] <= v <= bound[1])
-        else:
-            ok = bool(v >= bound)
-        text = f"{bound[0]:g}..{bound[1]:g}" if kind == "within" else f">= {bound:g}"
-        out.append({"name": name, "value": None if v is None else round(float(v), 4), "target": text, "pass": ok})
-    return out
-
-
-def fmt(v, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, (list, tuple)):
-        return "/".join(fmt(x, 2) for x in v)
-    return f"{v:.{digits}f}"
-
-
-def print_table(result: dict) -> None:
-    runs = {**result["runs"], "train copies (ref)": {
-        "epochs_trained": "-", "train_seconds": "-", "heldout": {"psnr_db": None, "train_psnr_db": None},
-        **result["real"]["copier"]}}
-    names = list(runs)
-    width = 34
-    print()
-    print(f"{'metric':<{width}}" + "".join(f"{n:>{COL}}" for n in names))
-
-    def line(label, get, digits=3):
-        vals = []
-        for n in names:
-            try:
-                vals.append(fmt(get(runs[n]), digits))
-            except (KeyError, TypeError):
-                vals.append("-")
-        print(f"{label:<{width}}" + "".join(f"{v:>{COL}}" for v in vals))
-
-    def text_line(label, texts):
-        print(f"{label:<{width}}" + "".join(f"{t:>{COL}}" for t in texts))
-
-    text_line("epochs / train s", [f"{runs[n]['epochs_trained']} / {runs[n]['train_seconds']}" for n in names])
-    text_line("held-out PSNR dB (train part)",
-              [f"{fmt(runs[n]['heldout']['psnr_db'], 2)} ({fmt(runs[n]['heldout']['train_psnr_db'], 2)})"
-               for n in names])
-    line("neg. ELBO own, nats/dim", lambda r: r["heldout"]["nelbo_own"], 4)
-    line("neg. ELBO all-channel BCE", lambda r: r["heldout"]["nelbo_bce"], 4)
-    line("KL nats / image", lambda r: r["heldout"]["kl_nats"], 1)
-    print(f"{'classifier ceiling (held-out)':<{width}}{fmt(result['classifier']['ceiling']):>{COL}}")
-    for s in result["spreads"]:
-        line(f"consistency s={skey(s)}", lambda r, s=s: r["consistency"]["by_spread"][skey(s)])
-    line("consistency s=1 / ceiling", lambda r: r["consistency"]["ratio"])
-    for metric in ("diversity", "sharpness", "sharpness_rms"):
-        for s in result["spreads"]:
-            line(f"{metric} s={skey(s)}", lambda r, s=s, m=metric: r[m][skey(s)]["mean"])
-    for s in result["spreads"]:
-        line(f"novelty s={skey(s)}", lambda r, s=s: r["novelty"][skey(s)])
-    px = "/".join(map(str, result["real"]["swd_levels_px"]))
-    for s in result["spreads"]:
-        line(f"SWD ratio {px}px s={skey(s)}", lambda r, s=s: r["swd"][skey(s)]["ratio"])
-    print("reference points (real half A degraded): sharpness / sharpness_rms / SWD ratio per level")
-    for name, c in result["real"]["calibration"].items():
-        print(f"  {name:<{width - 2}}{fmt(c['sharpness'])} / {fmt(c['sharpness_rms'])} / {fmt(c['swd_ratio'])}")
-    t = result["targets"]
-    if t["checks"]:
-        print(f"\nissue 6 targets ({t['set']}: {t['conditions']}):")
-        for c in t["checks"]:
-            verdict = {True: "PASS", False: "fail", None: "n/a"}[c["pass"]]
-            print(f"  {c['name']:<32}{fmt(c['value']):>10}   {c['target']:<12}{verdict}")
-        if t.get("note"):
-            print(f"  note: {t['note']}")
-
-
 # --------------------------------------------------------------------------- main
 
 
 def code_version() -> dict:
-    root = Path(__file__).resolve().parents[1]
     info: dict = {"sha256": {}}
-    for rel in ("assetvae/model.py", "assetvae/losses.py", "assetvae/train.py", "assetvae/config.py"):
-        p = root / rel
+    for rel in ("assetvae/model.py", "assetvae/losses.py", "assetvae/train.py",
+                "assetvae/config.py"):
+        p = ROOT / rel
         if p.exists():
             info["sha256"][rel] = hashlib.sha256(p.read_bytes()).hexdigest()[:12]
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                        text=True, timeout=10).stdout.strip() or None
-        info["dirty"] = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                            capture_output=True, text=True, timeout=10).stdout.strip())
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                        capture_output=True, text=True,
+                                        timeout=10).stdout.strip() or None
+        info["dirty"] = bool(subprocess.run(["git", "status", "--porcelain",
+                                             "--untracked-files=no"], cwd=ROOT,
+                                            capture_output=True, text=True,
+                                            timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         info["commit"], info["dirty"] = None, None
     return info
 
 
 def finite(x):
-    """NaN and infinities (a metric with nothing to measure) as JSON null."""
+    """NaN and infinities (a metric with nothing to measure) as JSON null; numpy as Python."""
     if isinstance(x, dict):
         return {k: finite(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -651,111 +895,194 @@ def finite(x):
         return float(x) if np.isfinite(x) else None
     if isinstance(x, np.integer):
         return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
     return x
 
 
-def main() -> None:
+@dataclass
+class SetRun:
+    spec: SetSpec
+    root: Path
+    real: RealReference
+    info: dict
+    shown: dict = field(default_factory=dict)
+
+
+def prepare_set(name: str, args, out: Path) -> SetRun:
+    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
+
+    spec = SETS[name]
+    if args.smoke:
+        spec = dataclasses.replace(spec, size=32)
+    t0 = time.perf_counter()
+    root = build_set(name, Path(args.data_dir), args)
+    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
+    train_idx, held_idx = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    train_dir = write_train_folder(data, train_idx, root, out / name / "train_data")
+    real = RealReference(name, data, train_idx, held_idx, args)
+
+    def rel(p):
+        p = Path(p)
+        return str(p.relative_to(root)) if p.is_relative_to(root) else p.name
+
+    held_files = sorted(rel(data.paths[i]) for i in held_idx)
+    info = {
+        "data": str(root.resolve()), "about": spec.about, "size": int(data.images.shape[1]),
+        "train_data": str(train_dir), "overrides": spec.overrides,
+        "classes": data.classes, "counts": data.counts(),
+        "split": {"holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": HOLDOUT_SEED,
+                  "train": len(train_idx), "heldout": len(held_idx),
+                  "swd_halves": [len(real.half_a), len(real.half_b)],
+                  "heldout_fingerprint": hashlib.sha256("\n".join(held_files).encode())
+                  .hexdigest()[:16], "heldout_files": held_files},
+        "classifier": {"l2": real.clf.l2, "ceiling": round(real.ceiling, 4),
+                       "ceiling_pooled": round(real.ceiling_pooled, 4),
+                       "cv_accuracy": {format(k, "g"): round(v, 4)
+                                       for k, v in real.clf.cv_accuracy.items()}},
+        "real": {"swd_real_vs_real": [round(v, 5) for v in real.swd.real_vs_real],
+                 "swd_levels_px": real.swd.sizes,
+                 "novelty_reference": round(real.novelty_ref, 4), **real.measure(),
+                 "copier": copier_reference(real, args.samples, args.seed)},
+    }
+    print(f"[{name}] {len(data.images)} images in {len(data.classes)} classes, "
+          f"{len(train_idx)} train / {len(held_idx)} held out; judge ceiling "
+          f"{real.ceiling:.3f}; real A vs B two-sample "
+          f"{info['real']['calibration']['real_half_a']['two_sample']:.3f}, blur "
+          f"{info['real']['calibration']['blur_5tap']['two_sample']:.3f} "
+          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    return SetRun(spec, train_dir, real, info)
+
+
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("data")
-    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    ap.add_argument("--recipes", default=",".join(DEFAULT_RECIPES),
+                    help="comma-separated: " + ", ".join(RECIPES))
+    ap.add_argument("--row", action="append", default=[], metavar="SET:RECIPE[@MINUTES]",
+                    help="run exactly these rows instead of the sets x recipes grid")
+    ap.add_argument("--recipe", action="append", default=[], metavar="NAME[:KEY=VALUE,...]",
+                    help="define (and select) a recipe on the command line")
+    ap.add_argument("--long", action="store_true",
+                    help=f"add the default recipe at {LONG_MINUTES:g} minutes on every set")
     budget = ap.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=int, help="train each recipe for N epochs")
-    budget.add_argument("--minutes", type=float, help="train each recipe for M minutes (default 20)")
-    ap.add_argument("--out", help="results folder (default bench_out/quality/NAME-SIZEpx-TIME)")
+    budget.add_argument("--minutes", type=float, default=None,
+                        help="training budget per row (default 10)")
+    budget.add_argument("--epochs", type=int, default=None,
+                        help="train each row for N epochs instead")
+    ap.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
+                    help="training device for every row (default: the config's, auto)")
+    ap.add_argument("--set", action="append", default=[], metavar="[RECIPE.]SECTION.FIELD=VALUE")
+    ap.add_argument("--out", help="results folder (default bench_out/quality/TIME)")
     ap.add_argument("--json", help="also write the JSON here")
-    ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--seed", type=int, default=0, help="training and sampling seed (the split is fixed)")
-    ap.add_argument("--samples", type=int, default=32, help="samples per class and spread (at least)")
-    ap.add_argument("--targets", default="auto", choices=["auto", "tuxpaint", "plants", "none"])
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = ap.parse_args()
-    if args.epochs is None and args.minutes is None:
-        args.minutes = 20.0
-    if (args.epochs is not None and args.epochs < 1) or (args.minutes is not None and not args.minutes > 0):
+    ap.add_argument("--seed", type=int, default=0, help="training and sampling seed")
+    ap.add_argument("--samples", type=int, default=32, help="samples per class and spread")
+    ap.add_argument("--data-dir", default=str(ROOT / "bench_out" / "data"),
+                    help="where the sets are built (default bench_out/data)")
+    ap.add_argument("--tuxpaint", help="an existing tuxpaint_props folder")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="measure the sets' real references only; train nothing")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every row for a few seconds on tiny sets: exercises the script")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.minutes, args.epochs = args.minutes or 0.05, None
+        args.samples = min(args.samples, 6)
+    elif args.epochs is None and args.minutes is None:
+        args.minutes = 10.0
+    if (args.epochs is not None and args.epochs < 1) or (
+            args.minutes is not None and not args.minutes > 0):
         raise SystemExit("the budget must be positive")
+    args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    bad = [s for s in args.sets if s not in SETS]
+    if bad:
+        raise SystemExit(f"unknown set(s) {', '.join(bad)}; known: {', '.join(SETS)}")
+    recipes = dict(RECIPES)
+    args.recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    for spec in args.recipe:
+        name, overrides = parse_recipe(spec, recipes)
+        recipes[name] = overrides
+        if name not in args.recipes:
+            args.recipes.append(name)
+    bad = [r for r in args.recipes if r not in recipes]
+    if bad:
+        raise SystemExit(f"unknown recipe(s) {', '.join(bad)}; known: {', '.join(recipes)}")
+    sets = parse_sets(args.set, recipes)
+    rows = plan_rows(args, recipes)
 
     import torch
 
-    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
-
     t_start = time.perf_counter()
-    ours_cfg, base_cfg = build_configs(args)
-    data_root = Path(args.data)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or f"bench_out/quality/{data_root.resolve().name}-{ours_cfg.model.image_size}px-{stamp}")
-    if (out / "ours" / "run").exists() or (out / "baseline" / "run").exists():
-        raise SystemExit(f"{out} already holds runs; give another --out")
+    folder = ("smoke-" if args.smoke else "") + stamp
+    out = Path(args.out or ROOT / "bench_out" / "quality" / folder)
     out.mkdir(parents=True, exist_ok=True)
+    print(f"{len(rows)} rows: {', '.join(r.name for r in rows)}; results in {out}", flush=True)
 
-    tc = ours_cfg.train
-    data = load_folder(data_root, LoadOptions(ours_cfg.model.image_size, tc.pixel_art, tc.crop))
-    train_idx, held_idx = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
-    train_dir = write_train_folder(data, train_idx, data_root, out / "train_data")
-    classes = data.classes
-    held_files = sorted(str(Path(data.paths[i]).relative_to(data_root)) if Path(data.paths[i]).is_relative_to(data_root)
-                        else Path(data.paths[i]).name for i in held_idx)
-    print(f"data: {len(data.images)} images in {len(classes)} classes; {len(train_idx)} train, "
-          f"{len(held_idx)} held out; results in {out}", flush=True)
+    set_runs: dict[str, SetRun] = {}
+    results, skipped = [], []
+    for name in dict.fromkeys([r.set for r in rows] or args.sets):
+        try:
+            set_runs[name] = prepare_set(name, args, out)
+        except RecipeUnavailable as e:
+            skipped += [{"row": r.name, "reason": str(e)} for r in rows if r.set == name]
+            print(f"[{name}] skipped: {e}", flush=True)
+    for row in ([] if args.reference_only else rows):
+        if row.set not in set_runs:
+            continue
+        sr = set_runs[row.set]
+        try:
+            cfg = row_config(row, sr.spec, recipes[row.recipe], sets, args)
+        except RecipeUnavailable as e:
+            skipped.append({"row": row.name, "reason": f"recipe {row.recipe}: {e}"})
+            print(f"[{row.name}] skipped: recipe {row.recipe}: {e}", flush=True)
+            continue
+        except Exception as e:  # a ConfigError: this version refuses the combination
+            if type(e).__name__ != "ConfigError":
+                raise
+            skipped.append({"row": row.name, "reason": f"config refused: {e}"})
+            print(f"[{row.name}] skipped: config refused: {e}", flush=True)
+            continue
+        cfg.data = str(sr.root)
+        r, sr.shown[row.name] = run_row(row, cfg, sr.real, out, args)
+        r["targets"] = check_targets(r, args)
+        results.append(r)
 
-    t0 = time.perf_counter()
-    real = RealReference(data, train_idx, held_idx)
-    print(f"real reference: classifier ceiling {real.ceiling:.3f} (l2 {real.clf.l2:g}), "
-          f"SWD real-vs-real {[round(v, 4) for v in real.swd.real_vs_real]} ({time.perf_counter() - t0:.1f} s)",
-          flush=True)
-
-    copier = copier_reference(real, classes, max([args.samples] + real.a_counts), args.seed)
-
-    recipes = [("ours", ours_cfg)] + ([] if args.no_baseline else [("baseline", base_cfg)])
-    runs, shown = {}, {}
-    for name, cfg in recipes:
-        cfg.data = str(train_dir)
-        runs[name], shown[name] = run_recipe(name, cfg, out, real, args)
-
-    budget_text = f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} min"
-    title = [f"{data_root.resolve().name} at {data.images.shape[1]} px, {budget_text} per recipe, seed {args.seed}",
-             "left: ours" + ("  |  right of the black column: baseline (classic BCE recipe)" if len(runs) > 1 else ""),
-             "rows per class: real (held-out first), reconstructions of those, samples at spread 0 (centroids), 0.5, 1, 1.5 (same keys)"]
-    sheet_path = out / "sheet.png"
-    sheet(real, shown, title, sheet_path)
-
-    which = pick_targets(args.targets, args.data, classes)
-    targets = {"set": which, "conditions": TARGETS[which]["conditions"] if which else None,
-               "checks": check_targets(which, runs)}
-    # Issue 6's numbers are for 64 px and a 20-minute budget per recipe (tuxpaint: that folder).
-    off = ours_cfg.model.image_size != 64 or not args.minutes or args.minutes < 20 or (
-        which == "tuxpaint" and "tuxpaint" not in str(data_root.resolve()))
-    if which and off:
-        targets["note"] = "this run is not under the targets' conditions: indicative only"
+    for name, sr in set_runs.items():
+        if not sr.shown:
+            continue
+        title = [f"{name} at {sr.real.images.shape[1]} px, seed {args.seed}; blocks left to right: "
+                 + " | ".join(sr.shown),
+                 "rows per class: real (held-out first), reconstructions of those, samples at "
+                 "spread 0, 0.5, 1, 1.5 (same keys)"]
+        sr.info["sheet"] = str(out / f"sheet_{name}.png")
+        sheet(sr.real, sr.shown, title, out / f"sheet_{name}.png")
 
     result = {
-        "benchmark": "quality", "data": str(data_root.resolve()), "size": int(data.images.shape[1]),
-        "classes": classes, "counts": data.counts(),
-        "split": {"holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": HOLDOUT_SEED,
-                  "train": len(train_idx), "heldout": len(held_idx),
-                  "train_per_class": {c: int((data.labels[train_idx] == i).sum()) for i, c in enumerate(classes)},
-                  "heldout_per_class": {c: int((data.labels[held_idx] == i).sum()) for i, c in enumerate(classes)},
-                  "swd_halves": [len(real.half_a), len(real.half_b)],
-                  "heldout_fingerprint": hashlib.sha256("\n".join(held_files).encode()).hexdigest()[:16],
-                  "heldout_files": held_files},
-        "budget": {"epochs": args.epochs, "minutes": None if args.epochs else args.minutes},
-        "seed": args.seed, "samples_per_class": max([args.samples] + real.a_counts),
-        "spreads": list(SPREADS), "sets": args.set,
-        "classifier": {"l2": real.clf.l2, "cv_accuracy": {format(k, "g"): round(v, 4) for k, v in real.clf.cv_accuracy.items()},
-                       "ceiling": round(real.ceiling, 4), "ceiling_pooled": round(real.ceiling_pooled, 4),
-                       "features": "8x8 RGB over grey + alpha-weighted 4x4x4 colour histogram + 4x4x8 orientation histogram"},
-        "real": {"swd_real_vs_real": [round(v, 5) for v in real.swd.real_vs_real],
-                 "swd_levels_px": real.swd.sizes, "novelty_reference": round(real.novelty_ref, 4),
-                 "calibration": real.calibration, "copier": copier},
-        "runs": runs, "targets": targets, "sheet": str(sheet_path),
+        "benchmark": "quality", "version": 2, "smoke": args.smoke, "seed": args.seed,
+        "spreads": list(SPREADS), "samples_per_class": args.samples,
+        "budget": {"minutes": args.minutes, "epochs": args.epochs}, "device": args.device,
+        "sets": {k: v.info for k, v in set_runs.items()},
+        "recipes": {k: {kk: ("<function of the config>" if callable(vv) else vv)
+                        for kk, vv in v.items()} for k, v in recipes.items()},
+        "overrides": args.set, "rows": results, "skipped": skipped,
         "machine": machine(), "torch_threads": torch.get_num_threads(), "code": code_version(),
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    print_table(result)
-    text = json.dumps(finite(result), indent=2, allow_nan=False)
+    result = finite(result)
+    if results or skipped:
+        print_table(result)
+    else:
+        for name, info in result["sets"].items():
+            print(f"\n{name} reference:\n" + json.dumps(
+                {k: info["real"][k] for k in ("calibration", "colour_truth_real")}
+                | {"mushrooms": info["real"].get("mushrooms")}, indent=1))
+    text = json.dumps(result, indent=2, allow_nan=False)
     (out / "quality.json").write_text(text + "\n")
     if args.json:
         Path(args.json).write_text(text + "\n")
-    print(f"\nsheet: {sheet_path}\njson: {out / 'quality.json'}" + (f", {args.json}" if args.json else ""))
+    print(f"\njson: {out / 'quality.json'}" + (f", {args.json}" if args.json else ""))
+    return result
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from common import best_rate, machine, write_json  # noqa: E402
 
 from assetvae.config import ModelConfig  # noqa: E402
 from assetvae.datasets.demo import demo_images  # noqa: E402
-from assetvae.losses import vae_loss  # noqa: E402
+from assetvae.losses import Batch, vae_loss  # noqa: E402
 from assetvae.model import VAE  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def main() -> None:
 
         def step(model=model, opt=opt, noise=noise) -> int:
             logits, post = model(x, noise)
-            t = vae_loss(logits, x, post.kl(), 0.02, 1.0)
+            t = vae_loss(Batch(logits, x, post), "l1-alpha", {"grad": 1.0}, 0.02)
             opt.zero_grad()
             t.total.backward()
             opt.step()

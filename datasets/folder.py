@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..plugin_api.errors import AssetVAEError
+from ..errors import DatasetError, ImageLoadError
 from ..plugin_api.fileio import atomic_path
 from ..plugin_api.images import clear_hidden_colour, crop_to_alpha, fit_square
 
@@ -32,22 +32,17 @@ MAX_ASPECT = 64
 CACHE_VERSION = 2  # bumped when the loader's accept/refuse rules change
 
 
-class DatasetError(AssetVAEError):
-    """An asset folder that cannot be used: missing, empty, or a class with no readable image."""
-
-
-class ImageLoadError(AssetVAEError):
-    """One image file that cannot be decoded."""
-
 
 @dataclass(frozen=True)
 class LoadOptions:
     size: int = 64
     pixel_art: bool | None = None  # None: nearest-neighbour only when the source is not larger
     crop: bool = True  # crop to the bounding box of non-transparent pixels first
+    native: bool = False  # pixel art on its own grid, centred unscaled (datasets/grid.py)
 
     def key(self) -> str:
-        return f"v{CACHE_VERSION}-s{self.size}-p{self.pixel_art}-c{self.crop}"
+        native = "-n" if self.native else ""
+        return f"v{CACHE_VERSION}-s{self.size}-p{self.pixel_art}-c{self.crop}{native}"
 
 
 @dataclass
@@ -55,6 +50,9 @@ class AssetFolder:
     root: Path
     classes: list[str]
     files: dict[str, list[Path]]
+
+    def all_files(self) -> list[Path]:
+        return [p for c in self.classes for p in self.files[c]]
 
 
 @dataclass
@@ -167,8 +165,18 @@ def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) ->
 
     Raises ImageLoadError (with the reason) for anything that is not a readable image.
     """
+    a = read_rgba(path, options.crop)
+    if options.native:
+        from .grid import place_native
+
+        return place_native(a, options.size)
+    return fit_square(a, options.size, options.pixel_art)
+
+
+def read_rgba(path: str | os.PathLike, crop: bool = True) -> np.ndarray:
+    """Decode one image as straight-alpha RGBA [h, w, 4] (hidden colour zeroed), cropped to its
+    opaque area when crop. Raises ImageLoadError for anything that is not a usable image."""
     path = Path(path)
-    size = options.size
     try:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{path}: empty file (0 bytes); re-save the image or remove it")
@@ -210,12 +218,12 @@ def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) ->
                              "re-save it or remove it") from None
 
     a = clear_hidden_colour(np.asarray(im))
-    if options.crop:
+    if crop:
         a = crop_to_alpha(a)
         if a is None:
             raise ImageLoadError(f"{path}: fully transparent, nothing to learn from")
         _check_shape(path, a.shape[1], a.shape[0], "opaque area")
-    return fit_square(a, size, options.pixel_art)
+    return a
 
 
 def _one_line(e: Exception) -> str:

@@ -104,7 +104,7 @@ def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path
     # the runtime's encoder matches the torch encoder of the run
     import torch
 
-    from assetvae.train import reconstruct_with_run
+    from assetvae.rundir import reconstruct_with_run
 
     _, restore = reconstruct_with_run(run)
     assert np.abs(restore(sprite[None]).astype(int) - gen.reconstruct([sprite]).astype(int)).max() <= 2

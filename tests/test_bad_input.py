@@ -481,7 +481,7 @@ def test_malicious_pickle_checkpoint_is_never_unpickled(trained_run, tmp_path, h
         assert "asks to run Python code (posix.system)" in line and "do not trust this file" in line
     assert_refused(cli("train", "--resume", run, "-q"))
     with pytest.raises(CheckpointError):
-        from assetvae.checkpoint import load_checkpoint
+        from assetvae.rundir import load_checkpoint
 
         load_checkpoint(run)
     assert not marker.exists(), "the pickle's payload ran"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from assetvae.cli import main
 from assetvae.export.bundle import export_bundle
-from assetvae.export.onnx_graph import ALLOWED_OPS, OPSET
+from assetvae.export.graph import ALLOWED_OPS, OPSET
 from assetvae.plugin_api import BundleError, Generator, SamplingError, read_manifest
 from assetvae.plugin_api.layout import OutputLayout
 from assetvae.plugin_api.manifest import FORMAT_VERSION, METADATA_KEY
@@ -52,13 +52,10 @@ def test_manifest_is_in_metadata_and_complete(bundle):
 def test_runtime_matches_torch_decoder(bundle, trained_run):
     import torch
 
-    from assetvae.checkpoint import load_checkpoint
-    from assetvae.model import VAE
-    from assetvae.train import to_uint8
+    from assetvae.model import to_uint8
+    from assetvae.rundir import load_model
 
-    state = load_checkpoint(trained_run)
-    vae = VAE(state["config"].model)
-    vae.load_state_dict(state["model"])
+    vae, _ = load_model(trained_run)
     gen = Generator.load(bundle, device="cpu")
     z = gen.latents("pine", range(32), seed=5, spread=1.2)
     with torch.no_grad():
@@ -276,7 +273,7 @@ def test_batch_norm_is_folded_into_the_convolutions():
 
     from assetvae.config import ModelConfig
     from assetvae.export.bundle import parity_check
-    from assetvae.export.onnx_graph import decoder_graph
+    from assetvae.export.graph import decoder_graph
     from assetvae.model import VAE
 
     vae = VAE(ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32, decoder_norm=True))

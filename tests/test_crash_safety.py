@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from assetvae.checkpoint import load_checkpoint
+from assetvae.rundir import load_checkpoint
 from assetvae.cli import main
 from assetvae.plugin_api import Generator
 

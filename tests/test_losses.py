@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from assetvae.latent_model import fit_class_model, fit_gaussian, shrinkage
-from assetvae.losses import alpha_weighted_l1, gradient_l1, kl_weight, vae_loss
+from assetvae.losses import RECON, TERMS, Batch, gradient_l1, kl_weight, l1_loss, vae_loss
 from assetvae.model import DiagonalGaussian
+
+
+def alpha_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The "l1" reconstruction loss of an image given as colours (not logits)."""
+    return l1_loss(Batch(torch.logit(pred), target))
 
 
 def _img(rgb, a, size=4):
@@ -65,10 +70,44 @@ def test_kl_warmup_is_linear_then_flat():
 
 
 def test_vae_loss_combines_terms():
-    pred, target = torch.rand(3, 4, 8, 8), torch.rand(3, 4, 8, 8)
-    kl = torch.tensor([1.0, 2.0, 3.0])
-    t = vae_loss(pred, target, kl, kl_w=0.5, grad_weight=2.0)
-    assert float(t.total) == pytest.approx(float(t.recon + 2 * t.grad + 0.5 * 2.0), rel=1e-5)
+    logits, target = torch.randn(3, 4, 8, 8), torch.rand(3, 4, 8, 8)
+    post = DiagonalGaussian(torch.randn(3, 5), torch.randn(3, 5) * 0.1)
+    t = vae_loss(Batch(logits, target, post), "l1-alpha", {"grad": 2.0, "grad-grey": 0.0}, kl_w=0.5)
+    p = t.parts
+    assert set(p) == {"recon", "grad", "kl"}  # a term weighted 0 is not computed or logged
+    assert float(t.total) == pytest.approx(float(p["recon"] + 2 * p["grad"] + 0.5 * p["kl"]), rel=1e-5)
+    assert float(p["kl"]) == pytest.approx(float(post.kl().mean()))
+    assert set(t.log()) == {"loss", "recon", "grad", "kl"}
+
+
+def test_every_registered_term_is_a_per_image_value_that_is_zero_on_a_perfect_match():
+    target = torch.rand(2, 4, 8, 8) * 0.98 + 0.01
+    perfect = Batch(torch.logit(target), target)
+    off = Batch(torch.logit(target).flip(3), target)
+    for name, t in TERMS.items():
+        assert t.fn(perfect).shape == (2,), name
+        assert float(t.fn(perfect).abs().max()) < 1e-4, name
+        assert float(t.fn(off).min()) > 0, name
+    for name, fn in RECON.items():
+        assert fn(perfect).shape == (2,), name
+
+
+def test_loss_options_and_config_come_from_the_registry():
+    from click.testing import CliRunner
+
+    from assetvae.cli import main
+    from assetvae.config import RunConfig, TrainConfig
+
+    help_text = CliRunner().invoke(main, ["train", "--help"]).output
+    for name in TERMS:
+        assert f"--{name}-weight" in help_text
+    for name in RECON:
+        assert name in help_text
+    assert TrainConfig().weight("grad") == TERMS["grad"].default
+    assert TrainConfig(loss_weights={"grad": 0.0}).weight("grad") == 0.0
+    # a v1 checkpoint's config named the gradient weight on its own
+    old = RunConfig.from_dict({"train": {"grad_weight": 0.25}})
+    assert old.train.weight("grad") == 0.25
 
 
 def test_class_factor_is_lower_triangular_and_pd_for_tiny_classes():
@@ -107,6 +146,11 @@ def test_fit_class_model_per_class():
 
 def test_logit_losses_ignore_hidden_colour_and_never_go_flat():
     from assetvae.losses import alpha_weighted_bce, recon_loss
+
+    def batch_loss(fn):
+        return lambda logits, target: fn(Batch(logits, target))
+
+    recon_loss, alpha_weighted_bce = batch_loss(recon_loss), batch_loss(alpha_weighted_bce)
 
     target = _img((1.0, 0.0, 0.0), 0.0)
     a, b = torch.zeros(1, 4, 4, 4), torch.zeros(1, 4, 4, 4)

@@ -50,14 +50,13 @@ def _class_model():
 @pytest.fixture(scope="module")
 def pinned_bundle(tmp_path_factory) -> Path:
     """A run directory holding seeded, untrained weights and the class model, exported."""
-    from assetvae.checkpoint import save_checkpoint, write_config
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.export.bundle import export_bundle
     from assetvae.model import VAE
-    from assetvae.train import write_class_model
+    from assetvae.rundir import RunDir
 
-    run = tmp_path_factory.mktemp("pinned") / "run"
-    run.mkdir()
+    run = RunDir(tmp_path_factory.mktemp("pinned") / "run")
+    run.path.mkdir()
     cfg = RunConfig(data="pinned", model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16),
                     train=TrainConfig(epochs=1))
     torch.manual_seed(1234)
@@ -66,13 +65,13 @@ def pinned_bundle(tmp_path_factory) -> Path:
         for p in vae.decoder.parameters():
             p.mul_(2.5)
     opt = torch.optim.Adam(vae.parameters())
-    write_config(run, cfg)
-    save_checkpoint(run, {"config": cfg.to_dict(), "model": vae.state_dict(), "optimizer": opt.state_dict(),
+    run.write_config(cfg)
+    run.save_checkpoint({"config": cfg.to_dict(), "model": vae.state_dict(), "optimizer": opt.state_dict(),
                           "epoch": 1, "classes": ["plain", "split", "exemplar"],
                           "dataset_fingerprint": "pinned", "metrics": {}})
-    write_class_model(run, _class_model())
-    out = run.parent / "pinned.avae.onnx"
-    export_bundle(run, out, encoder=True)
+    run.write_class_model(_class_model())
+    out = run.path.parent / "pinned.avae.onnx"
+    export_bundle(run.path, out, encoder=True)
     return out
 
 

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from assetvae.checkpoint import load_checkpoint
+from assetvae.rundir import load_checkpoint
 from assetvae.cli import main
 
 SMALL = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "8", "--warmup", "1", "-q"]

@@ -1,0 +1,93 @@
+"""Architectures and their ONNX graphs: every decoder the model package can build exports
+through its blocks' own nodes, with torch parity and only the engine-safe operator list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from assetvae.config import ModelConfig
+from assetvae.export.bundle import parity_check
+from assetvae.export.graph import ALLOWED_OPS, decoder_graph, encoder_graph
+from assetvae.model import ARCHITECTURES, VAE, Act, Chain, Conv, GroupNorm, Residual, Upsample
+
+Z = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
+
+
+def _vae(arch: str, size: int = 32) -> VAE:
+    torch.manual_seed(0)
+    return VAE(ModelConfig(image_size=size, latent_dim=8, width=8, max_width=32, arch=arch)).eval()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("layout", ["uint8_nhwc", "float32_nchw"])
+def test_every_architecture_exports_with_parity_and_allowed_ops(arch, layout):
+    vae = _vae(arch)
+    with torch.no_grad():  # widen the untrained outputs so rounding differences would show
+        for p in vae.decoder.parameters():
+            p.mul_(2.0)
+    graph = decoder_graph(vae.decoder, 8, 32, layout)
+    assert {n.op_type for n in graph.graph.node} <= ALLOWED_OPS
+    assert parity_check(vae.decoder, graph, Z, layout) <= 1
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_encoder_graph_matches_torch(arch):
+    import onnxruntime as ort
+
+    vae = _vae(arch)
+    images = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 4), dtype=np.uint8)
+    sess = ort.InferenceSession(encoder_graph(vae.encoder, 8, 32).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    mean, logvar = sess.run(["mean", "logvar"], {"image": images})
+    with torch.no_grad():
+        post = vae.encode(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+    assert np.abs(mean - post.mean.numpy()).max() < 1e-4
+    assert np.abs(logvar - post.logvar.numpy()).max() < 1e-4
+
+
+def test_a_residual_decoder_defined_only_in_a_test_exports_unchanged_exporter(monkeypatch):
+    """A new architecture is an ARCHITECTURES entry: the exporter walks whatever blocks it has."""
+    from assetvae.model import ToMap, conv_encoder
+
+    def residual_decoder(cfg):
+        return Chain(ToMap(cfg.latent_dim, 16), Act("silu"),
+                     Residual(Conv(16, 16), GroupNorm(16, 4, groups=4), Act()),
+                     Upsample(), Conv(16, 8), Act(),
+                     Residual(Conv(8, 8), Act("silu"), Conv(8, 8)),
+                     Upsample(), Upsample(), Conv(8, 4))
+
+    monkeypatch.setitem(ARCHITECTURES, "residual", (conv_encoder, residual_decoder))
+    vae = _vae("residual")
+    assert any(isinstance(m, Residual) for m in vae.decoder.modules())
+    graph = decoder_graph(vae.decoder, 8, 32)
+    ops = [n.op_type for n in graph.graph.node]
+    assert ops.count("Add") >= 2 and "InstanceNormalization" in ops
+    assert parity_check(vae.decoder, graph, Z, "uint8_nhwc") <= 1
+
+
+def test_plain_architecture_is_the_issue_14_baseline():
+    vae = _vae("plain", 64)
+    convs = [m for m in vae.encoder.features.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == \
+        [(8, (4, 4), (2, 2)), (16, (4, 4), (2, 2)), (32, (4, 4), (2, 2)), (64, (4, 4), (2, 2))]
+    dec = [m for m in vae.decoder.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in dec] == [32, 16, 8, 8, 4]
+    assert vae.decoder.net[0].fc.out_features == 64 * 4 * 4
+    assert sum(isinstance(m, nn.GroupNorm) for m in vae.decoder.modules()) == 4
+
+
+def test_v1_weight_names_are_migrated_by_position():
+    from assetvae.model import migrate_state_dict
+
+    vae = _vae("conv")
+    current = vae.state_dict()
+    old = {f"old.{i}": v.clone() for i, v in enumerate(current.values())}
+    migrated = migrate_state_dict(vae, old)
+    assert list(migrated) == list(current)
+    assert all(torch.equal(migrated[k], current[k]) for k in current)
+    # a different shape anywhere: left alone, for load_state_dict to refuse
+    old["old.0"] = torch.zeros(3)
+    assert migrate_state_dict(vae, old) is old
