@@ -12,7 +12,7 @@ condition is 2 CPU cores); ``--long`` adds the default recipe at 40 minutes on e
 ``--row SET:RECIPE[@MINUTES]`` (repeatable) replaces the grid with exactly the rows named.
 
 **Recipes** are config overrides on top of the product defaults (``RECIPES`` below; one line
-each, so a lever is one line: ``"native-grid": {"train.native_grid": True},``). A value may be
+each, so a lever is one line: ``"no-grid": {"train.native_grid": False},``). A value may be
 a function of the config built so far (the classic recipe's KL weight follows the image size).
 ``--recipe NAME:KEY=VALUE,KEY=VALUE`` defines one more on the command line (based on the
 defaults; ``base=plain`` as the first item starts from another recipe), and selects it.
@@ -25,12 +25,13 @@ without it.
 by ``../shared/data/tuxpaint_props.sh`` into ``DATA_DIR/tuxpaint_props`` unless ``--tuxpaint``
 names a folder; 202 images in 8 classes), ``plants`` (``assetvae demo-data``: 8 classes x 32
 at 64 px) and ``pixel`` (``assetvae demo-data --style pixel``: 8 classes x 32 items on the
-native 16-px grid). Every set is evaluated at 64 px: the pixel items are loaded uncropped and
-upscaled x4 by nearest neighbour, so a model that keeps the grid scores as the art does, and
-its rows train with ``train.crop=false`` (cropping a 16-px sprite to its opaque box and fitting
-it to 64 px would stretch its pixels unevenly). Samples a model makes at another size are
-resized to 64 px (nearest neighbour for the pixel set and for integer upscales, box filter
-in premultiplied alpha when shrinking).
+native 16-px grid). Every set is evaluated at 64 px: the pixel items as drawn, uncropped and
+upscaled x4 by nearest neighbour, so a model that keeps the grid scores as the art does. Each
+recipe loads the files its own way (the default detects the pixel grid and trains on it; the
+plain recipe crops and fits to 64 px). Samples a model makes at another size are resized to
+64 px (nearest neighbour for the pixel set and for integer upscales, box filter in
+premultiplied alpha when shrinking). A set may also carry config overrides every recipe gets
+there (``SetSpec.overrides``; none at present).
 
 Per set, once: the files are split (stratified 20 % held out, seed 0, animation frames kept on
 one side; every row is judged on the same held-out images), the training part is written to
@@ -70,9 +71,11 @@ composited over mid-grey):
   held-out real image: 0 = copies, 1 = as new as new real art.
 - ``sharpness[s]`` / ``sharpness_rms[s]``: mean (root-mean-square) gradient magnitude over the
   real images'.
-- ``heldout``: PSNR of reconstructions of the held-out (and training) images, and the
-  model's own negative ELBO terms (torch, from the run's checkpoint).
-- ``speed``: epochs, training seconds, images trained per second.
+- ``heldout``: PSNR of reconstructions of the held-out (and training) images, each image
+  loaded as the row loads it (its size, crop, native grid: what the model learnt to
+  reproduce), and the negative ELBO terms (torch, from the run's checkpoint).
+- ``epochs_trained``, ``train_seconds``, ``images_per_s`` (the trainer's, last epoch) and
+  ``images_per_s_overall`` (all epochs over the wall time).
 
 Rows that are not under issue 14's conditions (10 minutes, 2 CPU cores, device cpu) have their
 targets marked indicative.
@@ -142,7 +145,8 @@ BASELINE_KL_PER_MEAN_BCE = 5e-4
 
 # Issue 14's plain baseline: a GroupNorm + SiLU conv VAE (assetvae/model.py, arch "plain"),
 # batch 32, Adam at a constant 2e-3, alpha-weighted L1 colour + L1 alpha + L1 of the grey
-# composite's gradients + 0.5 KL, flips and +-3 px shifts, sampling each class's Gaussian.
+# composite's gradients + 0.5 KL, flips and +-3 px shifts, sampling each class's Gaussian, at
+# the size asked for (no native pixel grid: that is a lever, see "plain-grid").
 PLAIN: dict[str, object] = {
     "model.arch": "plain", "model.width": 32, "model.latent_dim": 32,
     "train.batch_size": 32, "train.optimizer": "adam", "train.lr": 2e-3,
@@ -150,7 +154,7 @@ PLAIN: dict[str, object] = {
     "train.loss_weights": {"grad": 0.0, "grad-grey": 1.0}, "train.beta": 0.5,
     "train.warmup_epochs": 0, "train.augment": True, "train.shift": 3,
     "train.exemplar_scale": None, "train.components": 1, "train.adv_weight": 0.0,
-    "train.noise": None,
+    "train.noise": None, "train.native_grid": False,
 }
 
 # The classic convolutional VAE recipe (Chollet, Deep Learning with Python, listing 8.25):
@@ -168,7 +172,9 @@ RECIPES: dict[str, dict[str, object]] = {
     "default": {},  # the product's defaults
     "plain": PLAIN,
     "classic": CLASSIC,
-    # levers, one line each, e.g.:  "adv": {"train.adv_weight": 0.1},
+    # levers, one line each:
+    "plain-grid": {**PLAIN, "train.native_grid": None},  # the plain recipe on the native grid
+    "no-grid": {"train.native_grid": False},  # the default without its native pixel grid
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
@@ -189,7 +195,7 @@ class SetSpec:
 SETS: dict[str, SetSpec] = {
     "tuxpaint": SetSpec("tuxpaint", 64, about="tuxpaint stamps: painted, 19-2300 px, 8 classes"),
     "plants": SetSpec("plants", 64, about="assetvae demo-data: 8 plant classes x 32, 64 px"),
-    "pixel": SetSpec("pixel", 64, {"train.crop": False}, pixel_art=True, crop=False,
+    "pixel": SetSpec("pixel", 64, pixel_art=True, crop=False,
                      about="assetvae demo-data --style pixel: 8 item classes x 32, 16 px, x4"),
 }
 
@@ -450,8 +456,9 @@ def resize_rgba(images: np.ndarray, size: int, nearest: bool) -> np.ndarray:
 class RealReference:
     """Everything measured on one set's real images once, before any row is trained."""
 
-    def __init__(self, name: str, data, train_idx, held_idx, args):
-        self.name, self.data, self.train_idx, self.held_idx = name, data, train_idx, held_idx
+    def __init__(self, name: str, root: Path, data, train_idx, held_idx, args):
+        self.name, self.root, self.data = name, root, data
+        self.train_idx, self.held_idx = train_idx, held_idx
         self.images, self.labels = data.images, data.labels
         self.n_classes = len(data.classes)
         self.counts = [int((self.labels == c).sum()) for c in range(self.n_classes)]
@@ -683,20 +690,9 @@ def run_row(row: Row, cfg, real: RealReference, out: Path, args) -> tuple[dict, 
     samples = {s: [resize_rgba(gen.sample(c, n1 if s == 1.0 else n, spread=s, seed=args.seed),
                                size, nearest) for c in classes] for s in SPREADS}
 
-    heldout, rec = {}, None
+    heldout, shown_rec = {}, None
     try:  # torch-side numbers need the trainer's model API; sample metrics do not
-        model, _ = torch_model(run_dir)
-        msize = cfg.model.image_size
-        rec = _to_uint8(reconstruct(model, resize_rgba(real.images, msize, nearest)))
-        rec = resize_rgba(rec, size, nearest).astype(np.float64) / 255.0
-        held, tr = real.held_idx, real.train_idx
-        heldout = {"psnr_db": round(qm.psnr(qm.over_grey(rec[held]),
-                                            qm.over_grey(real.images[held])), 3)
-                   if len(held) else None,
-                   "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]),
-                                                  qm.over_grey(real.images[tr])), 3),
-                   **negative_elbo(model, resize_rgba(real.images[held], msize, nearest),
-                                   cfg.train.recon, seed=0)}
+        heldout, shown_rec = heldout_metrics(run_dir, real, size, nearest)
     except Exception as e:  # noqa: BLE001 - report it in the row, keep the sample metrics
         print(f"[{row.name}] warning: held-out reconstruction metrics failed: {e!r}", flush=True)
         heldout = {"error": repr(e)}
@@ -716,8 +712,33 @@ def run_row(row: Row, cfg, real: RealReference, out: Path, args) -> tuple[dict, 
                        for c in gen.manifest.classes},
         "heldout": heldout, **score_samples(real, samples)}
     result["eval_seconds"] = round(time.perf_counter() - t1, 1)
-    blank = np.zeros_like(real.images, dtype=np.float64)
-    return result, {"recon": _to_uint8(rec if rec is not None else blank), "samples": samples}
+    if shown_rec is None:
+        shown_rec = np.zeros_like(real.images)
+    return result, {"recon": shown_rec, "samples": samples}
+
+
+def heldout_metrics(run_dir: Path, real: RealReference, size: int,
+                    nearest: bool) -> tuple[dict, np.ndarray]:
+    """Reconstruction PSNR (held-out and training images) and the negative ELBO terms, each
+    image loaded as the row itself loads it (its size, crop and native grid: what the model
+    learnt to reproduce); and the reconstructions at the evaluation size, for the sheet."""
+    from assetvae.datasets.folder import LoadOptions, load_folder
+
+    model, cfg = torch_model(run_dir)
+    tc, mc = cfg.train, cfg.model
+    own = load_folder(real.root, LoadOptions(mc.image_size, tc.pixel_art, tc.crop,
+                                             native=mc.output_scale > 1))
+    if [str(p) for p in own.paths] != [str(p) for p in real.data.paths]:
+        raise RuntimeError("the row's loader found other files than the reference's")
+    x = own.images
+    rec = reconstruct(model, x)
+    held, tr = real.held_idx, real.train_idx
+    out = {"psnr_db": round(qm.psnr(qm.over_grey(rec[held]), qm.over_grey(x[held])), 3)
+           if len(held) else None,
+           "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]), qm.over_grey(x[tr])), 3),
+           "size": int(x.shape[1]),
+           **negative_elbo(model, x[held], tc.recon, seed=0)}
+    return out, resize_rgba(_to_uint8(rec), size, nearest or mc.output_scale > 1)
 
 
 # --------------------------------------------------------------------------- targets, table
@@ -807,7 +828,8 @@ def print_table(result: dict) -> None:
         print(f"  {set_name} reference: real A vs B 2-sample "
               f"{fmt(cal['real_half_a']['two_sample'])}, colour "
               f"{fmt(real['colour_truth_real']['mean'])}; blur 5-tap realism "
-              f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism {fmt(cal['noise_0.05']['realism'])}; train copies realism "
+              f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism "
+              f"{fmt(cal['noise_0.05']['realism'])}; train copies realism "
               f"{fmt(copier['realism']['1'])} 2-sample {fmt(copier['two_sample']['accuracy'])} "
               f"novelty {fmt(copier['novelty']['1'])}")
     for s in result["skipped"]:
@@ -920,7 +942,7 @@ def prepare_set(name: str, args, out: Path) -> SetRun:
     data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
     train_idx, held_idx = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
     train_dir = write_train_folder(data, train_idx, root, out / name / "train_data")
-    real = RealReference(name, data, train_idx, held_idx, args)
+    real = RealReference(name, root, data, train_idx, held_idx, args)
 
     def rel(p):
         p = Path(p)

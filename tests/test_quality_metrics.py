@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -293,10 +294,13 @@ def test_colour_truth_sees_a_collapse_to_the_majority_colour():
     # brown is not red: 15-25 degrees of hue apart, but far apart in value (Delta E > 25)
     lab = qm.srgb_to_lab(np.array([colours[0], colours[1]]) / 255)
     assert np.linalg.norm(lab[0] - lab[1]) > qm.MATCH_DELTA_E
-    # an image with two key colours needs a sample with both
+    # an image with two key colours needs both among the samples, though not in one
     both = _disc((220, 30, 30), rgb2=(230, 210, 40))[None]
     assert qm.colour_truth(both, real) == 0.0
-    assert qm.colour_truth(both, np.concatenate([real, both])) == 1.0
+    assert qm.colour_truth(both, np.stack([_disc((230, 210, 40)), _disc((220, 30, 30))])) == 1.0
+    # the reference leaves each image out of its own pool: a colour worn once is lost
+    assert qm.colour_truth_reference(real) == 1.0
+    assert qm.colour_truth_reference(np.concatenate([real, both])) == pytest.approx(12 / 13)
 
 
 def _demo_mushroom_kind(seed: int, i: int) -> str:
@@ -321,3 +325,81 @@ def test_mushroom_colour_ranges_fit_the_real_demo_mushrooms():
     no_blue = np.stack([im for im, k in zip(imgs, truth) if k != "blue"])
     check = qm.mushroom_check(no_blue)
     assert not check["pass"] and "blue" not in check["counts"] and check["counts"]["red"] > 0
+
+
+# --------------------------------------------------------------------------- the benchmark script
+
+
+def _benchmark():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["quality_benchmark"] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_rows_and_recipes_are_config_overrides():
+    pytest.importorskip("torch")
+    bench = _benchmark()
+    assert bench.parse_assignments("train.beta=0.5,train.loss_weights={\"a\": 1, \"b\": 2}") == {
+        "train.beta": 0.5, "train.loss_weights": {"a": 1, "b": 2}}
+    name, rec = bench.parse_recipe("lowkl:base=plain,train.beta=0.1", bench.RECIPES)
+    assert name == "lowkl" and rec["model.arch"] == "plain" and rec["train.beta"] == 0.1
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        bench.parse_recipe("nosuch", bench.RECIPES)
+
+    class Args:
+        sets, recipes, long, row = ["plants", "pixel"], ["default"], True, []
+        epochs, minutes, seed, device, smoke = None, 10.0, 3, "cpu", False
+
+    rows = bench.plan_rows(Args, bench.RECIPES)
+    assert [r.name for r in rows] == ["plants:default@10", "pixel:default@10", "plants:default@40",
+                                      "pixel:default@40"]
+    Args.row = ["tuxpaint:classic@2.5"]
+    assert [(r.set, r.recipe, r.minutes) for r in bench.plan_rows(Args, bench.RECIPES)] == [
+        ("tuxpaint", "classic", 2.5)]
+    classic = bench.row_config(bench.Row("pixel", "classic", 10.0), bench.SETS["pixel"],
+                               bench.RECIPES["classic"], [], Args)
+    assert classic.train.recon == "bce" and classic.train.time_budget_s == 600.0
+    assert classic.train.beta == pytest.approx(5e-4 * 64 * 64 * 4)  # follows the image size
+    assert classic.train.seed == 3 and classic.train.device == "cpu"
+    sets = bench.parse_sets(["train.lr=0.01", "classic.train.beta=1"], bench.RECIPES)
+    cfg = bench.row_config(bench.Row("plants", "classic", 10.0), bench.SETS["plants"],
+                           bench.RECIPES["classic"], sets, Args)
+    assert cfg.train.lr == 0.01 and cfg.train.beta == 1 and cfg.train.crop is True
+    with pytest.raises(bench.RecipeUnavailable, match="no field 'no_such_lever'"):
+        bench.row_config(bench.Row("plants", "x", 10.0), bench.SETS["plants"],
+                         {"train.no_such_lever": 1}, [], Args)
+
+
+def test_resize_rgba_keeps_pixel_grids_and_premultiplies_when_shrinking():
+    bench = _benchmark()
+    x = _sprites(2, 9, size=16)
+    up = bench.resize_rgba(x, 64, nearest=True)
+    assert np.array_equal(up, x.repeat(4, 1).repeat(4, 2))
+    down = bench.resize_rgba(up, 16, nearest=False)
+    assert np.array_equal(down, x)
+    half = np.zeros((1, 2, 2, 4), np.uint8)
+    half[0, 0, 0] = [255, 0, 0, 255]  # one red pixel beside transparent green ones
+    half[0, 0, 1] = [0, 255, 0, 0]
+    assert bench.resize_rgba(half, 1, nearest=False)[0, 0, 0, 1] == 0  # no hidden green
+
+
+def test_benchmark_smoke_mode_runs_end_to_end(tmp_path):
+    pytest.importorskip("torch")
+    bench = _benchmark()
+    out = tmp_path / "out"
+    result = bench.main(["--smoke", "--sets", "plants", "--recipes", "default", "--minutes", "0.02",
+                         "--out", str(out), "--data-dir", str(tmp_path / "data")])
+    assert [r["name"] for r in result["rows"]] == ["plants:default@0.02"]
+    row = result["rows"][0]
+    for key in ("realism", "swd", "two_sample", "colour_truth", "mushrooms", "consistency",
+                "diversity", "novelty", "sharpness", "heldout", "targets", "images_per_s"):
+        assert key in row, key
+    assert 0 <= row["two_sample"]["accuracy"] <= 1 and row["realism"]["1"] > 0
+    assert row["targets"]["conditions_met"] is False
+    real = result["sets"]["plants"]["real"]
+    assert {"two_sample", "realism"} <= set(real["calibration"]["blur_5tap"])
+    assert real["mushrooms"]["n"] == 5 and "copier" in real
+    assert (out / "quality.json").exists() and (out / "sheet_plants.png").exists()
