@@ -6,8 +6,9 @@ and t, and a grid of variants decodes in the browser. A click on a variant shows
 key) and snippets that reproduce it in Python and JavaScript; "bake" asks this server to
 write the grid's selection as an atlas through the Python API (plugin_api.atlas.bake_atlas).
 
-The server binds 127.0.0.1 only, serves nothing outside its own folders, and accepts a bake
-only as a same-origin JSON request naming its own host (no other site can trigger one).
+The server binds 127.0.0.1 only, answers only requests addressed to that host (no DNS-rebound
+name), serves nothing outside its own folders, and accepts a bake only as a same-origin JSON
+request (no other site can trigger one).
 Standard library only; never imports torch.
 """
 
@@ -194,8 +195,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
 
+    def _host_ok(self) -> bool:
+        """Only requests addressed to this server's own host (no DNS-rebound name)."""
+        host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        return self.headers.get("Host") in (host, host.replace("127.0.0.1", "localhost"))
+
     def do_GET(self) -> None:  # noqa: N802
         studio = self.server.studio
+        if not self._host_ok():
+            self._json(HTTPStatus.FORBIDDEN, {"error": "wrong host"})
+            return
         route = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         if route in ("/", "/index.html"):
             self._file(_under(STUDIO_DIR, "index.html"))
@@ -222,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         allowed = {host, host.replace("127.0.0.1", "localhost")}
         origin = self.headers.get("Origin")
-        if (self.headers.get("Host") not in allowed
+        if (not self._host_ok()
                 or (origin is not None and urllib.parse.urlsplit(origin).netloc not in allowed)
                 or self.headers.get_content_type() != "application/json"):
             self._json(HTTPStatus.FORBIDDEN, {"error": "bakes are taken from the studio page only"})

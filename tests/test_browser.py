@@ -215,6 +215,7 @@ def test_studio_refuses_bad_bundles_and_foreign_bakes(cases_dir, tmp_path):
             return r.status, data
 
         assert request("GET", "/api/info")[0] == 200
+        assert request("GET", "/api/info", headers={"Host": "rebound.example:80"})[0] == 403
         assert request("GET", "/js/../../pyproject.toml")[0] == 404
         assert request("GET", "/ort/../package.json")[0] == 404
         assert request("GET", "/js/studio/../../../README.md")[0] == 404
