@@ -21,17 +21,17 @@ in one recipe's rows (values are JSON; true/false/none work). A recipe naming a 
 version's config does not have is reported as skipped, with the field, not silently run
 without it.
 
-**Sets** (``SETS``): ``tuxpaint`` (painted stamps from Debian's tuxpaint-stamps-default, built
-by ``../shared/data/tuxpaint_props.sh`` into ``DATA_DIR/tuxpaint_props`` unless ``--tuxpaint``
-names a folder; 202 images in 8 classes), ``plants`` (``assetvae demo-data``: 8 classes x 32
-at 64 px) and ``pixel`` (``assetvae demo-data --style pixel``: 8 classes x 32 items on the
-native 16-px grid). Every set is evaluated at 64 px: the pixel items as drawn, uncropped and
-upscaled x4 by nearest neighbour, so a model that keeps the grid scores as the art does. Each
-recipe loads the files its own way (the default detects the pixel grid and trains on it; the
-plain recipe crops and fits to 64 px). Samples a model makes at another size are resized to
-64 px (nearest neighbour for the pixel set and for integer upscales, box filter in
-premultiplied alpha when shrinking). A set may also carry config overrides every recipe gets
-there (``SetSpec.overrides``; none at present).
+**Sets** (``SETS``), built on first use under ``--data-dir`` (default ``benchmarks/data``,
+git-ignored): ``tuxpaint`` (painted stamps from Debian's tuxpaint-stamps-default, built by
+``../shared/data/tuxpaint_props.sh`` unless ``--tuxpaint`` names a folder; 202 images in 8
+classes), ``plants`` (``assetvae demo-data``: 8 classes x 32 at 64 px) and ``pixel`` (``assetvae
+demo-data --style pixel``: 8 classes x 32 items on the native 16-px grid). Every set is
+evaluated at 64 px: the pixel items as drawn, uncropped and upscaled x4 by nearest neighbour, so
+a model that keeps the grid scores as the art does. Each recipe loads the files its own way (the
+default detects the pixel grid and trains on it; the plain recipe crops and fits to 64 px).
+Samples a model makes at another size are resized to 64 px (nearest neighbour for the pixel set
+and for integer upscales, box filter in premultiplied alpha when shrinking). A set may also
+carry config overrides every recipe gets there (``SetSpec.overrides``; none at present).
 
 Per set, once: the files are split (stratified 20 % held out, seed 0, animation frames kept on
 one side; every row is judged on the same held-out images), the training part is written to
@@ -999,8 +999,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--seed", type=int, default=0, help="training and sampling seed")
     ap.add_argument("--samples", type=int, default=32, help="samples per class and spread")
-    ap.add_argument("--data-dir", default=str(ROOT / "bench_out" / "data"),
-                    help="where the sets are built (default bench_out/data)")
+    ap.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data"),
+                    help="where the sets are built (default benchmarks/data, git-ignored)")
     ap.add_argument("--tuxpaint", help="an existing tuxpaint_props folder")
     ap.add_argument("--reference-only", action="store_true",
                     help="measure the sets' real references only; train nothing")
