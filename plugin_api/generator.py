@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ class Generator:
         if not isinstance(opened, _Opened):
             raise TypeError("make a Generator with Generator.load(path)")
         self._session = opened.session
-        self._opened = opened
+        self._device, self._threads = opened.device, opened.threads  # for the encoder session
         self.manifest = opened.manifest
         self.path = opened.path
         self.provider: str = opened.session.get_providers()[0]
@@ -275,9 +275,8 @@ class Generator:
         with self._lazy_lock:
             self._check_open()
             if self._encoder is None:
-                o = self._opened
-                self._encoder = open_encoder(self.path, self.manifest, device=o.device,
-                                             threads=o.threads)
+                self._encoder = open_encoder(self.path, self.manifest, device=self._device,
+                                             threads=self._threads)
             return self._encoder
 
     def encode(self, images) -> np.ndarray:
@@ -301,6 +300,10 @@ class Generator:
     def nearest_class(self, z: np.ndarray) -> str:
         """The class whose Gaussian is nearest (Mahalanobis distance) to latent z [latent]."""
         self._check_open()
+        z = np.asarray(z, dtype=np.float64)
+        if z.shape != (self.latent_dim,) or not np.isfinite(z).all():
+            raise SamplingError(f"z must be {self.latent_dim} finite numbers, "
+                                f"got shape {list(z.shape)}")
         return self.classes[sampling.nearest_class(self.manifest.classes, z)]
 
     def variants_like(self, image, keys: Keys, *, seed: int, spread: float = 1.0,

@@ -657,6 +657,8 @@ def test_unicode_and_extreme_keys_are_fine(bundle):
     (lambda g: g.blend("pine", "cactus", 2.0, [0], seed=0), "blend amount 2.0 is out of range"),
     (lambda g: g.blend("pine", "oak", 0.5, [0], seed=0), "unknown class 'oak'"),
     (lambda g: g.variants_like(np.zeros((8, 8, 4), np.uint8), [0], seed=-1), "seed must be in"),
+    (lambda g: g.nearest_class(np.zeros(3)), "z must be 8 finite numbers, got shape [3]"),
+    (lambda g: g.nearest_class([np.nan] * 8), "z must be 8 finite numbers"),
 ])
 def test_bad_api_requests_raise_sampling_error(bundle, call, message):
     gen = Generator.load(bundle)

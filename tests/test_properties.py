@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from assetvae.datasets.folder import ImageLoadError, LoadOptions, load_image
-from assetvae.plugin_api import rng
-from assetvae.plugin_api import BundleError, OutputLayout
+from assetvae.plugin_api import BundleError, OutputLayout, rng
 from assetvae.plugin_api.manifest import FORMAT_NAME, FORMAT_VERSION, RNG_SPECS, Manifest
 
 FAST = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

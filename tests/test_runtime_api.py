@@ -24,8 +24,8 @@ from assetvae.plugin_api import (
     GeneratorClosedError,
     OutputLayout,
     SamplingError,
+    sampling,
 )
-from assetvae.plugin_api import sampling
 from assetvae.plugin_api.layout import graph_output, to_uint8_nhwc
 from assetvae.plugin_api.manifest import RNG_SPECS, ClassLatent, Manifest
 
@@ -120,6 +120,7 @@ def test_close_finishes_the_running_job_cancels_queued_ones_and_stops_the_thread
                               again.variants("pine", range(2), seed=5))
     with pytest.raises(RuntimeError):  # the background thread is shut down
         worker.submit(print)
+    assert gen._session is None and gen._executor is None  # the session can be freed
 
 
 def test_every_error_a_user_catches_is_exported():
@@ -181,6 +182,7 @@ def test_mahalanobis_is_one_vectorised_function():
     want = np.einsum("ni,ij,nj->n", z - centroid, np.linalg.inv(cov), z - centroid)
     assert d2.shape == (6,) and np.allclose(d2, want)
     assert sampling.mahalanobis_sq(centroid, chol, z[2]) == d2[2]  # one row: a scalar, the same
+    assert d2.dtype == np.float64 and (d2 > 0).all()
     near = ClassLatent("near", 1, z[4] + 0.01, chol)
     far = ClassLatent("far", 1, z[4] + 5.0, chol)
     assert sampling.nearest_class([far, near], z[4]) == 1
