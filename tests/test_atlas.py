@@ -38,7 +38,8 @@ def check_layout(doc: dict, page: np.ndarray, padding: int, extrude: int) -> Non
     cells = []
     for f in doc["frames"].values():
         r = f["frame"]
-        x0, y0, x1, y1 = r["x"] - extrude, r["y"] - extrude, r["x"] + r["w"] + extrude, r["y"] + r["h"] + extrude
+        x0, y0 = r["x"] - extrude, r["y"] - extrude
+        x1, y1 = r["x"] + r["w"] + extrude, r["y"] + r["h"] + extrude
         assert 0 <= x0 and 0 <= y0 and x1 <= w and y1 <= h, r
         cells.append((x0, y0, x1, y1))
     for i, a in enumerate(cells):
@@ -50,17 +51,20 @@ def check_layout(doc: dict, page: np.ndarray, padding: int, extrude: int) -> Non
 
 def crop(page: np.ndarray, frame: dict, extrude: int = 0) -> np.ndarray:
     r = frame["frame"]
-    return page[r["y"] - extrude : r["y"] + r["h"] + extrude, r["x"] - extrude : r["x"] + r["w"] + extrude]
+    x, y = r["x"] - extrude, r["y"] - extrude
+    return page[y : y + r["h"] + 2 * extrude, x : x + r["w"] + 2 * extrude]
 
 
 def test_bake_writes_texturepacker_hash_json_and_exact_pixels(bundle, gen, tmp_path):
-    r = bake(bundle, tmp_path / "forest", "--class", "cactus", "--class", "pine", "-n", "12", "--seed", "42",
+    r = bake(bundle, tmp_path / "forest", "--class", "cactus", "--class", "pine", "-n", "12",
+             "--seed", "42",
              "--spread", "0.7", "--padding", "3", "--extrude", "2")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forest.json", "forest.png"]
     doc, page = load(tmp_path / "forest.json")
     meta = doc["meta"]
-    assert meta["app"] == "assetvae" and meta["image"] == "forest.png" and meta["format"] == "RGBA8888"
+    assert meta["app"] == "assetvae" and meta["image"] == "forest.png"
+    assert meta["format"] == "RGBA8888"
     assert meta["scale"] == "1" and "related_multi_packs" not in meta
     assert meta["assetvae"]["seed"] == "42" and meta["assetvae"]["spread"] == 0.7
     assert meta["assetvae"]["rng"] == "assetvae-splitmix-polar-v1"
@@ -84,7 +88,8 @@ def test_bake_writes_texturepacker_hash_json_and_exact_pixels(bundle, gen, tmp_p
 
 
 def test_same_bake_twice_gives_identical_bytes(bundle, tmp_path):
-    args = ("--class", "pine", "--blend", "pine:mushroom:0.25", "-n", "9", "--seed", "5", "--max-size", "128",
+    args = ("--class", "pine", "--blend", "pine:mushroom:0.25", "-n", "9", "--seed", "5",
+            "--max-size", "128",
             "--trim", "--truncation", "2")
     assert bake(bundle, tmp_path / "a" / "set", *args).exit_code == 0
     assert bake(bundle, tmp_path / "b" / "set", *args).exit_code == 0
@@ -95,7 +100,8 @@ def test_same_bake_twice_gives_identical_bytes(bundle, tmp_path):
 
 def test_multipage_when_max_size_is_small(bundle, gen, tmp_path):
     # 32 px + 2x1 extrude = 34 px cells, 2 px apart: 2x2 cells fit in 80 px, so 5 frames -> 2 pages.
-    r = bake(bundle, tmp_path / "f", "--class", "mushroom", "-n", "5", "--max-size", "80", "--seed", "3")
+    r = bake(bundle, tmp_path / "f", "--class", "mushroom", "-n", "5", "--max-size", "80",
+             "--seed", "3")
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["f_0.json", "f_0.png", "f_1.json", "f_1.png"]
@@ -116,13 +122,15 @@ def test_multipage_when_max_size_is_small(bundle, gen, tmp_path):
 
 
 def test_a_key_range_is_a_shard_of_the_full_bake(bundle, tmp_path):
-    assert bake(bundle, tmp_path / "full", "--class", "pine", "--class", "cactus", "-n", "10", "--seed", "9").exit_code == 0
-    r = bake(bundle, tmp_path / "shard", "--class", "pine", "--class", "cactus", "-n", "3", "--first-key", "4",
+    both = ("--class", "pine", "--class", "cactus")
+    assert bake(bundle, tmp_path / "full", *both, "-n", "10", "--seed", "9").exit_code == 0
+    r = bake(bundle, tmp_path / "shard", *both, "-n", "3", "--first-key", "4",
              "--seed", "9")
     assert r.exit_code == 0, r.output
     full, full_page = load(tmp_path / "full.json")
     shard, shard_page = load(tmp_path / "shard.json")
-    assert sorted(shard["frames"]) == sorted(f"{c}/{k:04d}" for c in ("pine", "cactus") for k in (4, 5, 6))
+    assert sorted(shard["frames"]) == sorted(f"{c}/{k:04d}" for c in ("pine", "cactus")
+                                             for k in (4, 5, 6))
     for name, f in shard["frames"].items():
         assert f["assetvae"] == full["frames"][name]["assetvae"]
         assert np.array_equal(crop(shard_page, f, 1), crop(full_page, full["frames"][name], 1))
@@ -132,7 +140,8 @@ def test_blend_frames(bundle, gen, tmp_path):
     r = bake(bundle, tmp_path / "mix", "--blend", "pine:cactus:0.5", "-n", "4", "--seed", "11")
     assert r.exit_code == 0, r.output
     doc, page = load(tmp_path / "mix.json")
-    assert sorted(doc["frames"]) == [f"pine~cactus@0.5/{k:04d}" for k in range(4)]  # --blend alone: no classes
+    # --blend alone: no classes
+    assert sorted(doc["frames"]) == [f"pine~cactus@0.5/{k:04d}" for k in range(4)]
     want = gen.blend("pine", "cactus", 0.5, range(4), seed=11)
     for k in range(4):
         f = doc["frames"][f"pine~cactus@0.5/{k:04d}"]
@@ -175,7 +184,8 @@ def test_trim_crops_to_opaque_pixels_and_records_the_offset(bundle, tmp_path):
 
 def test_pack_fills_pages_in_order():
     pages = _pack([(12, 12)] * 7, max_size=32, gap=1)
-    assert [len(p[2]) for p in pages] == [4, 3]  # 12 + 1 + 12 <= 32 < 12 + 1 + 12 + 1 + 12: 2x2 a page
+    # 12 + 1 + 12 <= 32 < 12 + 1 + 12 + 1 + 12: 2x2 a page
+    assert [len(p[2]) for p in pages] == [4, 3]
     assert pages[0][2] == [(0, 0), (13, 0), (0, 13), (13, 13)]
     for w, h, _ in pages:
         assert w <= 32 and h <= 32 and w & (w - 1) == 0 and h & (h - 1) == 0
@@ -231,14 +241,17 @@ def test_parse_blend():
 
 def test_sample_blend_row(bundle, tmp_path):
     out = tmp_path / "sheet.png"
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine", "--blend", "pine:cactus:0.5",
+    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine",
+                                  "--blend", "pine:cactus:0.5",
                                   "-n", "4", "--device", "cpu", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert "2 row(s)" in r.output
     two_rows = Image.open(out).size
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine", "-n", "4", "--device", "cpu",
+    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine", "-n", "4",
+                                  "--device", "cpu",
                                   "-o", str(tmp_path / "one.png")])
     assert Image.open(tmp_path / "one.png").size[1] < two_rows[1]
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--blend", "pine-cactus", "-o", str(tmp_path / "x.png")])
+    r = CliRunner().invoke(main, ["sample", str(bundle), "--blend", "pine-cactus",
+                                  "-o", str(tmp_path / "x.png")])
     assert r.exit_code == 2 and r.stderr.startswith("error: --blend 'pine-cactus'")
     assert not (tmp_path / "x.png").exists()

@@ -42,13 +42,14 @@ from assetvae.errors import CheckpointError
 from assetvae.plugin_api import BundleError, Generator, OutputLayout, SamplingError
 from assetvae.plugin_api.manifest import METADATA_KEY
 
-SMALL = ["--size", "16", "--latent", "4", "--width", "4", "--batch", "8", "--epochs", "1", "--warmup", "0",
-         "--preview-every", "0", "-q"]
+SMALL = ["--size", "16", "--latent", "4", "--width", "4", "--batch", "8", "--epochs", "1",
+         "--warmup", "0", "--preview-every", "0", "-q"]
 
 
 # --- helpers ----------------------------------------------------------------------------------
 def cli(*args) -> object:
-    return CliRunner().invoke(main, [os.fsdecode(a) if isinstance(a, (bytes, Path)) else str(a) for a in args])
+    return CliRunner().invoke(main, [os.fsdecode(a) if isinstance(a, (bytes, Path)) else str(a)
+                                     for a in args])
 
 
 def assert_refused(r, *needles: str) -> str:
@@ -86,7 +87,8 @@ def png_bytes(array: np.ndarray, mode: str = "RGBA") -> bytes:
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -96,7 +98,8 @@ def png_declaring(width: int, height: int) -> bytes:
             + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
 
 
-def class_folder_with(tmp_path: Path, bad_name: str | bytes, data: bytes | None) -> tuple[Path, Path]:
+def class_folder_with(tmp_path: Path, bad_name: str | bytes,
+                      data: bytes | None) -> tuple[Path, Path]:
     """data/oak has one good sprite, data/pine holds only the bad file. Returns (root, bad path)."""
     root = tmp_path / "data"
     write_rgba(root / "oak" / "0.png", sprite())
@@ -131,17 +134,26 @@ IMAGE_CASES = {
     # id: (file name, bytes, needles in the message)
     "zero_byte": ("a.png", b"", ["empty file (0 bytes)", "remove it"]),
     "truncated": ("a.png", _GOOD[: len(_GOOD) // 2], ["damaged or unreadable", "truncated"]),
-    "text_named_png": ("a.png", b"this is a shopping list, not a sprite\n", ["not an image file", "re-save it as PNG"]),
-    "png_signature_then_garbage": ("a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 8, ["damaged or unreadable"]),
-    "bad_crc": ("a.png", bytes(_bad_crc), ["damaged or unreadable", "PNG header cannot be decoded"]),
-    "decompression_bomb": ("a.png", png_declaring(100_000, 100_000), ["declared size", "too large", "decompression bomb"]),
-    "bomb_under_pillow_limit": ("a.png", png_declaring(9000, 8000), ["declared size 9000x8000 is too large"]),
-    "one_by_one": ("a.png", png_bytes(np.full((1, 1, 4), 255, np.uint8)), ["1x1 px", "too small or too thin"]),
-    "ten_thousand_by_one": ("a.png", png_bytes(np.full((1, 10000, 4), 255, np.uint8)), ["10000x1 px", "aspect ratio"]),
+    "text_named_png": ("a.png", b"this is a shopping list, not a sprite\n",
+                       ["not an image file", "re-save it as PNG"]),
+    "png_signature_then_garbage": ("a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 8,
+                                   ["damaged or unreadable"]),
+    "bad_crc": ("a.png", bytes(_bad_crc),
+                ["damaged or unreadable", "PNG header cannot be decoded"]),
+    "decompression_bomb": ("a.png", png_declaring(100_000, 100_000),
+                           ["declared size", "too large", "decompression bomb"]),
+    "bomb_under_pillow_limit": ("a.png", png_declaring(9000, 8000),
+                                ["declared size 9000x8000 is too large"]),
+    "one_by_one": ("a.png", png_bytes(np.full((1, 1, 4), 255, np.uint8)),
+                   ["1x1 px", "too small or too thin"]),
+    "ten_thousand_by_one": ("a.png", png_bytes(np.full((1, 10000, 4), 255, np.uint8)),
+                            ["10000x1 px", "aspect ratio"]),
     "fully_transparent": ("a.png", png_bytes(np.zeros((8, 8, 4), np.uint8)), ["fully transparent"]),
-    "one_opaque_pixel": ("a.png", png_bytes(np.pad(np.full((1, 1, 4), 255, np.uint8), ((5, 5), (5, 5), (0, 0)))),
+    "one_opaque_pixel": ("a.png", png_bytes(np.pad(np.full((1, 1, 4), 255, np.uint8),
+                                                   ((5, 5), (5, 5), (0, 0)))),
                          ["opaque area is 1x1 px"]),
-    "jpeg_cut_short": ("a.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 10, ["JPEG header cannot be decoded"]),
+    "jpeg_cut_short": ("a.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 10,
+                       ["JPEG header cannot be decoded"]),
 }
 
 
@@ -174,7 +186,8 @@ def test_unreadable_file(tmp_path, monkeypatch):
     make_unreadable(bad, monkeypatch)
     with pytest.raises(ImageLoadError, match="permission denied; make the file readable"):
         load_image(bad, LoadOptions(size=16))
-    assert_refused(cli("train", root, "--out", tmp_path / "run", *SMALL), "pine", "permission denied")
+    assert_refused(cli("train", root, "--out", tmp_path / "run", *SMALL), "pine",
+                   "permission denied")
     assert_nothing_written(tmp_path / "run")
 
 
@@ -221,7 +234,8 @@ def test_empty_folder_and_only_other_extensions(tmp_path):
     (tmp_path / "empty").mkdir()
     assert_refused(cli("train", tmp_path / "empty", "--out", tmp_path / "r1", *SMALL),
                    "no images found", ".png", "put images in one subfolder per class")
-    write_rgba(tmp_path / "other" / "oak" / "a.png", sprite()).rename(tmp_path / "other" / "oak" / "a.tga")
+    oak = tmp_path / "other" / "oak"
+    write_rgba(oak / "a.png", sprite()).rename(oak / "a.tga")
     (tmp_path / "other" / "oak" / "notes.png.txt").write_text("x")
     assert_refused(cli("train", tmp_path / "other", "--out", tmp_path / "r2", *SMALL),
                    "no images found (looked for .bmp, .gif, .jpeg, .jpg, .png, .webp)")
@@ -230,9 +244,11 @@ def test_empty_folder_and_only_other_extensions(tmp_path):
 
 
 def test_missing_folder_and_a_file_instead_of_a_folder(tmp_path):
-    assert_refused(cli("train", tmp_path / "nope", "--out", tmp_path / "r", *SMALL), "no such folder")
+    assert_refused(cli("train", tmp_path / "nope", "--out", tmp_path / "r", *SMALL),
+                   "no such folder")
     (tmp_path / "f.png").write_bytes(png_bytes(sprite()))
-    assert_refused(cli("train", tmp_path / "f.png", "--out", tmp_path / "r", *SMALL), "is a file, not a folder")
+    assert_refused(cli("train", tmp_path / "f.png", "--out", tmp_path / "r", *SMALL),
+                   "is a file, not a folder")
     assert_nothing_written(tmp_path / "r")
 
 
@@ -327,7 +343,8 @@ def test_sixteen_bit_pngs_keep_their_range(tmp_path):
     raw = b"".join(b"\0" + row.astype(">u2").tobytes() for row in px)
     ihdr = struct.pack(">IIBBBBB", 20, 10, 16, 6, 0, 0, 0)
     (tmp_path / "c16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-                                       + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+                                       + png_chunk(b"IDAT", zlib.compress(raw))
+                                       + png_chunk(b"IEND", b""))
     a = load_image(tmp_path / "c16.png", LoadOptions(size=16))
     assert tuple(a[8, 8]) == (255, 0, 0, 255)
 
@@ -371,7 +388,8 @@ def test_odd_but_valid_folder_trains_and_samples(tmp_path):
     assert r.exit_code == 0, r.output
     bundle = tmp_path / "b.avae.onnx"
     assert cli("export", run, "-o", bundle).exit_code == 0
-    sheet = tmp_path / ("s" * 246 + ".png")  # an output name near the limit: the temp name must fit too
+    # an output name near the limit: the temporary name must fit too
+    sheet = tmp_path / ("s" * 246 + ".png")
     r = cli("sample", bundle, "-n", "2", "-o", sheet)
     assert r.exit_code == 0, r.output
     assert Image.open(sheet).size[0] > 32 and not list(tmp_path.glob(".*.tmp"))
@@ -415,24 +433,33 @@ def _wrong_weights(run: Path) -> None:
 
 
 CHECKPOINT_CASES = {
-    "missing_checkpoint": (lambda run: (run / "checkpoint.pt").unlink(), ["no checkpoint in this run directory", "train first"]),
-    "zero_byte_checkpoint": (lambda run: (run / "checkpoint.pt").write_bytes(b""), ["empty file (0 bytes)", "retrain"]),
-    "truncated_checkpoint": (_truncate, ["damaged or not an assetvae checkpoint", "retrain or restore"]),
+    "missing_checkpoint": (lambda run: (run / "checkpoint.pt").unlink(),
+                           ["no checkpoint in this run directory", "train first"]),
+    "zero_byte_checkpoint": (lambda run: (run / "checkpoint.pt").write_bytes(b""),
+                             ["empty file (0 bytes)", "retrain"]),
+    "truncated_checkpoint": (_truncate,
+                             ["damaged or not an assetvae checkpoint", "retrain or restore"]),
     "random_bytes_checkpoint": (lambda run: (run / "checkpoint.pt").write_bytes(os.urandom(4096)),
                                 ["damaged or not an assetvae checkpoint"]),
     "foreign_torch_file": (lambda run: __import__("torch").save([1, 2, 3], run / "checkpoint.pt"),
                            ["not an assetvae checkpoint"]),
-    "weights_of_another_model": (_wrong_weights, ["weights do not fit the model", "decoder.fc.weight"]),
-    "no_weights": (lambda run: _edit_state(run, lambda s: s.pop("model")), ["incomplete checkpoint"]),
-    "bad_config": (lambda run: _edit_state(run, lambda s: s["config"]["model"].__setitem__("image_size", "big")),
+    "weights_of_another_model": (_wrong_weights,
+                                 ["weights do not fit the model", "decoder.fc.weight"]),
+    "no_weights": (lambda run: _edit_state(run, lambda s: s.pop("model")),
+                   ["incomplete checkpoint"]),
+    "bad_config": (lambda run: _edit_state(
+        run, lambda s: s["config"]["model"].__setitem__("image_size", "big")),
                    ["checkpoint has no valid config", "image size big"]),
     "newer_checkpoint": (lambda run: _edit_state(run, lambda s: s.__setitem__("version", 99)),
                          ["newer assetvae", "upgrade"]),
     "nan_class_model": (lambda run: (run / "class_model.json").write_text(
-        (run / "class_model.json").read_text().replace("[", "[NaN, ", 1)), ["class_model.json", "damaged class model"]),
+        (run / "class_model.json").read_text().replace("[", "[NaN, ", 1)),
+        ["class_model.json", "damaged class model"]),
     "class_model_wrong_size": (lambda run: (run / "class_model.json").write_text(json.dumps(
-        [{"name": "x", "count": 1, "centroid": [0.0], "chol": [[1.0]]}])), ["class_model.json", "centroid must be a list of 8 numbers"]),
-    "missing_class_model": (lambda run: (run / "class_model.json").unlink(), ["class_model.json: missing"]),
+        [{"name": "x", "count": 1, "centroid": [0.0], "chol": [[1.0]]}])),
+        ["class_model.json", "centroid must be a list of 8 numbers"]),
+    "missing_class_model": (lambda run: (run / "class_model.json").unlink(),
+                            ["class_model.json: missing"]),
 }
 
 
@@ -446,8 +473,8 @@ def test_damaged_run_directory_is_refused_by_export(trained_run, tmp_path, case)
     assert_nothing_written(out)
 
 
-@pytest.mark.parametrize("case", ["zero_byte_checkpoint", "truncated_checkpoint", "weights_of_another_model",
-                                  "bad_config"])
+@pytest.mark.parametrize("case", ["zero_byte_checkpoint", "truncated_checkpoint",
+                                  "weights_of_another_model", "bad_config"])
 def test_damaged_checkpoint_is_refused_by_resume(trained_run, tmp_path, case):
     damage, needles = CHECKPOINT_CASES[case]
     run = _copy_run(trained_run, tmp_path / "run")
@@ -458,7 +485,8 @@ def test_damaged_checkpoint_is_refused_by_resume(trained_run, tmp_path, case):
 
 
 def test_missing_run_directory(tmp_path):
-    assert_refused(cli("export", tmp_path / "nope", "-o", tmp_path / "x.onnx"), "no such run directory")
+    assert_refused(cli("export", tmp_path / "nope", "-o", tmp_path / "x.onnx"),
+                   "no such run directory")
     assert_refused(cli("train", "--resume", tmp_path / "nope"), "no such run directory")
 
 
@@ -472,7 +500,8 @@ def test_malicious_pickle_checkpoint_is_never_unpickled(trained_run, tmp_path, h
     if how == "torch_save":  # a real torch zip whose data.pkl calls os.system
         torch.save({"format": "assetvae-checkpoint", "version": 1, "payload": _Evil(marker)}, ckpt)
     else:
-        ckpt.write_bytes(pickle.dumps(_Evil(marker), protocol=2 if how == "pickle_protocol_2" else None))
+        protocol = 2 if how == "pickle_protocol_2" else None
+        ckpt.write_bytes(pickle.dumps(_Evil(marker), protocol=protocol))
     out = tmp_path / "x.avae.onnx"
     line = assert_refused(cli("export", run, "-o", out), str(ckpt))
     assert "refused" in line or "damaged or not an assetvae checkpoint" in line
@@ -524,30 +553,42 @@ def _latent_9(d: dict) -> str:
 
 BUNDLE_CASES = {
     # id: (function of the valid manifest dict -> metadata text (None: no manifest), needles)
-    "onnx_without_manifest": (lambda d: None, ["an ONNX file, but not an assetvae bundle", "no 'assetvae.manifest'"]),
+    "onnx_without_manifest": (lambda d: None,
+        ["an ONNX file, but not an assetvae bundle", "no 'assetvae.manifest'"]),
     "malformed_json": (lambda d: json.dumps(d)[:-7], ["manifest is not valid JSON", "re-export"]),
     "manifest_not_an_object": (lambda d: "[1, 2]", ["manifest must be a JSON object"]),
     "nan_centroid": (lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]), "NaN", 1),
                      ["not valid JSON", "NaN is not allowed"]),
-    "infinite_centroid": (lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]), "1e999", 1),
+    "infinite_centroid": (lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]),
+                                                          "1e999", 1),
                           ["centroid holds NaN or infinite values"]),
-    "infinity_literal": (lambda d: json.dumps(d).replace(str(d["classes"][0]["chol"][0][0]), "Infinity", 1),
+    "infinity_literal": (lambda d: json.dumps(d).replace(str(d["classes"][0]["chol"][0][0]),
+                                                         "Infinity", 1),
                          ["Infinity is not allowed"]),
     "non_triangular_factor": (_set_chol(0, 3, 0.5), ["factor must be lower triangular"]),
     "singular_factor": (_set_chol(2, 2, 0.0), ["factor must have a positive diagonal"]),
     "negative_diagonal": (_set_chol(1, 1, -1.0), ["positive diagonal (positive definite)"]),
-    "ragged_factor": (_edited(lambda d: d["classes"][0]["chol"][4].pop()), ["factor must be a list of 8 numbers"]),
-    "latent_disagrees_with_graph": (_latent_9, ["manifest says latent size 9 but the graph takes 8", "re-export"]),
+    "ragged_factor": (_edited(lambda d: d["classes"][0]["chol"][4].pop()),
+                      ["factor must be a list of 8 numbers"]),
+    "latent_disagrees_with_graph": (_latent_9,
+        ["manifest says latent size 9 but the graph takes 8", "re-export"]),
     "image_size_disagrees_with_graph": (_edited(lambda d: d.__setitem__("image_size", 64)),
                                         [f"manifest says {OutputLayout.UINT8_NHWC} [64, 64, 4]"]),
     "newer_major_version": (_edited(lambda d: d.__setitem__("version", "2.0")),
-                            ["format version 2.0 is newer than this runtime supports", "upgrade assetvae"]),
-    "garbage_version": (_edited(lambda d: d.__setitem__("version", "one")), ["version 'one' is not of the form"]),
-    "other_format": (_edited(lambda d: d.__setitem__("format", "somebody-else")), ["format is 'somebody-else'"]),
-    "unknown_rng": (_edited(lambda d: d.__setitem__("rng", "mt19937")), ["RNG spec 'mt19937' is unknown"]),
-    "no_classes": (_edited(lambda d: d.__setitem__("classes", [])), ["classes must be a non-empty list"]),
-    "duplicate_classes": (_edited(lambda d: d["classes"].__setitem__(1, d["classes"][0])), ["class names must be unique"]),
-    "latent_is_a_string": (_edited(lambda d: d.__setitem__("latent_dim", "8")), ["latent_dim must be an integer"]),
+                            ["format version 2.0 is newer than this runtime supports",
+                             "upgrade assetvae"]),
+    "garbage_version": (_edited(lambda d: d.__setitem__("version", "one")),
+                        ["version 'one' is not of the form"]),
+    "other_format": (_edited(lambda d: d.__setitem__("format", "somebody-else")),
+                     ["format is 'somebody-else'"]),
+    "unknown_rng": (_edited(lambda d: d.__setitem__("rng", "mt19937")),
+                    ["RNG spec 'mt19937' is unknown"]),
+    "no_classes": (_edited(lambda d: d.__setitem__("classes", [])),
+                   ["classes must be a non-empty list"]),
+    "duplicate_classes": (_edited(lambda d: d["classes"].__setitem__(1, d["classes"][0])),
+                          ["class names must be unique"]),
+    "latent_is_a_string": (_edited(lambda d: d.__setitem__("latent_dim", "8")),
+                           ["latent_dim must be an integer"]),
 }
 
 
@@ -568,15 +609,18 @@ def test_bad_bundle_is_refused(bundle, tmp_path, case):
 
 def test_not_onnx_empty_and_folder_bundles(tmp_path):
     (tmp_path / "text.avae.onnx").write_text("definitely not protobuf")
-    assert_refused(cli("inspect", tmp_path / "text.avae.onnx"), "not a valid ONNX bundle", "re-export it")
+    assert_refused(cli("inspect", tmp_path / "text.avae.onnx"), "not a valid ONNX bundle",
+                   "re-export it")
     (tmp_path / "empty.avae.onnx").write_bytes(b"")
-    assert_refused(cli("sample", tmp_path / "empty.avae.onnx", "-o", tmp_path / "s.png"), "empty file")
+    assert_refused(cli("sample", tmp_path / "empty.avae.onnx", "-o", tmp_path / "s.png"),
+                   "empty file")
     assert_nothing_written(tmp_path / "s.png")
     assert_refused(cli("inspect", tmp_path / "missing.avae.onnx"), "no such bundle file")
     (tmp_path / "dir.avae.onnx").mkdir()
     with pytest.raises(BundleError, match="is a folder, not a bundle file"):
         Generator.load(tmp_path / "dir.avae.onnx")
-    r = cli("inspect", tmp_path / "dir.avae.onnx")  # click's own argument check: still exit 2, no traceback
+    # click's own argument check: still exit 2, no traceback
+    r = cli("inspect", tmp_path / "dir.avae.onnx")
     assert r.exit_code == 2 and "is a directory" in r.output and "Traceback" not in r.output
 
 
@@ -629,7 +673,8 @@ def test_unicode_and_extreme_keys_are_fine(bundle):
     keys = ["forêt/木/3", "🌲🌲", "", "\x00", "a" * 10_000, 0, 2**64 - 1, np.uint64(5)]
     batch = gen.variants("pine", keys, seed=2**64 - 1, spread=0.5)
     assert batch.shape == (len(keys), 32, 32, 4)
-    assert np.array_equal(gen.variants("pine", ["🌲🌲"], seed=2**64 - 1, spread=0.5)[0], batch[1])
+    alone = gen.variants("pine", ["🌲🌲"], seed=2**64 - 1, spread=0.5)[0]
+    assert np.array_equal(alone, batch[1])
 
 
 @pytest.mark.parametrize("call, message", [
@@ -685,4 +730,5 @@ def test_non_utf8_flat_folder_name_is_refused(tmp_path):
     os.makedirs(flat)
     with open(os.path.join(flat, b"0.png"), "wb") as f:
         f.write(png_bytes(sprite()))
-    assert_refused(cli("train", flat, "--out", tmp_path / "run", *SMALL), "'\\xfeoaks' is not valid UTF-8")
+    assert_refused(cli("train", flat, "--out", tmp_path / "run", *SMALL),
+                   "'\\xfeoaks' is not valid UTF-8")

@@ -36,12 +36,14 @@ def valid_manifest() -> dict:
     classes = []
     for name in ("oak", "pine"):
         chol = np.tril(rs.normal(size=(3, 3)), -1) + np.diag(rs.uniform(0.5, 2.0, 3))
-        classes.append({"name": name, "count": 5, "centroid": rs.normal(size=3).tolist(), "chol": chol.tolist(),
-                        "components": []})
-    classes[1]["components"] = [{"weight": 0.5, "centroid": [0.0, 0.0, 0.0], "chol": np.eye(3).tolist()},
-                                {"weight": 1.5, "centroid": [1.0, 0.0, 0.0], "chol": np.eye(3).tolist()}]
-    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "image_size": 32, "channels": 4, "latent_dim": 3,
-            "output": OutputLayout.UINT8_NHWC.value, "rng": RNG_SPECS[0], "classes": classes,
+        classes.append({"name": name, "count": 5, "centroid": rs.normal(size=3).tolist(),
+                        "chol": chol.tolist(), "components": []})
+    eye = np.eye(3).tolist()
+    classes[1]["components"] = [{"weight": 0.5, "centroid": [0.0, 0.0, 0.0], "chol": eye},
+                                {"weight": 1.5, "centroid": [1.0, 0.0, 0.0], "chol": eye}]
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "image_size": 32, "channels": 4,
+            "latent_dim": 3, "output": OutputLayout.UINT8_NHWC.value, "rng": RNG_SPECS[0],
+            "classes": classes,
             "training": {"epochs": 2}, "export": {"opset": 13}}
 
 
@@ -51,11 +53,13 @@ def test_the_base_manifest_is_valid():
     assert Manifest.from_json(m.to_json()).to_dict() == m.to_dict()
 
 
-json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-2**70, max_value=2**1100)
+json_scalars = (st.none() | st.booleans() | st.integers()
+                | st.integers(min_value=-2**70, max_value=2**1100)
                 | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    lambda inner: (st.lists(inner, max_size=5)
+                   | st.dictionaries(st.text(max_size=10), inner, max_size=5)),
     max_leaves=25,
 )
 
@@ -86,7 +90,8 @@ def test_mutated_valid_manifests_only_raise_bundle_error(data):
                 break
             k = data.draw(st.sampled_from(keys), label="key")
             child = node[k]
-            if isinstance(child, (dict, list)) and child and data.draw(st.booleans(), label="deeper"):
+            deeper = isinstance(child, (dict, list)) and child
+            if deeper and data.draw(st.booleans(), label="deeper"):
                 node = child
                 continue
             action = data.draw(st.sampled_from(["replace", "delete", "add"]), label="action")
@@ -95,7 +100,8 @@ def test_mutated_valid_manifests_only_raise_bundle_error(data):
             elif action == "delete":
                 del node[k]
             elif isinstance(node, dict):
-                node[data.draw(st.text(max_size=8), label="new key")] = data.draw(json_values, label="value")
+                key = data.draw(st.text(max_size=8), label="new key")
+                node[key] = data.draw(json_values, label="value")
             else:
                 node.append(data.draw(json_values, label="value"))
             break
@@ -117,8 +123,9 @@ def test_mutated_manifest_text_only_raises_bundle_error(data):
             if not raw:
                 break
         else:
-            raw[i:i] = data.draw(st.sampled_from([b"NaN", b"1e999", b"-Infinity", b"[", b"{", b'"', b"\\u0000",
-                                                  b"\xff", b"99999999999999999999999", b"null", b","]), label="ins")
+            raw[i:i] = data.draw(st.sampled_from([
+                b"NaN", b"1e999", b"-Infinity", b"[", b"{", b'"', b"\\u0000", b"\xff",
+                b"99999999999999999999999", b"null", b","]), label="ins")
     try:
         Manifest.from_json(bytes(raw))
     except BundleError as e:
@@ -198,7 +205,8 @@ def _encoded(fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-SEEDS = [_encoded("PNG"), _encoded("JPEG"), _encoded("GIF"), _encoded("BMP"), _encoded("WEBP", lossless=True)]
+SEEDS = [_encoded("PNG"), _encoded("JPEG"), _encoded("GIF"), _encoded("BMP"),
+         _encoded("WEBP", lossless=True)]
 _DIR = Path(tempfile.mkdtemp(prefix="assetvae-fuzz-"))
 
 
@@ -220,7 +228,8 @@ def test_random_bytes_only_raise_image_load_error(data):
 
 
 @FEWER
-@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"RIFF\0\0\0\0WEBPVP8 "]),
+@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM",
+                        b"RIFF\0\0\0\0WEBPVP8 "]),
        st.binary(max_size=512))
 def test_image_signatures_with_garbage_only_raise_image_load_error(magic, rest):
     _load(magic + rest)
@@ -268,16 +277,16 @@ def test_fuzz_helpers_do_not_share_state_with_the_manifest():
 def test_gif_that_made_pillow_raise_struct_error_is_an_image_load_error():
     """Found by fuzzing: Pillow's GIF parser raised struct.error, which escaped as a crash."""
     data = bytes.fromhex(
-        "4749463837610a000c008600000d0e15070a3c191aa206280a0934d41448830a84a0049c9e15a8b708a7f101de3a"
-        "2306852f06a53e0cbb3400c230192b2028c8353ab120401c3141a93f5d073a67e0277da52b84482c85c238910731"
-        "b2b039c1b035eb6c20eea133f86c411636534bf85952ce4862575aa77c4ca09c45a5e35ca6ea46e31c7524856d37"
-        "95763e926a35a5634b31604f667d45866d43c87e47e273616d76788564bedd67c04772d33a73ed2565f1169b181c"
-        "9219ec8626639b4ea18e48fd9951ef988b6a9886dd91bd728fcf1794cb4d89d8598cecf9af124bb92f6aa522f9a2"
-        "3d0da23c6da038febe490db56c03bb61aea660b8bf7b09a67772af9a60a3a808b8d630beee49a1f0c4c3067ec03d"
-        "2bc6511fcd5e5dd76360cb794ecc9a4bcc94e6caad1cdeb759cbb19cccb8c0c4e950fa2466ed3f98fc36ebe049f8"
-        "e493a9f29fade996f1fab326e2e55ee1c807f4c433f7c1bdedccf3e3df99f4d2eeefd0e6e2e82eeee1bbf4e5cafb"
-        "f365edfef10000000000000000000000000000000000000000000000002c0000000000000000000000000000000000"
-        "2c000000")
+        "4749463837610a000c008600000d0e15070a3c191aa206280a0934d41448830a84a0049c9e15a8b708a7f101"
+        "de3a2306852f06a53e0cbb3400c230192b2028c8353ab120401c3141a93f5d073a67e0277da52b84482c85c2"
+        "38910731b2b039c1b035eb6c20eea133f86c411636534bf85952ce4862575aa77c4ca09c45a5e35ca6ea46e3"
+        "1c7524856d3795763e926a35a5634b31604f667d45866d43c87e47e273616d76788564bedd67c04772d33a73"
+        "ed2565f1169b181c9219ec8626639b4ea18e48fd9951ef988b6a9886dd91bd728fcf1794cb4d89d8598cecf9"
+        "af124bb92f6aa522f9a23d0da23c6da038febe490db56c03bb61aea660b8bf7b09a67772af9a60a3a808b8d6"
+        "30beee49a1f0c4c3067ec03d2bc6511fcd5e5dd76360cb794ecc9a4bcc94e6caad1cdeb759cbb19cccb8c0c4"
+        "e950fa2466ed3f98fc36ebe049f8e493a9f29fade996f1fab326e2e55ee1c807f4c433f7c1bdedccf3e3df99"
+        "f4d2eeefd0e6e2e82eeee1bbf4e5cafbf365edfef10000000000000000000000000000000000000000000000"
+        "002c00000000000000000000000000000000002c000000")
     path = _DIR / "struct_error.gif"
     path.write_bytes(data)
     with pytest.raises(ImageLoadError, match="damaged or unreadable"):
