@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .plugin_api.manifest import ClassLatent, Component
+from .plugin_api.sampling import mahalanobis_sq
 
 VAR_FLOOR = 1e-6
 
@@ -54,7 +55,7 @@ def fit_class_model(
             ex = np.asarray(means[sel], np.float64)
             # The prototype is the real image nearest the mean (Mahalanobis): on a class of
             # several looks the mean itself decodes to a ghost between them.
-            dist = (np.linalg.solve(chol, (ex - centroid).T) ** 2).sum(axis=0)
+            dist = mahalanobis_sq(centroid, chol, ex)
             out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol,
                                    exemplars=ex, exemplar_scale=float(exemplar_scale),
                                    prototype=int(np.argmin(dist))))

@@ -10,8 +10,7 @@ import numpy as np
 
 from .plugin_api.images import labelled_grid, save_png
 from .plugin_api.manifest import ClassLatent
-from .plugin_api.rng import normals_batch
-from .plugin_api.sampling import class_latents
+from .plugin_api.sampling import sample_class
 
 PREVIEW_SAMPLES = 8
 Decode = Callable[[np.ndarray], np.ndarray]  # float32 latents [N, d] -> uint8 [N, S, S, 4]
@@ -25,13 +24,13 @@ def upscale(images: np.ndarray, k: int) -> np.ndarray:
 
 def sample_rows(class_model: list[ClassLatent], decode: Decode, n: int = PREVIEW_SAMPLES,
                 spread: float = 1.0) -> list[tuple[str, np.ndarray]]:
-    """Per class: the prototype, then n - 1 variants (seed 0, keys 0..n-2)."""
+    """Per class: the prototype (what spread 0 gives), then n - 1 variants (seed 0, keys
+    0..n-2), by the runtime's own sampling rules."""
     keys = list(range(n - 1))
-    noise = normals_batch(0, keys, class_model[0].centroid.shape[0])
     rows = []
     for c in class_model:
-        z = np.concatenate([c.anchor()[None].astype(np.float32),
-                            class_latents(c, 0, keys, noise, spread)])
+        z = np.concatenate([sample_class(c, 0, [0], spread=0.0),
+                            sample_class(c, 0, keys, spread=spread)])
         rows.append((c.name, decode(z)))
     return rows
 

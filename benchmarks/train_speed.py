@@ -1,10 +1,11 @@
-"""Training throughput: images/s through forward, loss, backward and optimiser step.
+"""Training throughput: images/s through forward, loss, backward and optimiser step, per lever.
 
-    python benchmarks/train_speed.py [--size 64] [--batch 16] [--widths 16,32] [--json out.json]
+    python benchmarks/train_speed.py [--size 64] [--batch 32] [--seconds 4] [--json out.json]
 
-Uses the demo plants at the given size and the model config's defaults except width.
-Also reports the reference of a plain matmul on this machine in the same run, so numbers
-from different (noisy, shared) machines can be compared as ratios.
+Each lever is timed against the baseline step of the same architecture in the same run, so
+the ratios hold on a noisy, shared machine. Levers (issue 14, "training throughput"):
+architectures (conv, plain), channels_last memory format, bf16 autocast on the CPU, torch
+thread counts, and torch.compile. Uses the demo plants at the given size.
 """
 
 from __future__ import annotations
@@ -31,39 +32,69 @@ def matmul_gflops(n: int = 1024) -> float:
     return rate * 2 * n**3 / 1e9
 
 
+def make_step(arch: str, size: int, x: torch.Tensor, *, channels_last=False, bf16=False,
+              compile_=False):
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(image_size=size, arch=arch))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    noise = torch.randn(len(x), model.cfg.latent_dim)
+    forward = torch.compile(model) if compile_ else model
+
+    def step() -> int:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, post = forward(x, noise)
+        t = vae_loss(Batch(logits.float(), x, post), "l1-alpha", {"grad": 1.0}, 0.02)
+        opt.zero_grad()
+        t.total.backward()
+        opt.step()
+        return len(x)
+
+    return step
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--widths", default="16,32")
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
     imgs = demo_images(per_class=8, seed=0, size=args.size)
     x = np.stack([np.asarray(im) for ims in imgs.values() for im in ims])[: args.batch]
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
-    results = {"machine": machine(), "torch_threads": torch.get_num_threads(), "size": args.size,
-               "batch": args.batch, "matmul_gflops": round(matmul_gflops(), 1), "widths": {}}
-    for w in map(int, args.widths.split(",")):
-        cfg = ModelConfig(image_size=args.size, width=w, max_width=max(128, w))
-        model = VAE(cfg)
-        opt = torch.optim.Adam(model.parameters(), 1e-3)
-        noise = torch.randn(len(x), cfg.latent_dim)
-
-        def step(model=model, opt=opt, noise=noise) -> int:
-            logits, post = model(x, noise)
-            t = vae_loss(Batch(logits, x, post), "l1-alpha", {"grad": 1.0}, 0.02)
-            opt.zero_grad()
-            t.total.backward()
-            opt.step()
-            return len(x)
-
-        t0 = time.perf_counter()
-        rate = best_rate(step, seconds=args.seconds)
-        results["widths"][w] = {"images_per_s": round(rate, 1),
-                                "params": sum(p.numel() for p in model.parameters()),
-                                "measured_s": round(time.perf_counter() - t0, 1)}
+    threads = torch.get_num_threads()
+    results = {"machine": machine(), "torch_threads": threads, "size": args.size,
+               "batch": args.batch, "matmul_gflops": round(matmul_gflops(), 1), "rows": {}}
+    levers = {"base": {}, "channels_last": {"channels_last": True}, "bf16": {"bf16": True},
+              "channels_last+bf16": {"channels_last": True, "bf16": True}}
+    if args.compile:
+        levers["compile"] = {"compile_": True}
+    for arch in ("conv", "plain"):
+        base = None
+        for name, kw in levers.items():
+            t0 = time.perf_counter()
+            step = make_step(arch, args.size, x, **kw)
+            step()  # warm-up (and compilation)
+            rate = best_rate(step, seconds=args.seconds)
+            base = base or rate
+            results["rows"][f"{arch}/{name}"] = {
+                "images_per_s": round(rate, 1), "vs_base": round(rate / base, 2),
+                "measured_s": round(time.perf_counter() - t0, 1)}
+            print(f"{arch:6s} {name:20s} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
+        for n in sorted({1, threads}):
+            torch.set_num_threads(n)
+            rate = best_rate(make_step(arch, args.size, x), seconds=args.seconds)
+            results["rows"][f"{arch}/threads={n}"] = {"images_per_s": round(rate, 1),
+                                                      "vs_base": round(rate / base, 2)}
+            print(f"{arch:6s} threads={n:<12d} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
+        torch.set_num_threads(threads)
+    conv = results["rows"]["conv/base"]["images_per_s"]
+    results["plain_over_conv"] = round(results["rows"]["plain/base"]["images_per_s"] / conv, 2)
     write_json(args.json, results)
 
 

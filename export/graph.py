@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..plugin_api.manifest import OutputLayout
+from ..plugin_api.layout import OutputLayout, emit_output, graph_output
 
 OPSET = 13
 IR_VERSION = 8  # readable by ONNX Runtime >= 1.10 and engine runtimes of that age
@@ -104,19 +104,14 @@ class GraphBuilder:
         return model
 
 
-def output_tail(g: GraphBuilder, logits: str, layout: OutputLayout, size: int) -> onnx.ValueInfoProto:
-    """Logits -> the bundle's output tensor `image` in the given layout (DESIGN.md: sigmoid,
-    scaling, rounding, clamping and the transpose live inside the graph)."""
-    layout = OutputLayout(layout)
-    if layout is OutputLayout.FLOAT32_NCHW:
-        g.node("Sigmoid", [logits], output="image")
-        return helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 4, size, size])
-    h = g.node("Mul", [g.node("Sigmoid", [logits]), g.scalar(255.0)])
-    h = g.node("Round", [h])  # half to even, as torch.round
-    h = g.node("Clip", [h, g.scalar(0.0), g.scalar(255.0)])
-    h = g.node("Cast", [h], to=TensorProto.UINT8)
-    g.node("Transpose", [h], output="image", perm=[0, 2, 3, 1])
-    return helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", size, size, 4])
+def output_tail(g: GraphBuilder, logits: str, layout: OutputLayout, size: int
+                ) -> onnx.ValueInfoProto:
+    """Logits -> the bundle's output tensor ``image``: the layout module writes the nodes and
+    says the output's type and shape."""
+    emit_output(layout, g, logits)
+    dims, ort_type = graph_output(layout, size, 4)
+    elem = TensorProto.DataType.Value(ort_type.removeprefix("tensor(").removesuffix(")").upper())
+    return helper.make_tensor_value_info("image", elem, ["N", *dims])
 
 
 def decoder_graph(decoder, latent_dim: int, image_size: int,

@@ -1,7 +1,9 @@
-"""Output layouts: what the bundle's graph output ``image`` holds, and how it becomes uint8 RGBA.
+"""Output layouts: what the bundle's graph output ``image`` holds, how the graph makes it,
+and how it becomes uint8 RGBA.
 
-A new layout is a new member here, its graph output in :func:`graph_output` and its rule in
-:func:`to_uint8_nhwc`; the manifest, the graph check and the Generator follow.
+A new layout is a change to this module alone: a member of the enum, its graph output in
+:func:`graph_output`, the nodes that make it in :func:`emit_output` and its rule in
+:func:`to_uint8_nhwc`; the manifest, the exporter, the graph check and the Generator follow.
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ def graph_output(layout: OutputLayout, size: int, channels: int) -> tuple[list[i
     if OutputLayout(layout) is OutputLayout.UINT8_NHWC:
         return [size, size, channels], "tensor(uint8)"
     return [channels, size, size], "tensor(float)"
+
+
+UINT8 = 2  # onnx.TensorProto.UINT8 (the runtime does not import onnx)
+
+
+def emit_output(layout: OutputLayout, g, logits: str) -> None:
+    """Write the nodes that turn the decoder's RGBA logits (float [N, 4, H, W]) into the graph
+    output ``image`` of this layout, through the exporter's graph builder ``g`` (``g.node``,
+    ``g.scalar``). DESIGN.md: sigmoid, scaling, rounding, clamping and the transpose live
+    inside the graph, with only the operators every engine runtime loads."""
+    if OutputLayout(layout) is OutputLayout.FLOAT32_NCHW:
+        g.node("Sigmoid", [logits], output="image")
+        return
+    h = g.node("Mul", [g.node("Sigmoid", [logits]), g.scalar(255.0)])
+    h = g.node("Round", [h])  # half to even, as torch.round and numpy's rint
+    h = g.node("Clip", [h, g.scalar(0.0), g.scalar(255.0)])
+    h = g.node("Cast", [h], to=UINT8)
+    g.node("Transpose", [h], output="image", perm=[0, 2, 3, 1])
 
 
 def to_uint8_nhwc(raw: np.ndarray, layout: OutputLayout) -> np.ndarray:
