@@ -12,6 +12,7 @@ from assetvae.config import ModelConfig
 from assetvae.export.bundle import parity_check
 from assetvae.export.graph import ALLOWED_OPS, decoder_graph, encoder_graph
 from assetvae.model import ARCHITECTURES, VAE, Act, Chain, Conv, GroupNorm, Residual, Upsample
+from assetvae.plugin_api.layout import OutputLayout
 
 Z = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
 
@@ -22,7 +23,7 @@ def _vae(arch: str, size: int = 32) -> VAE:
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-@pytest.mark.parametrize("layout", ["uint8_nhwc", "float32_nchw"])
+@pytest.mark.parametrize("layout", list(OutputLayout))
 def test_every_architecture_exports_with_parity_and_allowed_ops(arch, layout):
     vae = _vae(arch)
     with torch.no_grad():  # widen the untrained outputs so rounding differences would show
