@@ -333,18 +333,41 @@ def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, 
 @click.option("--max-size", default=2048, show_default=True, help="Largest page side in px; more pages when full.")
 @click.option("--trim/--no-trim", default=False, show_default=True, help="Crop frames to their opaque pixels.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--shard", default=None, metavar="I/N",
+              help="Bake only shard I of N (I from 0) of the key range; join the N atlases with "
+                   "assetvae merge-shards.")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output name: writes NAME.png + NAME.json (NAME_0.png + NAME_0.json, ... for several pages).")
 def bake(bundle, classes, blends, n, first_key, spread, seed, truncation, padding, extrude, max_size,
-         trim, device, output) -> None:
+         trim, device, shard, output) -> None:
     """Bake variants into an atlas: PNG page(s) + TexturePacker JSON (hash) frame data."""
     from .plugin_api.atlas import bake_atlas, parse_blend
+    from .plugin_api.shards import bake_shard, parse_shard
 
     mixes = [parse_blend(b) for b in blends]
+    part = parse_shard(shard) if shard is not None else None
     with _open_bundle(bundle, device) as gen:
-        result = bake_atlas(gen, output, classes=classes, blends=mixes, n=n, first_key=first_key,
-                            seed=seed, spread=spread, truncation=truncation, padding=padding,
-                            extrude=extrude, max_size=max_size, trim=trim)
+        options = dict(classes=classes, blends=mixes, n=n, first_key=first_key, seed=seed,
+                       spread=spread, truncation=truncation, padding=padding, extrude=extrude,
+                       max_size=max_size, trim=trim)
+        if part is None:
+            result = bake_atlas(gen, output, **options)
+        else:
+            result = bake_shard(gen, output, part, **options)
+    sizes = ", ".join(f"{w}x{h}" for w, h in result.pages)
+    click.echo(f"wrote {result.frames} frames on {len(result.pages)} page(s) ({sizes}): "
+               + " ".join(str(p) for p in result.paths))
+
+
+@main.command("merge-shards")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              help="Output name, as for bake.")
+def merge_shards(shards: tuple[Path, ...], output: Path) -> None:
+    """Join the atlases of `bake --shard I/N` (their JSON files) into the atlas one bake writes."""
+    from .plugin_api.shards import merge_shards as merge
+
+    result = merge(shards, output)
     sizes = ", ".join(f"{w}x{h}" for w, h in result.pages)
     click.echo(f"wrote {result.frames} frames on {len(result.pages)} page(s) ({sizes}): "
                + " ".join(str(p) for p in result.paths))

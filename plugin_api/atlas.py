@@ -45,7 +45,8 @@ from .manifest import MAX_IMAGE_SIDE
 
 __all__ = [
     "AtlasError", "Blend", "Frame", "Page", "Atlas", "BakeResult",
-    "parse_blend", "build_atlas", "atlas_files", "atlas_file_names", "write_atlas", "bake_atlas",
+    "parse_blend", "build_atlas", "pack_frames", "atlas_files", "atlas_file_names", "write_atlas",
+    "bake_atlas",
     "DEFAULT_MAX_SIZE", "DEFAULT_PADDING", "DEFAULT_EXTRUDE",
 ]
 
@@ -266,6 +267,25 @@ def build_atlas(
             src = _opaque_box(image) if trim else (0, 0, size, size)
             frames.append(Frame(f"{group}/{key:04d}", group, key, image, blend, src))
 
+    pages = pack_frames(frames, padding, extrude, max_size, trim)
+
+    settings = {
+        "seed": str(int(seed)), "spread": spread, "truncation": truncation,
+        "first_key": str(first_key),
+        "n": n, "padding": padding, "extrude": extrude, "max_size": max_size, "trim": bool(trim),
+        "image_size": size, "rng": gen.manifest.rng, "bundle": gen.path.name,
+        "bundle_sha256": _sha256(gen.path),
+    }
+    return Atlas(pages, settings)
+
+
+def pack_frames(frames: list[Frame], padding: int, extrude: int, max_size: int,
+                trim: bool) -> list[Page]:
+    """Lay frames out on pages in bake order (tallest first when trimmed) and draw the pages.
+
+    The one packing rule: a bake and a merge of its shards (plugin_api/shards.py) both call it,
+    so the same frames in the same order give the same pages.
+    """
     cells = [(f.src[2] + 2 * extrude, f.src[3] + 2 * extrude) for f in frames]
     for f, (w, h) in zip(frames, cells):
         if w > max_size or h > max_size:
@@ -290,15 +310,7 @@ def build_atlas(
                 sprite = np.pad(sprite, (ring, ring, (0, 0)), mode="edge")
             pixels[f.y - extrude : f.y + h + extrude, f.x - extrude : f.x + w + extrude] = sprite
         pages.append(Page(p, pw, ph, page_frames, pixels))
-
-    settings = {
-        "seed": str(int(seed)), "spread": spread, "truncation": truncation,
-        "first_key": str(first_key),
-        "n": n, "padding": padding, "extrude": extrude, "max_size": max_size, "trim": bool(trim),
-        "image_size": size, "rng": gen.manifest.rng, "bundle": gen.path.name,
-        "bundle_sha256": _sha256(gen.path),
-    }
-    return Atlas(pages, settings)
+    return pages
 
 
 def _too_small(max_size: int, w: int, h: int, extrude: int) -> str:
