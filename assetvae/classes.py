@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .animation_model import FrameLatents, fit_animations, write_animation_preview
 from .errors import ConfigError
 from .latent_map import write_latent_figures
 from .latent_model import discover_styles, fit_class_model
@@ -42,6 +43,17 @@ def encode_all(model: VAE, images: np.ndarray, labels: np.ndarray, device: torch
     return Encoded(np.concatenate(means), np.concatenate(variances), np.asarray(labels))
 
 
+def save_frame_latents(run: RunDir, model: VAE, images: np.ndarray, labels: np.ndarray,
+                       refs: list, device: torch.device) -> None:
+    """Encode every frame that belongs to an animation (train and validation alike: the
+    animation model needs whole animations) into run/frame_latents.npz."""
+    idx = np.asarray([i for i, r in enumerate(refs) if r is not None], np.int64)
+    if not len(idx):
+        return
+    enc = encode_all(model, images[idx], labels[idx], device)
+    run.write_frame_latents(enc.means, enc.labels, [refs[i] for i in idx])
+
+
 def decoder_fn(model: VAE, device: torch.device | str = "cpu"):
     """float32 latents [N, d] -> uint8 display-size RGBA, in batches (for sheets and figures)."""
     @torch.no_grad()
@@ -65,6 +77,10 @@ def fit_classes(run: RunDir, enc: Encoded, names: list[str], components: int | N
         except ValueError as e:
             raise ConfigError(f"--discover: {e}; ask for fewer styles") from None
     class_model = fit_class_model(enc.means, enc.variances, labels, names, components, exemplar_scale)
+    frames = run.read_frame_latents() if not discover else None  # styles are not the folders
+    if frames is not None:  # a run on sprite sheets: each class's animations
+        fit_animations(FrameLatents(*frames), class_model, exemplar_scale)
+        write_animation_preview(class_model, decode, run.previews)
     run.write_class_model(class_model)
     run.write_latents(enc.means, enc.variances, labels, names)
     write_latent_figures(enc.means, labels, class_model, decode, run.previews)

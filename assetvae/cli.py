@@ -142,11 +142,18 @@ class _TrainCommand(click.Command):
                    "spread; 'off' samples each class's Gaussian (and --components) instead.")
 @click.option("--components", default="auto", show_default=True,
               help="Sub-clusters per class: auto (chosen per class), or a number (1 = none).")
+@click.option("--grid", default=None, metavar="WxH|auto",
+              help="Cut every plain image into frames of WxH px (sprite sheets), or find grids "
+                   "between transparent gutters (auto). Atlas data files (TexturePacker or "
+                   "Aseprite JSON, .sprite, atlas.txt) beside images are always read.")
+@click.option("--grid-margin", default=0, show_default=True, help="Px around a --grid sheet.")
+@click.option("--grid-spacing", default=0, show_default=True, help="Px between --grid frames.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, lr_schedule, beta,
           warmup, adv_weight, seed, device, val_fraction, augment, pixel_art, crop, native_grid,
           preview_every,
-          discover, noise, exemplar_scale, components, quiet, arch, recon, **weights) -> None:
+          discover, noise, exemplar_scale, components, grid, grid_margin, grid_spacing, quiet,
+          arch, recon, **weights) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .losses import TERMS
@@ -167,10 +174,13 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, lr
             seed=seed, device=device, val_fraction=val_fraction, augment=augment,
             pixel_art=pixel_art, crop=crop, native_grid=native_grid, preview_every=preview_every,
             time_budget_s=minutes * 60 if minutes else None, components=_components(components),
-            noise=noise, discover=discover, exemplar_scale=_exemplars(exemplar_scale)),
+            noise=noise, discover=discover, exemplar_scale=_exemplars(exemplar_scale),
+            grid=grid, grid_margin=grid_margin, grid_spacing=grid_spacing),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet,
                           log=click.echo)
+    if result.rank != 0:  # one of torchrun's processes: rank 0 reports
+        return
     click.echo(f"done: {result.epochs} epochs in {result.seconds:.0f} s; previews in "
                f"{result.run_dir / 'previews'}; next: assetvae export {result.run_dir} -o NAME.avae.onnx")
 
@@ -286,15 +296,33 @@ def _open_bundle(bundle: Path, device: str):
 @click.option("--like", "likes", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Also a row of variants of this sprite (needs a bundle exported with --encoder); repeatable.")
 @click.option("--scale", default=2, show_default=True, help="Pixel scale of the sheet.")
+@click.option("--animation", default=None, metavar="NAME",
+              help="Animated variants playing this animation: OUTPUT as an animated PNG, the "
+                   "same as .gif, and NAME_frames.png with each variant's frames in a row.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, scale, output) -> None:
+def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, scale, animation,
+           output) -> None:
     """Write a labelled sheet of N variants per class from a bundle.
 
-    Without --class and --blend, one row per class of the bundle.
+    Without --class and --blend, one row per class of the bundle. With --animation, the
+    variants move (every class that has that animation, without --class).
     """
     from .plugin_api.atlas import parse_blend
     from .plugin_api.images import labelled_grid, save_png
 
+    if animation is not None:
+        if blends or likes:
+            raise click.UsageError("--animation makes animated variants of classes; "
+                                   "leave out --blend and --like")
+        from .plugin_api.animated import write_animation_preview
+
+        with _open_bundle(bundle, device) as gen:
+            done = write_animation_preview(gen, output, animation, classes, n, seed=seed,
+                                           spread=spread, truncation=truncation, scale=scale)
+        click.echo(f"wrote {', '.join(map(str, done.paths))}: {n} variants playing "
+                   f"{animation!r} ({done.frames} frames, {sum(done.durations)} ms a loop), "
+                   f"spread {spread}, seed {seed}")
+        return
     mixes = [parse_blend(b) for b in blends]  # syntax errors before the bundle is even opened
     if n < 0:
         raise SamplingError(f"n={n} is out of range: use 0 to {MAX_SHEET}")
@@ -333,17 +361,35 @@ def sample(bundle, classes, n, spread, seed, truncation, device, blends, likes, 
 @click.option("--max-size", default=2048, show_default=True, help="Largest page side in px; more pages when full.")
 @click.option("--trim/--no-trim", default=False, show_default=True, help="Crop frames to their opaque pixels.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--animation", "animations", multiple=True, metavar="NAME",
+              help="Bake animated variants: every frame of this animation (repeatable; 'all': "
+                   "every animation), with Aseprite-style frameTags and durations in the JSON.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Bake only shard I of N (I from 0) of the key range; join the N atlases with "
                    "assetvae merge-shards.")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output name: writes NAME.png + NAME.json (NAME_0.png + NAME_0.json, ... for several pages).")
 def bake(bundle, classes, blends, n, first_key, spread, seed, truncation, padding, extrude, max_size,
-         trim, device, shard, output) -> None:
+         trim, device, animations, shard, output) -> None:
     """Bake variants into an atlas: PNG page(s) + TexturePacker JSON (hash) frame data."""
     from .plugin_api.atlas import bake_atlas, parse_blend
     from .plugin_api.shards import bake_shard, parse_shard
 
+    if animations:
+        if blends or trim or shard is not None:
+            raise click.UsageError("--animation bakes animated variants of classes; leave out "
+                                   "--blend, --trim and --shard")
+        from .plugin_api.animated import bake_animations
+
+        with _open_bundle(bundle, device) as gen:
+            result = bake_animations(
+                gen, output, classes=classes,
+                animations=() if "all" in animations else animations, n=n, first_key=first_key,
+                seed=seed, spread=spread, truncation=truncation, padding=padding, extrude=extrude,
+                max_size=max_size)
+        click.echo(f"wrote {result.frames} frames on {len(result.pages)} page(s): "
+                   + " ".join(str(p) for p in result.paths))
+        return
     mixes = [parse_blend(b) for b in blends]
     part = parse_shard(shard) if shard is not None else None
     with _open_bundle(bundle, device) as gen:

@@ -81,6 +81,12 @@ class TrainConfig:
     adv_start: float = 0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     discover: int | None = None  # cluster the images into this many styles instead of using folders
     noise: str | None = None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
+    # Sprite sheets (datasets/sheets.py): cut plain images into WxH frames ("32x32"), find grids
+    # between transparent gutters ("auto"), or leave them whole (None). Data files beside
+    # images (TexturePacker, Aseprite, .sprite, atlas.txt) are read whatever this says.
+    grid: str | None = None
+    grid_margin: int = 0
+    grid_spacing: int = 0
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -126,6 +132,11 @@ class TrainConfig:
         from .corruption import parse_noise
 
         parse_noise(self.noise)
+        from .datasets.sheets import parse_grid
+
+        parse_grid(self.grid)
+        if not (0 <= self.grid_margin <= 4096 and 0 <= self.grid_spacing <= 4096):
+            raise ConfigError("--grid-margin and --grid-spacing must be 0 to 4096 px")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
 

@@ -6,6 +6,7 @@ previews. Writes are atomic; loads are safe (weights_only, never pickle).
     run/metrics.jsonl     one line per epoch
     run/class_model.json  what each class looks like in latent space (the manifest's records)
     run/latents.npz       posterior means, variances and labels of the training images
+    run/frame_latents.npz the same of every animation frame, with its animation (sheets only)
     run/previews/         sheets written while training and by fit-classes / latent-map
 """
 
@@ -46,6 +47,7 @@ class RunDir:
     metrics_file = property(lambda self: self.path / "metrics.jsonl")
     class_model_file = property(lambda self: self.path / "class_model.json")
     latents_file = property(lambda self: self.path / "latents.npz")
+    frame_latents_file = property(lambda self: self.path / "frame_latents.npz")
     previews = property(lambda self: self.path / "previews")
 
     # --- checkpoint -----------------------------------------------------------------------
@@ -148,6 +150,34 @@ class RunDir:
                 else:  # written before names were kept: the class model has them in order
                     names = [c.name for c in self.read_class_model(z["means"].shape[1])]
                 return z["means"], z["variances"], z["labels"], names
+        except (ValueError, KeyError, OSError) as e:
+            raise CheckpointError(f"{path}: damaged ({e}); run assetvae train --resume "
+                                  f"{self.path}") from None
+
+
+    def write_frame_latents(self, means: np.ndarray, labels: np.ndarray, refs: list) -> None:
+        """Posterior means of the animation frames, their labels and FrameRefs (as columns)."""
+        with atomic_path(self.frame_latents_file) as tmp, open(tmp, "wb") as f:
+            np.savez(f, means=means, labels=labels,
+                     instance=np.array([r.instance for r in refs], str),
+                     animation=np.array([r.animation for r in refs], str),
+                     index=np.array([r.index for r in refs], np.int64),
+                     duration_ms=np.array([r.duration_ms for r in refs], np.int64),
+                     direction=np.array([r.direction for r in refs], str))
+
+    def read_frame_latents(self):
+        """(means, labels, [FrameRef]) of the animation frames, or None for a run on stills."""
+        from .datasets.sheets import FrameRef
+
+        path = self.frame_latents_file
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                refs = [FrameRef(str(i), str(a), int(k), int(d), str(r)) for i, a, k, d, r in
+                        zip(z["instance"], z["animation"], z["index"], z["duration_ms"],
+                            z["direction"])]
+                return z["means"], z["labels"], refs
         except (ValueError, KeyError, OSError) as e:
             raise CheckpointError(f"{path}: damaged ({e}); run assetvae train --resume "
                                   f"{self.path}") from None

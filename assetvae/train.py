@@ -18,11 +18,14 @@ import torch
 from tqdm import tqdm
 
 from .adversarial import Adversary
-from .classes import Encoded, decoder_fn, encode_all, fit_classes
+from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
 from .config import RunConfig
 from .corruption import corrupt, parse_noise
-from .datasets.folder import LoadOptions, load_folder, scan_folder, split_indices
-from .datasets.grid import scan_folder_grid
+from .datasets.cache import Rows
+from .datasets.folder import LoadOptions, scan_folder, split_indices
+from .datasets.grid import scan_folder_grid, scan_grid
+from .datasets.sheets import SheetOptions, load_dataset, parse_grid, scan_arrays, split_groups
+from .distributed import Dist
 from .errors import ConfigError
 from .latent_model import fit_class_model
 from .losses import TERMS, Batch, kl_weight, over_grey, vae_loss
@@ -40,8 +43,9 @@ class TrainResult:
     run_dir: Path
     epochs: int
     metrics: dict
-    class_model: list[ClassLatent]
+    class_model: list[ClassLatent]  # empty on the processes other than rank 0
     seconds: float
+    rank: int = 0  # this process's rank when several train together (assetvae/distributed.py)
 
 
 @dataclass
@@ -55,10 +59,13 @@ class TrainData:
     val_idx: np.ndarray
     augment: bool
     fingerprint: str
+    frames: list | None = None  # per image, its FrameRef in an animation or None (a still)
 
     @property
-    def train_images(self) -> np.ndarray:
-        return self.images[self.train_idx]
+    def train_images(self) -> Rows:
+        """The training images, read from images (a memory map for a cached folder) only when
+        indexed: a large folder is never copied whole."""
+        return Rows(self.images, self.train_idx)
 
 
 def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
@@ -69,7 +76,9 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
     if tc.native_grid is False or mc.output_scale > 1 or tc.crop is False:
         tc.native_grid = bool(mc.output_scale > 1)
         return
-    report = scan_folder_grid(scan_folder(cfg.data).all_files(), mc.image_size)
+    arrays = scan_arrays(cfg.data, sheet_options(cfg))  # a folder of sheets: their frames
+    report = (scan_grid(arrays, mc.image_size) if arrays is not None
+              else scan_folder_grid(scan_folder(cfg.data).all_files(), mc.image_size))
     native = report.native_size
     if tc.native_grid and native is None and report.extent < mc.image_size:  # forced
         native = next(s for s in (16, 32, 64, 128) if s >= report.extent)
@@ -79,15 +88,23 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
     tc.native_grid = mc.output_scale > 1
 
 
-def load_data(cfg: RunConfig) -> TrainData:
+def sheet_options(cfg: RunConfig) -> SheetOptions:
+    tc = cfg.train
+    return SheetOptions(parse_grid(tc.grid), tc.grid_margin, tc.grid_spacing)
+
+
+def load_data(cfg: RunConfig, log: Callable[[str], None] | None = None) -> TrainData:
     tc = cfg.train
     options = LoadOptions(cfg.model.image_size, tc.pixel_art, tc.crop, native=cfg.model.output_scale > 1)
-    data = load_folder(cfg.data, options)
-    train_idx, val_idx = split_indices(data.labels, data.paths, tc.val_fraction, tc.seed)
+    # Sheets and atlases are cut into frames; a folder of stills loads as it always did.
+    data = load_dataset(cfg.data, options, sheet_options(cfg), log=log)
+    # The frames of one animation stay on one side of the split.
+    train_idx, val_idx = split_indices(data.labels, data.paths, tc.val_fraction, tc.seed,
+                                       split_groups(data.frames))
     use_aug = tc.augment if tc.augment is not None else len(train_idx) < SMALL_SET
     # The fingerprint hashes every pixel: once per run, not per epoch.
     return TrainData(data.images, data.labels, data.classes, train_idx, val_idx, use_aug,
-                     data.fingerprint())
+                     data.fingerprint(), data.frames)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -132,10 +149,14 @@ def augment(x: torch.Tensor, g: torch.Generator, shift: int | None = None) -> to
 class Trainer:
     """The model, its optimiser and (optionally) the adversary, and one training step."""
 
-    def __init__(self, cfg: RunConfig, device: torch.device):
+    def __init__(self, cfg: RunConfig, device: torch.device, dist: Dist = Dist()):
         tc = cfg.train
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device, self.dist = cfg, device, dist
+        if dist.active and tc.adv_weight > 0:
+            raise ConfigError("--adv-weight trains in one process only: the patch critic is not "
+                              "shared between processes yet")
         self.model = VAE(cfg.model).to(device)
+        self.forward = dist.wrap(self.model)  # what the step calls: DDP under torchrun
         optim = torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         self.adversary = Adversary(tc.adv_weight, tc.lr, device) if tc.adv_weight > 0 else None
@@ -149,8 +170,11 @@ class Trainer:
             group["lr"] = lr_at(tc.lr, progress, tc.lr_schedule)
         x_in = corrupt(x, *self.noise_spec, g) if self.noise_spec else x
         noise = torch.randn(len(x), self.cfg.model.latent_dim, generator=g).to(self.device)
+        if self.dist.active:  # x is the global batch: this process keeps its rows of it
+            rows, share = self.dist.rows(len(x)), self.dist.share(len(x))
+            x, x_in, noise = x[rows], x_in[rows], noise[rows]
         self.model.train()
-        logits, post = self.model(x_in, noise)  # the loss compares with the clean x
+        logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
         terms = vae_loss(Batch(logits, x, post), tc.recon, self.weights,
                          kl_weight(epoch, tc.beta, tc.warmup_epochs))
         logged = terms.log()
@@ -161,6 +185,8 @@ class Trainer:
             g_adv = self.adversary.generator_loss(fake)
             total = total + g_adv
             logged["adv"] = float(g_adv.detach())
+        if self.dist.active:  # DDP averages gradients: weight each process by its rows
+            total = total * share
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0)
@@ -182,10 +208,13 @@ class Trainer:
 
 class Clock:
     """Training progress in [0, 1]: by epochs, or by the wall clock under a time budget
-    (counting the time of the run before a resume)."""
+    (counting the time of the run before a resume). When several processes train, rank 0's
+    clock decides (agree), so all take the same learning rate and stop after the same epoch."""
 
-    def __init__(self, epochs: int, budget_s: float | None, elapsed_before: float):
+    def __init__(self, epochs: int, budget_s: float | None, elapsed_before: float,
+                 agree: Callable[[float], float] = float):
         self.epochs, self.budget_s, self.before = epochs, budget_s, elapsed_before
+        self.agree = agree
         self.t0 = time.perf_counter()
 
     def elapsed(self) -> float:
@@ -193,32 +222,34 @@ class Clock:
 
     def progress(self, epoch: float) -> float:
         frac = epoch / self.epochs
-        return max(frac, self.elapsed() / self.budget_s) if self.budget_s else frac
+        return self.agree(max(frac, self.elapsed() / self.budget_s)) if self.budget_s else frac
 
     def out_of_time(self) -> bool:
-        return bool(self.budget_s) and self.elapsed() >= self.budget_s
+        return bool(self.budget_s) and bool(self.agree(self.elapsed() >= self.budget_s))
 
 
-def run_epoch(trainer: Trainer, x_train: torch.Tensor, data: TrainData, epoch: int, clock: Clock,
+def run_epoch(trainer: Trainer, x_train: Rows, data: TrainData, epoch: int, clock: Clock,
               progress_bar: bool) -> dict[str, float]:
     """One pass over the training images; returns the epoch's mean logged values."""
     tc = trainer.cfg.train
     g = epoch_generator(tc.seed, epoch)
     perm = torch.randperm(len(x_train), generator=g)
     steps = math.ceil(len(x_train) / tc.batch_size)
-    sums: dict[str, float] = {}
+    sums: dict[str, float] = {}  # batch means, weighted by this process's share of each batch
     bar = tqdm(range(steps), desc=f"epoch {epoch}/{tc.epochs}", disable=not progress_bar, leave=False)
     for step in bar:
         idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
-        x = x_train[idx].to(trainer.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.from_numpy(x_train[idx.numpy()]).to(trainer.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
         if data.augment:
             x = augment(x, g, tc.shift)
         e = epoch - 1 + step / steps
         logged = trainer.step(x, g, e, clock.progress(e))
+        weight = trainer.dist.share(len(x)) / trainer.dist.world  # 1 in one process
         for k, v in logged.items():
-            sums[k] = sums.get(k, 0.0) + v
+            sums[k] = sums.get(k, 0.0) + v * weight
         bar.set_postfix(loss=f"{logged['loss']:.0f}", kl=f"{logged.get('kl', 0.0):.1f}")
-    return {k: round(v / steps, 4) for k, v in sums.items()}
+    return {k: round(v / steps, 4) for k, v in trainer.dist.sum(sums).items()}
 
 
 @torch.no_grad()
@@ -259,6 +290,8 @@ def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int) -
     recon = to_uint8(model.decode_display(model.encode(to_tensor(originals, device)).mean))
     originals = upscale(originals, model.cfg.output_scale)
     enc = encode_all(model, data.train_images, data.labels[data.train_idx], device)
+    if data.frames is not None:  # every frame of every animation, for the animation model
+        save_frame_latents(run, model, data.images, data.labels, data.frames, device)
     class_model = fit_class_model(enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplar_scale)
     write_epoch_previews(run.previews, epoch, originals, recon, class_model, decoder_fn(model, device))
     return enc
@@ -266,16 +299,19 @@ def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int) -
 
 def start_run(run: RunDir, trainer: Trainer, state: dict | None, cfg: RunConfig, log) -> tuple[int, list]:
     """Restore a resumed run, or claim a new run directory. Returns (last epoch, metrics)."""
+    writes = trainer.dist.main  # rank 0 alone writes; every process checks
     if state is None:
-        run.path.mkdir(parents=True, exist_ok=True)
         if run.checkpoint.exists():
             raise ConfigError(f"{run.path} already holds a run; use --resume {run.path} or another --out")
-        run.write_config(cfg)
+        if writes:
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.write_config(cfg)
         return 0, []
     trainer.load_state_dict(state)
     epoch = state["epoch"]
     log(f"resuming after epoch {epoch} of {cfg.train.epochs}")
-    run.clean_temporaries()
+    if writes:
+        run.clean_temporaries()
     return epoch, [m for m in run.read_metrics() if m.get("epoch", 0) <= epoch]
 
 
@@ -288,42 +324,51 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
     cfg.validate()
     tc = cfg.train
     device = resolve_device(tc.device)
+    dist = Dist.from_env(device)  # one process, or one of torchrun's (assetvae/distributed.py)
+    device = dist.device(device)
+    if not dist.main:  # rank 0 alone logs and writes
+        log, progress = (lambda s: None), False
     torch.manual_seed(tc.seed)
 
     if state is None:
         resolve_native_grid(cfg, log)
-    data = load_data(cfg)
+    with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
+        data = load_data(cfg, log)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(f"data: {len(data.images)} images in {len(data.classes)} classes ({len(data.train_idx)} "
         f"train, {len(data.val_idx)} val) at {cfg.model.image_size} px"
         + (f" (x{cfg.model.output_scale} on export)" if cfg.model.output_scale > 1 else "")
-        + f", augment={'on' if data.augment else 'off'}, device={device}")
+        + f", augment={'on' if data.augment else 'off'}, device={device}"
+        + (f", {dist.world} processes" if dist.active else ""))
 
-    trainer = Trainer(cfg, device)
+    trainer = Trainer(cfg, device, dist)
     start_epoch, metrics = start_run(run, trainer, state, cfg, log)
-    clock = Clock(tc.epochs, tc.time_budget_s, metrics[-1]["elapsed_s"] if metrics else 0.0)
-    x_train = torch.from_numpy(data.train_images)  # uint8 on CPU; batches go to the device
+    clock = Clock(tc.epochs, tc.time_budget_s, metrics[-1]["elapsed_s"] if metrics else 0.0,
+                  dist.agree)
+    x_train = data.train_images  # uint8 on CPU, read batch by batch; batches go to the device
     saved, enc = start_epoch, None
     try:
         for epoch in range(start_epoch + 1, tc.epochs + 1):
             t_epoch = time.perf_counter()
             row = {"epoch": epoch, **run_epoch(trainer, x_train, data, epoch, clock, progress)}
             row["images_per_s"] = round(len(x_train) / (time.perf_counter() - t_epoch), 1)
-            row |= evaluate(trainer, data.images[data.val_idx])
+            if dist.main:  # the other processes wait for rank 0 at the next collective
+                row |= evaluate(trainer, Rows(data.images, data.val_idx))
             row["elapsed_s"] = round(clock.elapsed(), 1)
             metrics.append(row)
             out_of_time = clock.out_of_time()
             last = epoch == tc.epochs or out_of_time
             enc = None
-            if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
-                enc = write_previews(trainer, data, run, epoch)
-            # Metrics first: a crash between the two leaves an extra row that resume cuts
-            # back, never a checkpoint whose row is missing.
-            run.write_metrics(metrics)
-            run.save_checkpoint({"config": cfg.to_dict(), **trainer.state_dict(), "epoch": epoch,
-                                 "classes": data.classes, "dataset_fingerprint": data.fingerprint,
-                                 "metrics": row})
+            if dist.main:
+                if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
+                    enc = write_previews(trainer, data, run, epoch)
+                # Metrics first: a crash between the two leaves an extra row that resume cuts
+                # back, never a checkpoint whose row is missing.
+                run.write_metrics(metrics)
+                run.save_checkpoint({"config": cfg.to_dict(), **trainer.state_dict(),
+                                     "epoch": epoch, "classes": data.classes,
+                                     "dataset_fingerprint": data.fingerprint, "metrics": row})
             saved = epoch
             log(" ".join(f"{k}={v}" for k, v in row.items()))
             if out_of_time:
@@ -337,6 +382,10 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
             log(f"interrupted before the first epoch ended: no checkpoint in {run.path} yet; start again")
         raise
 
+    if not dist.main:  # rank 0 fits the class model once, over all the training images
+        dist.close()
+        return TrainResult(run.path, saved, metrics[-1] if metrics else {}, [],
+                           time.perf_counter() - clock.t0, dist.rank)
     # The class latent model is fitted on the training images, encoded without augmentation.
     # The final epoch encoded them for its previews; a resume of a finished run did not.
     if enc is None:
@@ -345,6 +394,7 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
     class_model, labels = fit_classes(run, enc, data.classes, tc.components, tc.exemplar_scale,
                                       decode, tc.discover, tc.seed)
     if tc.discover:
-        write_style_sheets(upscale(data.train_images, cfg.model.output_scale), labels, class_model, decode, run.previews)
+        write_style_sheets(upscale(np.asarray(data.train_images), cfg.model.output_scale), labels, class_model, decode, run.previews)
+    dist.close()
     return TrainResult(run.path, saved, metrics[-1] if metrics else {}, class_model,
                        time.perf_counter() - clock.t0)

@@ -64,12 +64,17 @@ class LoadedDataset:
     classes: list[str]
     paths: list[Path]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # Per image, where it comes from in an animation (datasets/sheets.py: FrameRef), or None
+    # for a still; None altogether for a folder of stills.
+    frames: list | None = None
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update("\n".join(self.classes).encode())
         h.update(self.labels.astype(np.int64).tobytes())
-        h.update(np.ascontiguousarray(self.images).tobytes())
+        h.update(np.ascontiguousarray(self.images).data)  # no copy of a large memory map
+        if self.frames is not None:  # the same pixels cut into other animations: another set
+            h.update(repr(self.frames).encode("utf-8", "surrogateescape"))
         return h.hexdigest()[:16]
 
     def counts(self) -> dict[str, int]:
@@ -173,9 +178,10 @@ def load_image(path: str | os.PathLike, options: LoadOptions = LoadOptions()) ->
     return fit_square(a, options.size, options.pixel_art)
 
 
-def read_rgba(path: str | os.PathLike, crop: bool = True) -> np.ndarray:
+def read_rgba(path: str | os.PathLike, crop: bool = True, *, sheet: bool = False) -> np.ndarray:
     """Decode one image as straight-alpha RGBA [h, w, 4] (hidden colour zeroed), cropped to its
-    opaque area when crop. Raises ImageLoadError for anything that is not a usable image."""
+    opaque area when crop. Raises ImageLoadError for anything that is not a usable image.
+    sheet: a sprite sheet, cut into frames later: any aspect ratio (a strip) is fine."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
@@ -189,7 +195,8 @@ def read_rgba(path: str | os.PathLike, crop: bool = True) -> np.ndarray:
             if w * h > MAX_PIXELS:
                 raise ImageLoadError(f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} "
                                      "pixels; possibly a decompression bomb); scale it down or remove it")
-            _check_shape(path, w, h, "image")
+            if not sheet:
+                _check_shape(path, w, h, "image")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animated: the first frame stands for the file
             im.load()
@@ -295,23 +302,37 @@ def load_folder(
     root: str | os.PathLike,
     options: LoadOptions = LoadOptions(),
     use_cache: bool = True,
+    progress: bool | None = None,
 ) -> LoadedDataset:
-    """Scan and load a whole asset folder. Unreadable files are skipped with one warning."""
+    """Scan and load a whole asset folder. Unreadable files are skipped with one warning.
+
+    With use_cache the images are a read-only memory map of the folder's cache file
+    (datasets/cache.py: built once, decoded by worker processes, progress shown on a terminal
+    or when progress is True), so a large folder need not fit in memory.
+    """
     if not MIN_SIZE <= options.size <= MAX_SIZE:
         raise DatasetError(f"image size {options.size} is out of range: use {MIN_SIZE} to {MAX_SIZE}")
     folder = scan_folder(root)
-    cache = cache_dir() if use_cache else None
-    images, labels, paths, skipped = [], [], [], []
-    for ci, cls in enumerate(folder.classes):
-        for p in folder.files[cls]:
+    files = folder.all_files()
+    file_labels = [ci for ci, c in enumerate(folder.classes) for _ in folder.files[c]]
+    if use_cache:
+        from .cache import map_folder
+
+        mapped = map_folder(folder.root, files, options, cache_dir(), progress)
+        images, ok, failed = mapped.images, mapped.ok, mapped.skipped
+    else:
+        decoded = []
+        for i, p in enumerate(files):
             try:
-                a = load_image_cached(p, options, cache)
+                decoded.append((i, load_image(p, options)))
             except ImageLoadError as e:
-                skipped.append((p, str(e)))
-                continue
-            images.append(a)
-            labels.append(ci)
-            paths.append(p)
+                decoded.append((i, str(e)))
+        ok = [i for i, a in decoded if not isinstance(a, str)]
+        failed = [(i, a) for i, a in decoded if isinstance(a, str)]
+        images = np.stack([a for _, a in decoded if not isinstance(a, str)]) if ok else None
+    labels = [file_labels[i] for i in ok]
+    paths = [files[i] for i in ok]
+    skipped = [(files[i], why) for i, why in failed]
     if skipped:
         names = ", ".join(str(p.relative_to(folder.root)) for p, _ in skipped[:5])
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
@@ -326,7 +347,7 @@ def load_folder(
             + (f" (first: {first})" if first else "") + "; fix or remove those files"
         )
     return LoadedDataset(
-        images=np.stack(images), labels=lab, classes=folder.classes, paths=paths, skipped=skipped
+        images=images, labels=lab, classes=folder.classes, paths=paths, skipped=skipped
     )
 
 
@@ -334,29 +355,35 @@ _FRAME_SUFFIX = re.compile(r"[\W_]*\d+$")
 
 
 def split_indices(
-    labels: np.ndarray, paths: list[Path], val_fraction: float, seed: int
+    labels: np.ndarray, paths: list[Path], val_fraction: float, seed: int,
+    groups: list[str | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/validation split that keeps animation frames together.
 
     Files whose names differ only in a trailing number (walk_01, walk_02) form one group
     and land on the same side, unless that would make the whole class one group.
+    groups: per image, a group name that replaces that rule (the frames of one animation
+    of a sprite sheet share one), or None to keep it for that image.
     Classes of 4 or more images give at least one validation image; smaller ones give none.
     """
     rng = np.random.default_rng(seed)
     train, val = [], []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        groups: dict[str, list[int]] = {}
+        found: dict[str, list[int]] = {}
         for i in idx:
-            groups.setdefault(_FRAME_SUFFIX.sub("", paths[i].stem) or paths[i].stem, []).append(int(i))
-        if len(groups) < 2:
-            groups = {str(i): [int(i)] for i in idx}
-        keys = sorted(groups)
+            name = groups[i] if groups is not None else None
+            if name is None:
+                name = _FRAME_SUFFIX.sub("", paths[i].stem) or paths[i].stem
+            found.setdefault(name, []).append(int(i))
+        if len(found) < 2:
+            found = {str(i): [int(i)] for i in idx}
+        keys = sorted(found)
         rng.shuffle(keys)
         n_val_target = max(1, round(len(idx) * val_fraction)) if len(idx) >= 4 and val_fraction > 0 else 0
         taken = 0
         for k in keys:
-            g = groups[k]
+            g = found[k]
             # A group may overshoot the target by half its size at most (rounding), never more.
             if taken < n_val_target and taken + len(g) <= n_val_target + len(g) // 2 and taken + len(g) < len(idx):
                 val.extend(g)

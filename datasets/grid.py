@@ -81,12 +81,14 @@ def scan_grid(arrays: list[np.ndarray], size: int) -> GridReport:
     return GridReport(native if use else None, pixel_art, extent, share, len(arrays))
 
 
-def place_native(a: np.ndarray, size: int) -> np.ndarray:
+def place_native(a: np.ndarray, size: int, factor: int | None = None) -> np.ndarray:
     """A cropped sprite on its native grid, centred on a size x size transparent canvas
-    without resampling; one larger than the canvas is shrunk by nearest to fit."""
+    without resampling; one larger than the canvas is shrunk by nearest to fit.
+    factor: the block size to reduce by (the frames of one animation share one), else its own."""
     from ..plugin_api.images import fit_square
 
-    n = to_native(a)
+    b = block_factor(a) if factor is None else factor
+    n = a[::b, ::b] if b > 1 else a
     h, w = n.shape[:2]
     if max(h, w) > size:
         return fit_square(n, size, pixel_art=True)

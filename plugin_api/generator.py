@@ -224,6 +224,44 @@ class Generator:
         """The class prototype decoded (what spread 0 gives): uint8 [1, H, W, 4]."""
         return self.decode(self._class(cls).anchor()[None].astype(np.float32))
 
+    # --- animations (bundles trained on sprite sheets) -----------------------------------
+    def animations(self, cls: str) -> list[str]:
+        """The names of class cls's animations (empty for a class trained on stills)."""
+        return [a.name for a in self._class(cls).animations]
+
+    def animation_latents(self, cls: str, anim: str, keys: Keys, *, seed: int,
+                          spread: float = 1.0, truncation: float | None = None) -> np.ndarray:
+        """The latents float32 [len(keys), frames, latent] of animated variants ``keys``."""
+        c = self._class(cls)
+        a = sampling.find_animation(c, anim)
+        spread = sampling.check_spread(spread)
+        keys = _check_keys(keys)
+        if len(keys) * a.frames > MAX_VARIANTS:
+            raise SamplingError(f"{len(keys):,} variants of {a.frames} frames is more than "
+                                f"{MAX_VARIANTS:,} sprites in one call; ask for fewer keys")
+        return sampling.animation_latents(c, a, seed, keys, self._noise(seed, keys, truncation),
+                                          spread)
+
+    def animation(self, cls: str, anim: str, keys: Keys, *, seed: int, spread: float = 1.0,
+                  truncation: float | None = None) -> np.ndarray:
+        """Animated variants, one per key: uint8 [len(keys), frames, H, W, 4].
+
+        A variant's identity comes from its (seed, key) as a still variant's does, and stays
+        the same in every frame while the animation's own motion plays. The frame times and
+        playback direction are in ``animation_info(cls, anim)``.
+        """
+        z = self.animation_latents(cls, anim, keys, seed=seed, spread=spread,
+                                   truncation=truncation)
+        n, f, d = z.shape
+        s = self.image_size
+        return self.decode(z.reshape(n * f, d)).reshape(n, f, s, s, 4)
+
+    def animation_info(self, cls: str, anim: str) -> dict:
+        """{"frames", "durations" (ms per frame), "direction", "sources"} of an animation."""
+        a = sampling.find_animation(self._class(cls), anim)
+        return {"frames": a.frames, "durations": list(a.durations) or [100] * a.frames,
+                "direction": a.direction, "sources": list(a.sources)}
+
     # --- non-blocking, for load screens ---------------------------------------------------
     def variants_async(self, cls: str, keys: Keys, *, seed: int, spread: float = 1.0,
                        truncation: float | None = None,

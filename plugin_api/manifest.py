@@ -19,7 +19,8 @@ from .errors import BundleError
 from .layout import OutputLayout
 
 FORMAT_NAME = "assetvae-bundle"
-FORMAT_VERSION = "1.1"  # major.minor: a minor bump only adds optional fields (1.1: exemplars)
+# major.minor: a minor bump only adds optional fields (1.1: exemplars; 1.2: animations)
+FORMAT_VERSION = "1.2"
 METADATA_KEY = "assetvae.manifest"
 RNG_SPECS = (_rng.SPEC_NAME,)  # the seed streams this runtime implements
 MAX_LATENT = 4096
@@ -27,6 +28,9 @@ MAX_LATENT = 4096
 # preview sheet. Beyond what any GPU samples as one texture.
 MAX_IMAGE_SIDE = 16384
 MAX_EXEMPLARS = 100_000
+MAX_ANIMATION_FRAMES = 4096
+MAX_ANIMATION_VALUES = 20_000_000  # instances x frames x latent, per class: a sane bundle size
+DIRECTIONS = ("forward", "reverse", "pingpong", "pingpong_reverse")  # Aseprite's tag directions
 _JSON_NUMBERS = {int, float}
 
 
@@ -37,6 +41,30 @@ class Component:
     weight: float
     centroid: np.ndarray  # float64 [latent]
     chol: np.ndarray  # float64 [latent, latent], lower triangular
+
+
+@dataclass
+class AnimationLatent:
+    """One animation of a class (1.2): how its frames sit in latent space around each of the
+    training animations (instances) it was learned from.
+
+    A variant picks an instance with the seed stream, draws its identity as an exemplar rule
+    does (around that instance's mean latent), and adds that instance's per-frame offsets:
+    one noise vector for every frame, so the prop keeps its look while it moves.
+    """
+
+    name: str
+    means: np.ndarray  # float64 [m, latent]: each instance's mean latent over its frames
+    offsets: np.ndarray  # float64 [m, frames, latent]: each frame's latent minus that mean
+    prototype: int = 0  # the instance that stands for the animation at spread 0
+    scale: float = 0.3  # the identity noise, as a fraction of the class factor
+    durations: list[int] = field(default_factory=list)  # ms per frame (empty: 100 each)
+    direction: str = "forward"
+    sources: list[str] = field(default_factory=list)  # each instance's sheet, for people
+
+    @property
+    def frames(self) -> int:
+        return int(self.offsets.shape[1])
 
 
 @dataclass
@@ -53,6 +81,7 @@ class ClassLatent:
     exemplars: np.ndarray | None = None  # float64 [m, latent]
     exemplar_scale: float = 0.0
     prototype: int | None = None  # index of the exemplar that stands for the class at spread 0
+    animations: list[AnimationLatent] = field(default_factory=list)  # 1.2
 
     def anchor(self) -> np.ndarray:
         """What spread 0 decodes to: the prototype exemplar if there is one, else the centroid."""
@@ -233,7 +262,67 @@ def class_to_dict(c: ClassLatent) -> dict[str, Any]:
         d["exemplars"] = {"scale": c.exemplar_scale, "centroids": [_floats(e) for e in c.exemplars]}
         if c.prototype is not None:
             d["exemplars"]["prototype"] = c.prototype
+    if c.animations:  # written only when there are some: a still class's record is as in 1.1
+        d["animations"] = [animation_to_dict(a) for a in c.animations]
     return d
+
+
+def animation_to_dict(a: AnimationLatent) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "name": a.name, "frames": a.frames, "prototype": a.prototype, "scale": a.scale,
+        "direction": a.direction, "means": [_floats(m) for m in a.means],
+        "offsets": [[_floats(f) for f in inst] for inst in a.offsets],
+    }
+    if a.durations:
+        d["durations"] = [int(x) for x in a.durations]
+    if a.sources:
+        d["sources"] = list(a.sources)
+    return d
+
+
+def animation_from_dict(a: Any, latent: int, cls: str, j: int) -> AnimationLatent:
+    """Validate and build one animation record of class cls."""
+    where = f"class {cls!r} animation {j}"
+    _check(isinstance(a, dict), f"{where} must be an object")
+    name = a.get("name")
+    _check(isinstance(name, str) and 0 < len(name) <= 200, f"{where}: name must be a string")
+    where = f"class {cls!r} animation {name!r}"
+    frames = _int(a, "frames", 1, MAX_ANIMATION_FRAMES) if "frames" in a else None
+    means = a.get("means")
+    _check(isinstance(means, list) and 0 < len(means) <= MAX_EXEMPLARS,
+           f"{where}: means must be a list of 1 to {MAX_EXEMPLARS} vectors")
+    offsets = a.get("offsets")
+    _check(isinstance(offsets, list) and len(offsets) == len(means),
+           f"{where}: offsets must hold one list of frames per mean")
+    n_frames = frames if frames is not None else (len(offsets[0]) if offsets and
+                                                  isinstance(offsets[0], list) else 0)
+    _check(1 <= n_frames <= MAX_ANIMATION_FRAMES,
+           f"{where}: frames must be 1 to {MAX_ANIMATION_FRAMES}")
+    _check(len(means) * n_frames * latent <= MAX_ANIMATION_VALUES, f"{where} is too large")
+    for inst in offsets:
+        _check(isinstance(inst, list) and len(inst) == n_frames,
+               f"{where}: each instance's offsets must list {n_frames} frames")
+    m = _rows(means, latent, f"{where} mean")
+    o = _rows([f for inst in offsets for f in inst], latent, f"{where} offset")
+    prototype = a.get("prototype", 0)
+    _check(isinstance(prototype, int) and not isinstance(prototype, bool)
+           and 0 <= prototype < len(means), f"{where}: prototype must be an index into its means")
+    scale = a.get("scale", 0.3)
+    _check(isinstance(scale, (int, float)) and not isinstance(scale, bool)
+           and math.isfinite(scale) and 0 <= scale <= 10, f"{where}: scale must be 0 to 10")
+    durations = a.get("durations", [])
+    _check(isinstance(durations, list) and (not durations or len(durations) == n_frames)
+           and all(isinstance(x, int) and not isinstance(x, bool) and 0 < x <= 60_000
+                   for x in durations),
+           f"{where}: durations must list {n_frames} times in ms (1 to 60000)")
+    direction = a.get("direction", "forward")
+    _check(direction in DIRECTIONS, f"{where}: direction must be one of {DIRECTIONS}")
+    sources = a.get("sources", [])
+    _check(isinstance(sources, list) and all(isinstance(x, str) for x in sources),
+           f"{where}: sources must be a list of strings")
+    return AnimationLatent(name=name, means=m, offsets=o.reshape(len(means), n_frames, latent),
+                           prototype=prototype, scale=float(scale), durations=list(durations),
+                           direction=direction, sources=list(sources))
 
 
 def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
@@ -277,5 +366,11 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
         _check(prototype is None or (isinstance(prototype, int) and not isinstance(prototype, bool)
                                      and 0 <= prototype < len(rows)),
                f"class {name!r}: exemplars.prototype must be an index into its centroids")
+    anims = c.get("animations", [])
+    _check(isinstance(anims, list), f"class {name!r}: animations must be a list")
+    animations = [animation_from_dict(a, latent, name, j) for j, a in enumerate(anims)]
+    _check(len({a.name for a in animations}) == len(animations),
+           f"class {name!r}: animation names must be unique")
     return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components,
-                       exemplars=exemplars, exemplar_scale=float(scale), prototype=prototype)
+                       exemplars=exemplars, exemplar_scale=float(scale), prototype=prototype,
+                       animations=animations)

@@ -10,7 +10,10 @@ The rules, each a function of its inputs alone:
 - :func:`class_latents` chooses among those three by what the class holds;
 - blends of two classes: interpolate prototypes and factors (:func:`blend_latents`);
 - like a given sprite: centred on its latent, varied as its nearest class varies
-  (:func:`like_latents`, with :func:`nearest_class` by :func:`mahalanobis_sq`).
+  (:func:`like_latents`, with :func:`nearest_class` by :func:`mahalanobis_sq`);
+- animations: one identity per variant, as the exemplar rule draws it around one of the
+  animation's training instances, plus that instance's per-frame offsets
+  (:func:`animation_latents`).
 
 ``n`` is the variant's row of the portable seed stream (:func:`normals`). The Generator and
 the trainer's previews both sample through this module, so a new rule is a change here.
@@ -29,7 +32,7 @@ import numpy as np
 
 from . import rng
 from .errors import SamplingError
-from .manifest import ClassLatent, Component
+from .manifest import AnimationLatent, ClassLatent, Component
 
 MAX_SPREAD = 10.0
 
@@ -174,6 +177,54 @@ def blend_latents(
 def like_latents(z0: np.ndarray, c: ClassLatent, noise: np.ndarray, spread: float) -> np.ndarray:
     """Variants of one given sprite's latent z0, varied as class c (its nearest) varies."""
     return gaussian_latents(z0, c.chol, noise, spread)
+
+
+def animation_latents(
+    c: ClassLatent, a: AnimationLatent, seed: int, keys: list, noise: np.ndarray, spread: float
+) -> np.ndarray:
+    """The frames' latents of animated variants `keys`: float32 [len(keys), frames, latent].
+
+    The exemplar rule, frame by frame, with one noise row for all frames. Per variant: pick
+    instance i of the animation on stream 1 (index 0), over equal weights; with e_f = m_i +
+    o_i,f (that instance's frame f: its mean latent plus its offset) and p_f the prototype
+    instance's, frame f is ``z_f = p_f + spread * ((e_f - p_f) + scale * (L @ n))``, L the class
+    factor. So spread 0 plays the prototype animation, 1 a training animation's motion with
+    its identity varied by the same amount in every frame: the variant keeps its look while
+    it moves. Float64 in this order (e_f and p_f first), then float32.
+    """
+    pick = _picks(seed, keys, np.ones(len(a.means)))
+    means = np.asarray(a.means, dtype=np.float64)
+    offsets = np.asarray(a.offsets, dtype=np.float64)
+    p = (means[a.prototype][None, :] + offsets[a.prototype])[None]  # [1, F, d]
+    e = means[pick][:, None, :] + offsets[pick]  # [N, F, d]
+    ident = a.scale * _chol_times(c.chol, noise)  # [N, d]
+    z = p + spread * ((e - p) + ident[:, None, :])
+    return z.astype(np.float32)
+
+
+def find_animation(c: ClassLatent, name: str) -> AnimationLatent:
+    """Class c's animation `name`; SamplingError naming the ones it has."""
+    for a in c.animations:
+        if a.name == name:
+            return a
+    import difflib
+
+    names = [a.name for a in c.animations]
+    if not names:
+        raise SamplingError(f"class {c.name!r} has no animations (it was trained on stills); "
+                            "train on sprite sheets to animate it")
+    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else \
+        f"its animations are: {', '.join(names[:20])}" + (" ..." if len(names) > 20 else "")
+    raise SamplingError(f"class {c.name!r} has no animation {name!r}; {hint}")
+
+
+def sample_animation(c: ClassLatent, name: str, seed: int, keys: list, *, spread: float = 1.0,
+                     truncation: float | None = None) -> np.ndarray:
+    """animation_latents with the noise drawn here: float32 [len(keys), frames, latent]."""
+    a = find_animation(c, name)
+    noise = normals(seed, keys, len(c.centroid), truncation)
+    return animation_latents(c, a, seed, keys, noise, check_spread(spread))
 
 
 # --- distances -------------------------------------------------------------------------------
