@@ -10,7 +10,9 @@
 import { SPEC_NAME } from "./seed_stream.js";
 
 export const FORMAT_NAME = "assetvae-bundle";
-export const FORMAT_VERSION = "1.1";
+// 1.2 added animations (Python's Generator.animation): this runtime reads such bundles,
+// samples their stills and ignores the animation records.
+export const FORMAT_VERSION = "1.2";
 export const METADATA_KEY = "assetvae.manifest";
 export const OUTPUT_LAYOUTS = ["uint8_nhwc", "float32_nchw"];
 const MAX_LATENT = 4096;
