@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .config import LR_SCHEDULES, ModelConfig, TrainConfig
+from .config import AMP_MODES, LR_SCHEDULES, ModelConfig, TrainConfig
 from .plugin_api.errors import AssetVAEError, SamplingError
 
 _M, _T = ModelConfig(), TrainConfig()  # option defaults come from the config dataclasses
@@ -148,12 +148,18 @@ class _TrainCommand(click.Command):
                    "Aseprite JSON, .sprite, atlas.txt) beside images are always read.")
 @click.option("--grid-margin", default=0, show_default=True, help="Px around a --grid sheet.")
 @click.option("--grid-spacing", default=0, show_default=True, help="Px between --grid frames.")
+@click.option("--amp", type=click.Choice(AMP_MODES), default=_T.amp, show_default=True,
+              help="Mixed precision: auto = bf16 on CUDA GPUs that have it; bf16 also on the CPU.")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="NHWC memory format [default: on CUDA only].")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the training forward (slow first steps; pays off on CUDA).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, lr_schedule, beta,
           warmup, adv_weight, seed, device, val_fraction, augment, pixel_art, crop, native_grid,
           preview_every,
-          discover, noise, exemplar_scale, components, grid, grid_margin, grid_spacing, quiet,
-          arch, recon, **weights) -> None:
+          discover, noise, exemplar_scale, components, grid, grid_margin, grid_spacing, amp,
+          channels_last, compile_, quiet, arch, recon, **weights) -> None:
     """Train on DATA (one subfolder per class) into --out, or continue --resume RUN_DIR."""
     from .config import RunConfig
     from .losses import TERMS
@@ -175,7 +181,8 @@ def train(data, out, resume, size, latent, width, epochs, minutes, batch, lr, lr
             pixel_art=pixel_art, crop=crop, native_grid=native_grid, preview_every=preview_every,
             time_budget_s=minutes * 60 if minutes else None, components=_components(components),
             noise=noise, discover=discover, exemplar_scale=_exemplars(exemplar_scale),
-            grid=grid, grid_margin=grid_margin, grid_spacing=grid_spacing),
+            grid=grid, grid_margin=grid_margin, grid_spacing=grid_spacing, amp=amp,
+            channels_last=channels_last, compile=compile_),
     )
     result = run_training(cfg, resume or out, resume=resume is not None, progress=not quiet,
                           log=click.echo)
@@ -217,15 +224,21 @@ def latent_map(run_dir: Path) -> None:
 @click.option("--sidecar", is_flag=True, help="Also write the manifest beside the bundle as JSON.")
 @click.option("--float-output", is_flag=True, help="Output float32 NCHW in [0, 1] instead of uint8 NHWC.")
 @click.option("--encoder", is_flag=True, help="Also export the encoder (NAME.avae.encoder.onnx) for sample --like.")
-def export(run_dir: Path, output: Path, sidecar: bool, float_output: bool, encoder: bool) -> None:
+@click.option("--fp16", is_flag=True,
+              help="Decoder weights and arithmetic in float16 (for GPUs; half the file); refused "
+                   "unless within 2 levels of float32 on the parity latents.")
+def export(run_dir: Path, output: Path, sidecar: bool, float_output: bool, encoder: bool,
+           fp16: bool) -> None:
     """Export a trained run's decoder and class model as one ONNX bundle."""
     from .export.bundle import export_bundle
     from .plugin_api.layout import OutputLayout
 
-    report = export_bundle(run_dir, output, sidecar=sidecar, encoder=encoder,
+    report = export_bundle(run_dir, output, sidecar=sidecar, encoder=encoder, fp16=fp16,
                            output=OutputLayout.FLOAT32_NCHW if float_output else OutputLayout.UINT8_NHWC)
     click.echo(f"wrote {output} ({report.size_bytes / 1024:.0f} KiB, {len(report.manifest.classes)} classes, "
-               f"parity max error {report.parity_max_abs} on {report.parity_samples} samples)")
+               f"parity max error {report.parity_max_abs} on {report.parity_samples} samples"
+               + (f"; float16 within {report.manifest.export['fp16_parity_max_abs_error']} of "
+                  "float32" if fp16 else "") + ")")
 
 
 def _read_sprite(path: Path, size: int):

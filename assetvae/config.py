@@ -15,6 +15,7 @@ from .errors import ConfigError
 ALLOWED_SIZES = (16, 32, 64, 128)
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("cosine", "constant")
+AMP_MODES = ("auto", "bf16", "off")
 
 
 @dataclass
@@ -85,6 +86,13 @@ class TrainConfig:
     # between transparent gutters ("auto"), or leave them whole (None). Data files beside
     # images (TexturePacker, Aseprite, .sprite, atlas.txt) are read whatever this says.
     grid: str | None = None
+    # GPU levers (Trainer in assetvae/train.py). amp: "auto" runs the forward pass in bf16
+    # autocast on a CUDA GPU that supports it and in fp32 elsewhere; "bf16" everywhere (the CPU
+    # too); "off" never. channels_last: None is on for CUDA only. compile: torch.compile the
+    # training forward (the first steps are slow while it compiles).
+    amp: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
     grid_margin: int = 0
     grid_spacing: int = 0
 
@@ -131,6 +139,8 @@ class TrainConfig:
             raise ConfigError(f"--discover {self.discover} is out of range: use 2 to 64 styles")
         from .corruption import parse_noise
 
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"unknown --amp {self.amp!r}: use one of {', '.join(AMP_MODES)}")
         parse_noise(self.noise)
         from .datasets.sheets import parse_grid
 

@@ -7,6 +7,7 @@ resumed from its last checkpoint continues exactly as if it had never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from .distributed import Dist
 from .errors import ConfigError
 from .latent_model import fit_class_model
 from .losses import TERMS, Batch, kl_weight, over_grey, vae_loss
-from .model import VAE, to_tensor, to_uint8
+from .model import VAE, DiagonalGaussian, to_tensor, to_uint8
 from .plugin_api.manifest import ClassLatent
 from .previews import upscale, write_epoch_previews, write_style_sheets
 from .rundir import RunDir
@@ -121,6 +122,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the training forward pass (None: fp32). bf16 keeps fp32's range,
+    so no loss scaling is needed; "auto" uses it on CUDA GPUs that have it (Ampere and later)."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        if mode == "bf16":
+            raise ConfigError("--amp bf16 asked for, but this GPU has no bf16; use --amp off")
+        return None
+    return torch.bfloat16
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
 
@@ -149,14 +162,22 @@ def augment(x: torch.Tensor, g: torch.Generator, shift: int | None = None) -> to
 class Trainer:
     """The model, its optimiser and (optionally) the adversary, and one training step."""
 
-    def __init__(self, cfg: RunConfig, device: torch.device, dist: Dist = Dist()):
+    def __init__(self, cfg: RunConfig, device: torch.device, dist: Dist | None = None):
         tc = cfg.train
+        dist = dist or Dist()
         self.cfg, self.device, self.dist = cfg, device, dist
         if dist.active and tc.adv_weight > 0:
             raise ConfigError("--adv-weight trains in one process only: the patch critic is not "
                               "shared between processes yet")
         self.model = VAE(cfg.model).to(device)
+        self.amp = amp_dtype(tc.amp, device)
+        self.channels_last = (tc.channels_last if tc.channels_last is not None
+                              else device.type == "cuda")
+        if self.channels_last:  # NHWC: faster convolutions on tensor cores
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.forward = dist.wrap(self.model)  # what the step calls: DDP under torchrun
+        if tc.compile:
+            self.forward = torch.compile(self.forward)
         optim = torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         self.adversary = Adversary(tc.adv_weight, tc.lr, device) if tc.adv_weight > 0 else None
@@ -173,8 +194,14 @@ class Trainer:
         if self.dist.active:  # x is the global batch: this process keeps its rows of it
             rows, share = self.dist.rows(len(x)), self.dist.share(len(x))
             x, x_in, noise = x[rows], x_in[rows], noise[rows]
+        if self.channels_last:
+            x_in = x_in.contiguous(memory_format=torch.channels_last)
         self.model.train()
-        logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
+        amp = torch.autocast(self.device.type, self.amp) if self.amp else contextlib.nullcontext()
+        with amp:
+            logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
+        if self.amp:  # the losses in fp32
+            logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
         terms = vae_loss(Batch(logits, x, post), tc.recon, self.weights,
                          kl_weight(epoch, tc.beta, tc.warmup_epochs))
         logged = terms.log()

@@ -18,6 +18,8 @@ from ..plugin_api.fileio import atomic_write_bytes, atomic_write_text
 from ..plugin_api.layout import OutputLayout, to_uint8_nhwc
 from ..plugin_api.manifest import METADATA_KEY, Manifest
 from ..rundir import RunDir
+from .fp16 import PARITY_LIMIT as FP16_LIMIT
+from .fp16 import decoder_graph_fp16
 from .graph import OPSET, decoder_graph, encoder_graph
 
 PARITY_SAMPLES = 64
@@ -33,10 +35,25 @@ class ExportReport:
     size_bytes: int
 
 
-def _session(model: onnx.ModelProto):
+def _session(model: onnx.ModelProto, provider: str = "CPUExecutionProvider"):
     import onnxruntime as ort
 
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), providers=[provider])
+
+
+def fp16_parity(graph32: onnx.ModelProto, graph16: onnx.ModelProto, z: np.ndarray,
+                layout: OutputLayout) -> tuple[int, str]:
+    """(largest pixel difference between the float16 and float32 graphs on z, the ONNX Runtime
+    provider that ran the float16 graph: CUDA where there is one, as engines will run it)."""
+    import onnxruntime as ort
+
+    provider = next(p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                    if p in ort.get_available_providers())
+    ref = to_uint8_nhwc(_session(graph32).run(["image"], {"z": z})[0], layout)
+    session = _session(graph16, provider)
+    got = to_uint8_nhwc(session.run(["image"], {"z": z})[0], layout)
+    err = int(np.abs(got.astype(np.int16) - ref.astype(np.int16)).max())
+    return err, session.get_providers()[0]
 
 
 def parity_check(decoder: torch.nn.Module, model: onnx.ModelProto, z: np.ndarray,
@@ -63,11 +80,13 @@ def encoder_parity(vae: VAE, enc: onnx.ModelProto, dec: onnx.ModelProto, latent_
 
 def export_bundle(run_dir: str | Path, out: str | Path, sidecar: bool = False,
                   output: OutputLayout | str = OutputLayout.UINT8_NHWC,
-                  encoder: bool = False) -> ExportReport:
+                  encoder: bool = False, fp16: bool = False) -> ExportReport:
     """Write RUN_DIR's decoder and class model to OUT as one ONNX file.
 
     sidecar: also the manifest as NAME.avae.json. encoder: also the encoder as
     NAME.avae.encoder.onnx (for variants of a given sprite); the manifest pairs it by hash.
+    fp16: the decoder in float16 (export/fp16.py), refused unless its pixels stay within 2
+    levels of the float32 graph's on the parity latents.
     """
     run, out, layout = RunDir(run_dir), Path(out), OutputLayout(output)
     state = run.load_checkpoint(for_resume=False)
@@ -93,6 +112,16 @@ def export_bundle(run_dir: str | Path, out: str | Path, sidecar: bool = False,
     if max_err > PARITY_LIMIT:
         raise ExportError(f"exported graph differs from the torch decoder by {max_err} levels "
                           f"(limit {PARITY_LIMIT}); the bundle was not written")
+    precision = {}
+    if fp16:
+        half = decoder_graph_fp16(vae.decoder, cfg.model.latent_dim, vae.display_size, layout)
+        err16, provider = fp16_parity(graph, half, z, layout)
+        if err16 > FP16_LIMIT:
+            raise ExportError(f"the float16 decoder differs from the float32 one by {err16} levels "
+                              f"(limit {FP16_LIMIT}, run on {provider}); export without --fp16")
+        graph = half
+        precision = {"precision": "float16", "fp16_parity_max_abs_error": err16,
+                     "fp16_parity_provider": provider}
     encoder_data = None
     if encoder:
         enc = encoder_graph(vae.encoder, cfg.model.latent_dim, vae.display_size)
@@ -108,7 +137,8 @@ def export_bundle(run_dir: str | Path, out: str | Path, sidecar: bool = False,
         training={"dataset_fingerprint": state.get("dataset_fingerprint"), "epochs": state["epoch"],
                   "final_metrics": metrics, "config": cfg.to_dict()},
         export={"parity_max_abs_error": max_err, "parity_samples": PARITY_SAMPLES, "opset": OPSET,
-                "assetvae_version": __version__, "torch_version": torch.__version__.split("+")[0]},
+                "assetvae_version": __version__, "torch_version": torch.__version__.split("+")[0],
+                **precision},
         encoder_sha256=hashlib.sha256(encoder_data).hexdigest() if encoder_data else None,
     )
     text = manifest.to_json()

@@ -81,13 +81,19 @@ def open_session(
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(data, sess_options=opts, providers=providers_for(device))
+        session = ort.InferenceSession(data, sess_options=opts, providers=providers_for(device))
     except DeviceError:
         raise
     except Exception as e:  # ORT raises its own Fail/InvalidProtobuf/... types
         first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:160]
         raise BundleError(f"{path}: not a valid ONNX bundle ({first}); "
                           "re-export it with assetvae export") from None
+    if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
+        # ORT falls back to the CPU, with only a log line, when CUDA or cuDNN cannot load.
+        raise DeviceError("device 'cuda' asked for, but ONNX Runtime's CUDA provider did not "
+                          "start (are the CUDA and cuDNN libraries that onnxruntime-gpu needs "
+                          "installed?); use device 'auto' or 'cpu'")
+    return session
 
 
 def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manifest:
