@@ -25,7 +25,9 @@ class ModelConfig:
     width: int = 32  # channels at full resolution; doubles per halving, capped at max_width
     max_width: int = 128
     decoder_norm: bool = False  # batch norm in the decoder (folded into the convs at export)
-    arch: str = "conv"  # "conv" (ours) or "plain" (the issue-14 baseline: GroupNorm + SiLU)
+    # "plain" (GroupNorm + SiLU, issue 14's baseline network: measured best per CPU minute) or
+    # "conv" (LeakyReLU, no norm; the network of bundles before 0.2)
+    arch: str = "plain"
     # Trained on a native pixel grid of image_size, exported upscaled by nearest x output_scale.
     output_scale: int = 1
 
@@ -52,14 +54,16 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 40
-    batch_size: int = 16  # small sets: more, smaller steps learn faster than few large ones
-    lr: float = 1e-3
-    beta: float = 0.02  # KL weight against a per-pixel L1 reconstruction summed over the image
-    warmup_epochs: int = 5  # linear KL warm-up from 0 to beta
+    # The defaults are the recipe that measured best at a fixed CPU budget (README, issue 14):
+    # a plain GroupNorm network, L1 losses, constant Adam, and exemplar sampling.
+    batch_size: int = 32
+    lr: float = 2e-3
+    beta: float = 0.5  # KL weight (nats) against the per-pixel L1 reconstruction summed over the image
+    warmup_epochs: int = 0  # linear KL warm-up from 0 to beta
     # Weights of the registered loss terms (assetvae/losses.py TERMS); a missing name takes
     # the term's default weight, 0 turns a term off.
     loss_weights: dict[str, float] = field(default_factory=dict)
-    lr_schedule: str = "cosine"  # "cosine" (to a tenth) or "constant"
+    lr_schedule: str = "constant"  # "constant" or "cosine" (to a tenth)
     shift: int | None = None  # augmentation shift in px; None: image size / 16
     seed: int = 0
     device: str = "auto"
@@ -71,13 +75,13 @@ class TrainConfig:
     # (and is replaced by the decision), True forces it, False trains at the image size.
     native_grid: bool | None = None
     preview_every: int = 1
-    recon: str = "l1-alpha"  # "l1-alpha" (ours) or "bce" (the classic per-pixel BCE, no alpha weighting)
+    recon: str = "l1"  # assetvae/losses.py RECON: l1, l1-alpha (BCE alpha), bce-alpha, bce (classic)
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
     time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
     components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
     # Sample around each training image's latent, varied by this fraction of the class factor;
     # None: the class Gaussian (or its sub-clusters). Measured best on small folders (README).
-    exemplar_scale: float | None = 0.3
+    exemplar_scale: float | None = 0.5
     adv_weight: float = 0.0  # patch-discriminator loss weight (per pixel); 0 disables
     adv_start: float = 0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     discover: int | None = None  # cluster the images into this many styles instead of using folders

@@ -135,12 +135,12 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _gradient_l1(premultiplied(pred), premultiplied(target))
 
 
-@term("grad", 1.0, "Weight of the edge loss: image-gradient L1 on premultiplied RGBA.")
+@term("grad", 0.0, "Weight of the edge loss: image-gradient L1 on premultiplied RGBA.")
 def grad_term(b: Batch) -> torch.Tensor:
     return gradient_l1(b.pred, b.target)
 
 
-@term("grad-grey", 0.0, "Weight of the image-gradient L1 of the grey composite (the plain recipe's).")
+@term("grad-grey", 1.0, "Weight of the image-gradient L1 of the grey composite.")
 def grad_grey_term(b: Batch) -> torch.Tensor:
     grey = over_grey(b.pred).mean(dim=1, keepdim=True)
     return _gradient_l1(grey, over_grey(b.target).mean(dim=1, keepdim=True))

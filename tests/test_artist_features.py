@@ -106,8 +106,11 @@ def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path
 
     from assetvae.rundir import reconstruct_with_run
 
+    from assetvae.plugin_api.images import prepare_sprite
+
     _, restore = reconstruct_with_run(run)
-    assert np.abs(restore(sprite[None]).astype(int) - gen.reconstruct([sprite]).astype(int)).max() <= 2
+    fitted = prepare_sprite(sprite, 32)  # both sides get the sprite as the trainer saw it
+    assert np.abs(restore(fitted[None]).astype(int) - gen.reconstruct([fitted]).astype(int)).max() <= 2
     like = gen.variants_like(sprite, range(4), seed=3, spread=0.5)
     assert like.shape == (4, 32, 32, 4)
     assert np.array_equal(like, gen.variants_like(sprite, range(4), seed=3, spread=0.5))

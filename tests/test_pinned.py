@@ -57,7 +57,8 @@ def pinned_bundle(tmp_path_factory) -> Path:
 
     run = RunDir(tmp_path_factory.mktemp("pinned") / "run")
     run.path.mkdir()
-    cfg = RunConfig(data="pinned", model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16),
+    cfg = RunConfig(data="pinned", model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16,
+                                                              arch="conv"),
                     train=TrainConfig(epochs=1))
     torch.manual_seed(1234)
     vae = VAE(cfg.model)
