@@ -33,7 +33,8 @@ D = 4
 def _class(seed: int = 0) -> ClassLatent:
     r = np.random.default_rng(seed)
     a = r.standard_normal((D, D)) * 0.3
-    return ClassLatent("droid", 10, r.standard_normal(D), np.linalg.cholesky(a @ a.T + 0.1 * np.eye(D)))
+    chol = np.linalg.cholesky(a @ a.T + 0.1 * np.eye(D))
+    return ClassLatent("droid", 10, r.standard_normal(D), chol)
 
 
 def _anim(c: ClassLatent, m: int = 3, f: int = 5, seed: int = 1) -> AnimationLatent:
