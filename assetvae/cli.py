@@ -445,6 +445,8 @@ def inspect(bundle: Path, as_json: bool) -> None:
         "latent_dim": m.latent_dim, "output": str(m.output), "rng": m.rng,
         "classes": {c.name: c.count for c in m.classes},
         "components": {c.name: len(c.components) for c in m.classes if c.components},
+        "animations": {c.name: {a.name: a.frames for a in c.animations}
+                       for c in m.classes if c.animations},
         "training": {k: v for k, v in m.training.items() if k != "config"},
         "export": m.export,
     }
@@ -453,6 +455,9 @@ def inspect(bundle: Path, as_json: bool) -> None:
         return
     click.echo(f"{bundle}: {m.format} v{m.version}, {m.image_size}x{m.image_size} RGBA, latent {m.latent_dim}")
     click.echo(f"classes ({len(m.classes)}): " + ", ".join(f"{c.name} ({c.count})" for c in m.classes))
+    for name, anims in info["animations"].items():
+        click.echo(f"animations of {name} (frames): "
+                   + ", ".join(f"{a} ({f})" for a, f in anims.items()))
     for k, v in info["training"].items():
         click.echo(f"training.{k}: {v}")
     for k, v in m.export.items():

@@ -369,6 +369,8 @@ def grid_cuts(size: tuple[int, int], cell: tuple[int, int], margin: int,
                 "--grid-spacing")
         counts.append(n)
     cols, rows = counts
+    if cols * rows == 1:  # one cell: a still
+        return [Cut(animation, (margin, margin, cw, ch))]
     return [Cut(f"{animation}/{r * cols + c}",
                 (margin + c * (cw + sx), margin + r * (ch + sy), cw, ch),
                 animation=animation, index=r * cols + c)
@@ -698,7 +700,7 @@ def _sheet_pieces(sheet: Sheet, pixels: np.ndarray, log_notes: list[str],
         cols, rows, cw, ch, sx, sy = found
         cuts = grid_cuts((iw, ih), (cw, ch), 0, (sx, sy), str(sheet.image), sheet.image.stem)
         log_notes.append(f"{sheet.image.name}: {cols}x{rows} frames of {cw}x{ch}")
-    elif sheet.kind == "grid":
+    elif sheet.kind == "grid" and len(cuts) > 1:
         w, h = cuts[0].box[2:]
         cols = len({c.box[0] for c in cuts})
         log_notes.append(f"{sheet.image.name}: {cols}x{len(cuts) // cols} frames of {w}x{h}")

@@ -256,3 +256,25 @@ def test_bake_animation_frame_tags(animated_bundle, tmp_path):
     r = CliRunner().invoke(main, ["bake", str(animated_bundle), "--animation", "walk", "--trim",
                                   "-o", str(tmp_path / "x")])
     assert r.exit_code == 2 and "leave out" in r.output
+
+
+def test_inspect_lists_animations_and_fit_classes_refits_them(animated_bundle):
+    from assetvae.classes import refit_classes
+    from assetvae.cli import main
+
+    r = CliRunner().invoke(main, ["inspect", str(animated_bundle)])
+    assert r.exit_code == 0 and "animations of slime (frames): hop (3), idle (3)" in r.output
+    classes = refit_classes(animated_bundle.parent / "run", 1, None)  # --exemplars off
+    slime = next(c for c in classes if c.name == "slime")
+    assert [a.name for a in slime.animations] == ["hop", "idle"]
+    assert slime.animations[0].scale == 0.3  # the animation rule's own default without exemplars
+
+
+def test_scan_arrays_gives_frames_for_the_native_grid_scan(tmp_path):
+    from assetvae.datasets.sheets import SheetOptions, scan_arrays
+
+    save(frame(0), tmp_path / "a" / "still.png")
+    assert scan_arrays(tmp_path) is None  # a folder of stills: scanned file by file as before
+    save(strip([frame(i) for i in range(4)]), tmp_path / "a" / "walk.png")
+    arrays = scan_arrays(tmp_path, SheetOptions(grid=(16, 16)))
+    assert len(arrays) == 5 and {a.shape[0] for a in arrays} == {10}  # cropped frames

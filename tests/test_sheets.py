@@ -368,3 +368,10 @@ def test_a_long_numbered_set_is_stills(tmp_path):
         save(frame(i % 4), tmp_path / "cats" / f"img_{i:03d}.png")
     plan: FolderPlan = plan_folder(scan_folder(tmp_path))
     assert not plan.animated
+
+
+def test_a_one_cell_grid_sheet_is_a_still(tmp_path):
+    save(frame(0), tmp_path / "a" / "one.png")
+    save(strip([frame(i) for i in range(2)]), tmp_path / "a" / "two.png")
+    ds = load(tmp_path, grid=(16, 16))
+    assert sorted(r.animation if r else "" for r in ds.frames) == ["", "two", "two"]
