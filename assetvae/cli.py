@@ -133,7 +133,8 @@ class _TrainCommand(click.Command):
 @click.option("--native-grid/--no-native-grid", default=None,
               help="Train pixel art on its own pixel grid and upscale by nearest on export "
                    "[default: when the data is pixel art drawn smaller than --size].")
-@click.option("--preview-every", default=1, show_default=True, help="Write preview sheets every N epochs.")
+@click.option("--preview-every", default=_T.preview_every, show_default=True,
+              help="Write preview sheets every N epochs (and after the last).")
 @click.option("--discover", type=int, default=None,
               help="Cluster the images into K styles (style_0..) instead of using folders.")
 @click.option("--noise", default=None, help="Denoising: corrupt inputs with salt-pepper:P or gaussian:SIGMA.")

@@ -74,7 +74,7 @@ class TrainConfig:
     # Train pixel art on its native grid (datasets/grid.py): None decides from the data
     # (and is replaced by the decision), True forces it, False trains at the image size.
     native_grid: bool | None = None
-    preview_every: int = 1
+    preview_every: int = 5  # every epoch would cost more than a short run can spare; the last is always written
     recon: str = "l1"  # assetvae/losses.py RECON: l1, l1-alpha (BCE alpha), bce-alpha, bce (classic)
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
     time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed

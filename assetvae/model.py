@@ -343,7 +343,8 @@ class VAE(nn.Module):
 
 def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 [N, S, S, 4] -> float [N, 4, S, S] in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(np.require(images, requirements=["C", "W"]))  # torch wants writable memory
+    return x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
