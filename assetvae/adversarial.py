@@ -44,20 +44,29 @@ def g_hinge_loss(fake_logits: torch.Tensor, pixels: int) -> torch.Tensor:
 class Adversary:
     """The discriminator and its optimiser, with the two halves of an adversarial step."""
 
-    def __init__(self, weight: float, lr: float, device: torch.device):
+    def __init__(self, weight: float, lr: float, device: torch.device, wrap=None):
         self.weight = weight
         self.disc = PatchDiscriminator().to(device)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.9))
+        # Several processes (assetvae/distributed.py): the critic is DDP-wrapped too, so its
+        # gradients are averaged and every process keeps the same critic.
+        self.shared = wrap is not None
+        self.critic = wrap(self.disc) if self.shared else self.disc
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """The weighted term the decoder adds to its loss for these fakes (RGBA in [0, 1])."""
-        return self.weight * g_hinge_loss(self.disc(fake), fake.shape[2] * fake.shape[3])
+        return self.weight * g_hinge_loss(self.critic(fake), fake.shape[2] * fake.shape[3])
 
-    def update(self, real: torch.Tensor, fake: torch.Tensor) -> float:
-        """One discriminator step on real images and (detached) fakes; returns its loss."""
-        loss = d_hinge_loss(self.disc(real), self.disc(fake.detach()))
+    def update(self, real: torch.Tensor, fake: torch.Tensor, share: float = 1.0) -> float:
+        """One discriminator step on real images and (detached) fakes; returns its loss.
+        share: this process's weight when several average their gradients (DDP)."""
+        if self.shared:  # one forward per backward, as DDP wants: real and fake in one batch
+            logits = self.critic(torch.cat([real, fake.detach()]))
+            loss = d_hinge_loss(*logits.split(len(real)))
+        else:
+            loss = d_hinge_loss(self.disc(real), self.disc(fake.detach()))
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * share if self.shared else loss).backward()
         self.opt.step()
         return float(loss.detach())
 

@@ -20,6 +20,7 @@ What makes K processes train as one process does:
 - Rank 0 alone logs and writes (checkpoint, metrics, previews, class model). The checkpoint
   holds the plain model's weights (not DDP's ``module.`` names) and the optimiser state, which
   is the same in every process, so one process loads it and resumes from it.
+- The patch critic (--adv-weight) is a DDP module as well, so every process keeps the same one.
 - Validation, previews and the final class fit (all training images encoded once, each class
   fitted over all of its images) run on rank 0; the others wait at the next collective.
 """

@@ -37,6 +37,7 @@ from .rundir import RunDir
 
 SMALL_SET = 2000  # below this many images, augmentation is on by default
 EVAL_BATCH = 256
+PREVIEW_FIT = 4096  # training images a mid-run preview sheet's class model is fitted on
 
 
 @dataclass
@@ -166,9 +167,6 @@ class Trainer:
         tc = cfg.train
         dist = dist or Dist()
         self.cfg, self.device, self.dist = cfg, device, dist
-        if dist.active and tc.adv_weight > 0:
-            raise ConfigError("--adv-weight trains in one process only: the patch critic is not "
-                              "shared between processes yet")
         self.model = VAE(cfg.model).to(device)
         self.amp = amp_dtype(tc.amp, device)
         self.channels_last = (tc.channels_last if tc.channels_last is not None
@@ -180,7 +178,8 @@ class Trainer:
             self.forward = torch.compile(self.forward)
         optim = torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam
         self.opt = optim(self.model.parameters(), lr=tc.lr)
-        self.adversary = Adversary(tc.adv_weight, tc.lr, device) if tc.adv_weight > 0 else None
+        wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
+        self.adversary = Adversary(tc.adv_weight, tc.lr, device, wrap) if tc.adv_weight > 0 else None
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.noise_spec = parse_noise(tc.noise)
 
@@ -219,7 +218,7 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0)
         self.opt.step()
         if adv_on:
-            logged["d_loss"] = self.adversary.update(x, fake)
+            logged["d_loss"] = self.adversary.update(x, fake, share if self.dist.active else 1.0)
         return logged
 
     def state_dict(self) -> dict:
@@ -307,21 +306,27 @@ def psnr_over_grey(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int) -> Encoded:
+def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int,
+                   last: bool = True) -> Encoded | None:
     """Reconstructions of validation images beside their originals, and samples per class.
-    Returns the training images' encodings (the final class fit reuses the last epoch's)."""
+    Returns the training images' encodings when it encoded all of them (the final class fit
+    reuses the last epoch's); mid-run sheets of a large folder are fitted on PREVIEW_FIT evenly
+    spread training images (None is returned then)."""
     model, device, tc = trainer.model.eval(), trainer.device, trainer.cfg.train
     pick = data.val_idx if len(data.val_idx) else np.arange(len(data.images))
     pick = pick[np.linspace(0, len(pick) - 1, min(16, len(pick))).round().astype(int)]
     originals = data.images[pick]
     recon = to_uint8(model.decode_display(model.encode(to_tensor(originals, device)).mean))
     originals = upscale(originals, model.cfg.output_scale)
-    enc = encode_all(model, data.train_images, data.labels[data.train_idx], device)
+    idx = data.train_idx
+    if not last and len(idx) > PREVIEW_FIT:
+        idx = idx[np.linspace(0, len(idx) - 1, PREVIEW_FIT).round().astype(int)]
+    enc = encode_all(model, Rows(data.images, idx), data.labels[idx], device)
     if data.frames is not None:  # every frame of every animation, for the animation model
         save_frame_latents(run, model, data.images, data.labels, data.frames, device)
     class_model = fit_class_model(enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplar_scale)
     write_epoch_previews(run.previews, epoch, originals, recon, class_model, decoder_fn(model, device))
-    return enc
+    return enc if len(idx) == len(data.train_idx) else None
 
 
 def start_run(run: RunDir, trainer: Trainer, state: dict | None, cfg: RunConfig, log) -> tuple[int, list]:
@@ -389,7 +394,7 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
             enc = None
             if dist.main:
                 if last or (tc.preview_every > 0 and epoch % tc.preview_every == 0):
-                    enc = write_previews(trainer, data, run, epoch)
+                    enc = write_previews(trainer, data, run, epoch, last)
                 # Metrics first: a crash between the two leaves an extra row that resume cuts
                 # back, never a checkpoint whose row is missing.
                 run.write_metrics(metrics)

@@ -217,11 +217,12 @@ def main() -> None:
         workers = [1, 2] if n == min(sizes) else [2]
         for w in workers:  # the smallest folder is built twice: 1 and 2 decoding processes
             subprocess.run(["rm", "-rf", str(cache / "folders")], check=True)
-            row = {"n": n, "kind": "cold", "workers": w, **run_child("cold", str(folder),
-                                                                     str(args.px), str(cache), str(w))}
+            row = {"n": n, "kind": "cold", "workers": w,
+                   **run_child("cold", str(folder), str(args.px), str(cache), str(w))}
             print(row, flush=True)
             result["rows"].append(row)
-        row = {"n": n, "kind": "warm", **run_child("warm", str(folder), str(args.px), str(cache), "0")}
+        row = {"n": n, "kind": "warm",
+               **run_child("warm", str(folder), str(args.px), str(cache), "0")}
         print(row, flush=True)
         result["rows"].append(row)
         if n <= args.old_max:

@@ -106,12 +106,17 @@ def _decoded(paths: list[Path], options: _folder.LoadOptions, workers: int | Non
              ) -> Iterator[np.ndarray | str]:
     """Decoded sprites (or reasons) in order, from worker processes for large folders."""
     jobs = [(str(p), options) for p in paths]
-    workers = workers if workers is not None else len(os.sched_getaffinity(0))
+    if workers is None:
+        affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere all cores
+        workers = len(affinity(0)) if affinity else os.cpu_count() or 1
     if workers <= 1 or len(jobs) < POOL_MIN_FILES:
         yield from map(_decode, jobs)
         return
-    # spawn, not fork: the trainer's process holds torch's thread pools, which fork copies badly.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    # fork on Linux (as torch's DataLoader): workers start at once and never re-import the
+    # caller's __main__, so a script without an `if __name__ == "__main__":` guard works; they
+    # only decode with Pillow, never touching the torch state fork copies. Elsewhere spawn.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
         yield from pool.map(_decode, jobs, chunksize=CHUNK)
 
 
@@ -142,7 +147,7 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
     shape = (options.size, options.size, 4)
     index, old = _read_index(where, shape)
     known = index.get("files", {})
-    names = [str(p) for p in paths]
+    names = [os.path.abspath(p) for p in paths]  # the same entries from any working directory
     stats = [_stat(p) for p in tqdm(paths, desc="checking files", unit=" files", leave=False,
                                     disable=_quiet(progress, len(paths)))]
 
@@ -166,7 +171,7 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
     fresh = _decoded([paths[i] for i in todo], options, workers)
     bar = tqdm(total=len(todo), desc=f"caching {root.name}", unit=" images", leave=False,
                disable=_quiet(progress, len(todo)))
-    with open(where / map_name, "wb") as out:
+    with open(where / map_name, "w+b") as out:
         for i in range(len(paths)):
             rec, stat = records[i], stats[i]
             if isinstance(stat, str):
@@ -188,6 +193,10 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
             files[names[i]] = entry
         out.flush()
         os.fsync(out.fileno())
+        # Mapped through this descriptor: valid even if a concurrent build of the same folder
+        # has since removed the file as stale (the next load then rebuilds).
+        images = (np.memmap(out, np.uint8, "r", shape=(len(ok), *shape)) if ok
+                  else np.zeros((0, *shape), np.uint8))
     bar.close()
     # The index names the new map only once the map is whole; files keep the folder's order.
     atomic_write_text(where / "index.json", json.dumps({
@@ -196,6 +205,4 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
     for stale in where.glob("images-*.u8"):  # open maps of other readers stay valid (POSIX)
         if stale.name != map_name:
             stale.unlink(missing_ok=True)
-    images = (np.memmap(where / map_name, np.uint8, "r", shape=(len(ok), *shape)) if ok
-              else np.zeros((0, *shape), np.uint8))
     return Mapped(images, ok, skipped, len(todo))

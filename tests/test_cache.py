@@ -89,3 +89,20 @@ def test_rows_reads_only_what_is_indexed():
     assert len(r) == 3 and r.shape == (3, 3)
     assert np.array_equal(r[1:], a[[2, 5]]) and np.array_equal(r[np.array([2, 0])], a[[5, 7]])
     assert np.array_equal(np.asarray(r), a[[7, 2, 5]])
+
+
+def test_mid_run_previews_of_a_large_folder_encode_a_sample(tiny_plants, tmp_path, monkeypatch):
+    import assetvae.train as train_mod
+    from assetvae.config import ModelConfig, RunConfig, TrainConfig
+    from assetvae.rundir import RunDir
+
+    encoded = []
+    real = train_mod.encode_all
+    monkeypatch.setattr(train_mod, "encode_all", lambda m, images, *a: encoded.append(len(images))
+                        or real(m, images, *a))
+    monkeypatch.setattr(train_mod, "PREVIEW_FIT", 5)
+    cfg = RunConfig(data=str(tiny_plants), model=ModelConfig(image_size=32, latent_dim=8, width=8),
+                    train=TrainConfig(epochs=2, batch_size=8, preview_every=1, device="cpu"))
+    result = train_mod.train(cfg, tmp_path / "run", progress=False, log=lambda s: None)
+    n_train = sum(c.count for c in RunDir(result.run_dir).read_class_model(8))
+    assert encoded == [5, n_train]  # epoch 1: a sample for its sheet; the last epoch: all

@@ -1,9 +1,11 @@
 """Training under torchrun: 2 CPU processes (gloo) against one process with the same global batch.
 
 Tolerance: every logged value of every epoch (training loss terms and validation metrics)
-within 0.1% of one process's. Only float summation order differs (DDP sums the two halves'
-gradients; each process convolves half the batch), and over these 3 epochs the measured
-differences are near 1e-5 relative.
+within 0.1% of one process's; the patch critic's own two (adv, d_loss) within 10%. Only float
+summation order differs (DDP sums the two halves' gradients; each process convolves half the
+batch): measured differences are near 1e-5 relative for the VAE's terms. The critic, trained
+from scratch by Adam, amplifies such differences: in one process alone, judging real and fake
+images in one batch instead of two moves adv by 0.8% after 3 epochs; two processes, by 4%.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from assetvae.rundir import RunDir, load_model
 from assetvae.train import train
 
 RTOL = 1e-3
+RTOL_CRITIC = 0.1  # adv, d_loss
 EPOCHS = 3
 # A global batch of 7 over 2 processes: 4 + 3 rows, and the epoch's last batch is smaller.
+# The patch critic joins after 30% of the run: its DDP copy is checked too.
 ARGS = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "7", "--warmup", "1",
-        "--epochs", str(EPOCHS), "--seed", "5", "--device", "cpu", "-q"]
+        "--epochs", str(EPOCHS), "--seed", "5", "--adv-weight", "0.1", "--device", "cpu", "-q"]
 
 
 def _config(data: Path) -> RunConfig:
@@ -34,7 +38,7 @@ def _config(data: Path) -> RunConfig:
     return RunConfig(data=str(data), model=ModelConfig(image_size=32, latent_dim=8, width=8,
                                                        max_width=128),
                      train=TrainConfig(epochs=EPOCHS, batch_size=7, warmup_epochs=1, seed=5,
-                                       device="cpu"))
+                                       adv_weight=0.1, device="cpu"))
 
 
 def _torchrun(args: list[str], cache: Path) -> subprocess.CompletedProcess:
@@ -62,7 +66,8 @@ def _same_curve(got: list[dict], want: list[dict]) -> None:
         keys = set(w) - {"images_per_s", "elapsed_s"}
         assert keys == set(g) - {"images_per_s", "elapsed_s"}
         for k in keys:
-            assert g[k] == pytest.approx(w[k], rel=RTOL), (g["epoch"], k, g[k], w[k])
+            rtol = RTOL_CRITIC if k in ("adv", "d_loss") else RTOL
+            assert g[k] == pytest.approx(w[k], rel=rtol), (g["epoch"], k, g[k], w[k])
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,7 @@ def test_two_processes_train_as_one_and_rank_0_alone_writes(tiny_plants, one_pro
     # Rank 0 alone logs: each line once.
     assert out.count("epoch=1 ") == 1 and out.count("done: 3 epochs") == 1, out
     assert _config_of(run) == _config_of(one_process)
+    assert "d_loss" in _rows(run)[-1]
     _same_curve(_rows(run), _rows(one_process))
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in one_process.iterdir())
     # One process loads the checkpoint (plain weight names) and its weights are one process's.
