@@ -44,6 +44,7 @@ js: node_modules/.installed
 	  echo "warning: no chromium: the browser tests will be skipped (apt-get install chromium)"
 
 test: venv js
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:

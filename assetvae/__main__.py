@@ -1,6 +1,6 @@
 """`python -m assetvae` is the `assetvae` command; torchrun starts training processes with it:
 
-    torchrun --standalone --nproc_per_node 2 -m assetvae train DATA --out RUN
+torchrun --standalone --nproc_per_node 2 -m assetvae train DATA --out RUN
 """
 
 from .cli import main

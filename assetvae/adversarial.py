@@ -18,9 +18,13 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(4, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.GroupNorm(8, 2 * w), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.GroupNorm(8, 4 * w),
+            nn.Conv2d(4, w, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
+            nn.GroupNorm(8, 2 * w),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1),
+            nn.GroupNorm(8, 4 * w),
             nn.LeakyReLU(0.2),
             nn.Conv2d(4 * w, 1, 3, padding=1),
         )

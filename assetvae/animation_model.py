@@ -44,8 +44,9 @@ def resample(n: int, frames: int) -> np.ndarray:
     return (np.arange(frames) * n) // frames
 
 
-def fit_animations(frames: FrameLatents, classes: list[ClassLatent],
-                   scale: float | None = None) -> None:
+def fit_animations(
+    frames: FrameLatents, classes: list[ClassLatent], scale: float | None = None
+) -> None:
     """Set each class's .animations from its frames' latents (labels index into classes)."""
     scale = DEFAULT_SCALE if scale is None else float(scale)
     for ci, c in enumerate(classes):
@@ -53,12 +54,20 @@ def fit_animations(frames: FrameLatents, classes: list[ClassLatent],
         for i in np.flatnonzero(frames.labels == ci):
             r = frames.refs[i]
             rows.setdefault(r.animation, {}).setdefault(r.instance, []).append((r.index, int(i)))
-        c.animations = [a for name in sorted(rows)
-                        if (a := fit_animation(name, rows[name], frames, c, scale)) is not None]
+        c.animations = [
+            a
+            for name in sorted(rows)
+            if (a := fit_animation(name, rows[name], frames, c, scale)) is not None
+        ]
 
 
-def fit_animation(name: str, instances: dict[str, list[tuple[int, int]]], frames: FrameLatents,
-                  c: ClassLatent, scale: float) -> AnimationLatent | None:
+def fit_animation(
+    name: str,
+    instances: dict[str, list[tuple[int, int]]],
+    frames: FrameLatents,
+    c: ClassLatent,
+    scale: float,
+) -> AnimationLatent | None:
     """One animation from its instances' frames ((index, row) pairs); None under 2 frames."""
     counts = Counter(len(v) for v in instances.values())
     n_frames = max(counts, key=lambda k: (counts[k], k))  # the most common length, then longest
@@ -78,13 +87,23 @@ def fit_animation(name: str, instances: dict[str, list[tuple[int, int]]], frames
     # The prototype: the instance nearest the middle of them all (Mahalanobis, class factor).
     proto = int(np.argmin(mahalanobis_sq(means.mean(axis=0), c.chol, means)))
     durations = [int(r.duration_ms) for r in refs[proto]]
-    return AnimationLatent(name=name, means=means, offsets=np.asarray(offsets), prototype=proto,
-                           scale=scale, durations=durations, direction=refs[proto][0].direction,
-                           sources=sources)
+    return AnimationLatent(
+        name=name,
+        means=means,
+        offsets=np.asarray(offsets),
+        prototype=proto,
+        scale=scale,
+        durations=durations,
+        direction=refs[proto][0].direction,
+        sources=sources,
+    )
 
 
-def preview_rows(classes: list[ClassLatent], decode: Callable[[np.ndarray], np.ndarray],
-                 n: int = PREVIEW_VARIANTS) -> list[tuple[str, np.ndarray]]:
+def preview_rows(
+    classes: list[ClassLatent],
+    decode: Callable[[np.ndarray], np.ndarray],
+    n: int = PREVIEW_VARIANTS,
+) -> list[tuple[str, np.ndarray]]:
     """Per class, up to PREVIEW_ANIMATIONS animations: the prototype then n - 1 variants
     (seed 0), one row per variant, its frames left to right."""
     rows = []

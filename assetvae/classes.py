@@ -43,8 +43,14 @@ def encode_all(model: VAE, images: np.ndarray, labels: np.ndarray, device: torch
     return Encoded(np.concatenate(means), np.concatenate(variances), np.asarray(labels))
 
 
-def save_frame_latents(run: RunDir, model: VAE, images: np.ndarray, labels: np.ndarray,
-                       refs: list, device: torch.device) -> None:
+def save_frame_latents(
+    run: RunDir,
+    model: VAE,
+    images: np.ndarray,
+    labels: np.ndarray,
+    refs: list,
+    device: torch.device,
+) -> None:
     """Encode every frame that belongs to an animation (train and validation alike: the
     animation model needs whole animations) into run/frame_latents.npz."""
     idx = np.asarray([i for i, r in enumerate(refs) if r is not None], np.int64)
@@ -56,18 +62,30 @@ def save_frame_latents(run: RunDir, model: VAE, images: np.ndarray, labels: np.n
 
 def decoder_fn(model: VAE, device: torch.device | str = "cpu"):
     """float32 latents [N, d] -> uint8 display-size RGBA, in batches (for sheets and figures)."""
+
     @torch.no_grad()
     def decode(z: np.ndarray) -> np.ndarray:
         model.eval()
-        return np.concatenate([to_uint8(model.decode_display(torch.from_numpy(z[i : i + BATCH]).to(device)))
-                               for i in range(0, len(z), BATCH)])
+        return np.concatenate(
+            [
+                to_uint8(model.decode_display(torch.from_numpy(z[i : i + BATCH]).to(device)))
+                for i in range(0, len(z), BATCH)
+            ]
+        )
 
     return decode
 
 
-def fit_classes(run: RunDir, enc: Encoded, names: list[str], components: int | None,
-                exemplar_scale: float | None, decode, discover: int | None = None,
-                seed: int = 0) -> tuple[list[ClassLatent], np.ndarray]:
+def fit_classes(
+    run: RunDir,
+    enc: Encoded,
+    names: list[str],
+    components: int | None,
+    exemplar_scale: float | None,
+    decode,
+    discover: int | None = None,
+    seed: int = 0,
+) -> tuple[list[ClassLatent], np.ndarray]:
     """Fit, write class_model.json, latents.npz and the latent figures. Returns the class
     model and the labels it used (discovered styles replace the folders' labels)."""
     labels = enc.labels
@@ -76,7 +94,9 @@ def fit_classes(run: RunDir, enc: Encoded, names: list[str], components: int | N
             labels, names = discover_styles(enc.means, discover, seed)
         except ValueError as e:
             raise ConfigError(f"--discover: {e}; ask for fewer styles") from None
-    class_model = fit_class_model(enc.means, enc.variances, labels, names, components, exemplar_scale)
+    class_model = fit_class_model(
+        enc.means, enc.variances, labels, names, components, exemplar_scale
+    )
     frames = run.read_frame_latents() if not discover else None  # styles are not the folders
     if frames is not None:  # a run on sprite sheets: each class's animations
         fit_animations(FrameLatents(*frames), class_model, exemplar_scale)
@@ -87,8 +107,9 @@ def fit_classes(run: RunDir, enc: Encoded, names: list[str], components: int | N
     return class_model, labels
 
 
-def refit_classes(run_dir: str | Path, components: int | None, exemplar_scale: float | None
-                  ) -> list[ClassLatent]:
+def refit_classes(
+    run_dir: str | Path, components: int | None, exemplar_scale: float | None
+) -> list[ClassLatent]:
     """`assetvae fit-classes`: re-fit a finished run's classes from its saved latents, and
     record the new settings in its config so the export describes them."""
     run = RunDir(run_dir)

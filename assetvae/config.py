@@ -35,14 +35,18 @@ class ModelConfig:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
 
         if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"unknown architecture {self.arch!r}: use one of {', '.join(ARCHITECTURES)}")
+            raise ConfigError(
+                f"unknown architecture {self.arch!r}: use one of {', '.join(ARCHITECTURES)}"
+            )
         if self.image_size not in ALLOWED_SIZES:
             raise ConfigError(
                 f"image size {self.image_size} is not supported: use one of "
                 + ", ".join(map(str, ALLOWED_SIZES))
             )
         if self.output_scale not in (1, 2, 4, 8):
-            raise ConfigError(f"output scale {self.output_scale} is not supported: use 1, 2, 4 or 8")
+            raise ConfigError(
+                f"output scale {self.output_scale} is not supported: use 1, 2, 4 or 8"
+            )
         if not 2 <= self.latent_dim <= 512:
             raise ConfigError(f"latent size {self.latent_dim} is out of range: use 2 to 512")
         if not 4 <= self.width <= 512 or self.max_width < self.width:
@@ -58,7 +62,9 @@ class TrainConfig:
     # a plain GroupNorm network, L1 losses, constant Adam, and exemplar sampling.
     batch_size: int = 32
     lr: float = 2e-3
-    beta: float = 0.5  # KL weight (nats) against the per-pixel L1 reconstruction summed over the image
+    beta: float = (
+        0.5  # KL weight (nats) against the per-pixel L1 reconstruction summed over the image
+    )
     warmup_epochs: int = 0  # linear KL warm-up from 0 to beta
     # Weights of the registered loss terms (assetvae/losses.py TERMS); a missing name takes
     # the term's default weight, 0 turns a term off.
@@ -74,22 +80,28 @@ class TrainConfig:
     # Train pixel art on its native grid (datasets/grid.py): None decides from the data
     # (and is replaced by the decision), True forces it, False trains at the image size.
     native_grid: bool | None = None
-    preview_every: int = 5  # every epoch would cost more than a short run can spare; the last is always written
-    recon: str = "l1"  # assetvae/losses.py RECON: l1, l1-alpha (BCE alpha), bce-alpha, bce (classic)
+    preview_every: int = (
+        5  # every epoch would cost more than a short run can spare; the last is always written
+    )
+    recon: str = (
+        "l1"  # assetvae/losses.py RECON: l1, l1-alpha (BCE alpha), bce-alpha, bce (classic)
+    )
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
-    time_budget_s: float | None = None  # stop after the epoch in which this many seconds have passed
+    time_budget_s: float | None = (
+        None  # stop after the epoch in which this many seconds have passed
+    )
     components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
     # Sample around each training image's latent, varied by this fraction of the class factor;
     # None: the class Gaussian (or its sub-clusters). Measured best on small folders (README).
     exemplar_scale: float | None = 0.5
     adv_weight: float = 0.0  # patch-discriminator loss weight (per pixel); 0 disables
-    adv_start: float = 0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
+    adv_start: float = (
+        0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
+    )
     discover: int | None = None  # cluster the images into this many styles instead of using folders
-    noise: str | None = None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
-    # Sprite sheets (datasets/sheets.py): cut plain images into WxH frames ("32x32"), find grids
-    # between transparent gutters ("auto"), or leave them whole (None). Data files beside
-    # images (TexturePacker, Aseprite, .sprite, atlas.txt) are read whatever this says.
-    grid: str | None = None
+    noise: str | None = (
+        None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
+    )
     # GPU levers (Trainer in assetvae/train.py). amp: "auto" runs the forward pass in bf16
     # autocast on a CUDA GPU that supports it and in fp32 elsewhere; "bf16" everywhere (the CPU
     # too); "off" never. channels_last: None is on for CUDA only. compile: torch.compile the
@@ -97,6 +109,10 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: bool | None = None
     compile: bool = False
+    # Sprite sheets (datasets/sheets.py): cut plain images into WxH frames ("32x32"), find grids
+    # between transparent gutters ("auto"), or leave them whole (None). Data files beside
+    # images (TexturePacker, Aseprite, .sprite, atlas.txt) are read whatever this says.
+    grid: str | None = None
     grid_margin: int = 0
     grid_spacing: int = 0
 
@@ -112,25 +128,33 @@ class TrainConfig:
         if self.warmup_epochs < 0:
             raise ConfigError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
         if not 0 <= self.val_fraction < 0.9:
-            raise ConfigError(f"validation fraction {self.val_fraction} is out of range: use 0 to 0.9")
+            raise ConfigError(
+                f"validation fraction {self.val_fraction} is out of range: use 0 to 0.9"
+            )
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
         from .losses import RECON, TERMS  # lazily: validation runs where torch is loaded anyway
 
         if self.recon not in RECON:
-            raise ConfigError(f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON)}")
+            raise ConfigError(
+                f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON)}"
+            )
         for name, w in self.loss_weights.items():
             if name not in TERMS:
                 raise ConfigError(f"unknown loss term {name!r}: use one of {', '.join(TERMS)}")
             if not (isinstance(w, (int, float)) and w >= 0):
                 raise ConfigError(f"loss weight {name}={w!r} must be a number >= 0")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"unknown learning-rate schedule {self.lr_schedule!r}: use one of "
-                              + ", ".join(LR_SCHEDULES))
+            raise ConfigError(
+                f"unknown learning-rate schedule {self.lr_schedule!r}: use one of "
+                + ", ".join(LR_SCHEDULES)
+            )
         if self.shift is not None and not 0 <= self.shift <= 64:
             raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+            raise ConfigError(
+                f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}"
+            )
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
         if self.components is not None and not 1 <= self.components <= 16:
@@ -139,12 +163,12 @@ class TrainConfig:
             raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
         if self.adv_weight < 0 or not 0 <= self.adv_start < 1:
             raise ConfigError("adversarial weight must be >= 0 and its start a fraction in [0, 1)")
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"unknown --amp {self.amp!r}: use one of {', '.join(AMP_MODES)}")
         if self.discover is not None and not 2 <= self.discover <= 64:
             raise ConfigError(f"--discover {self.discover} is out of range: use 2 to 64 styles")
         from .corruption import parse_noise
 
-        if self.amp not in AMP_MODES:
-            raise ConfigError(f"unknown --amp {self.amp!r}: use one of {', '.join(AMP_MODES)}")
         parse_noise(self.noise)
         from .datasets.sheets import parse_grid
 
@@ -153,7 +177,6 @@ class TrainConfig:
             raise ConfigError("--grid-margin and --grid-spacing must be 0 to 4096 px")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
-
 
     def weight(self, term: str) -> float:
         """The weight of loss term `term`: this config's, else the term's default."""

@@ -23,7 +23,10 @@ def parse_noise(spec: str | None) -> tuple[str, float] | None:
     except ValueError:
         value = -1.0
     if kind not in KINDS or not 0 < value <= 1:
-        raise ConfigError(f"noise {spec!r} not understood: use salt-pepper:P or gaussian:SIGMA with a value in (0, 1]")
+        raise ConfigError(
+            f"noise {spec!r} not understood: use salt-pepper:P or gaussian:SIGMA "
+            "with a value in (0, 1]"
+        )
     return kind, value
 
 

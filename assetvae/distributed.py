@@ -55,9 +55,11 @@ class Dist:
         rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
         if device.type == "cuda":
             if local >= torch.cuda.device_count():
-                raise ConfigError(f"process {rank} wants cuda:{local}, but only "
-                                  f"{torch.cuda.device_count()} GPU(s) are visible; start at most "
-                                  "one process per GPU (torchrun --nproc_per_node)")
+                raise ConfigError(
+                    f"process {rank} wants cuda:{local}, but only "
+                    f"{torch.cuda.device_count()} GPU(s) are visible; start at most "
+                    "one process per GPU (torchrun --nproc_per_node)"
+                )
             torch.cuda.set_device(local)
         elif device.type != "cpu":
             raise ConfigError(f"several processes train on cpu or cuda, not {device.type}")

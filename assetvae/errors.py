@@ -6,8 +6,16 @@ class; the runtime's own errors live in assetvae.plugin_api.errors.
 
 from .plugin_api.errors import AssetVAEError, BundleError, SamplingError
 
-__all__ = ["AssetVAEError", "BundleError", "SamplingError", "ConfigError", "DatasetError",
-           "ImageLoadError", "CheckpointError", "ExportError"]
+__all__ = [
+    "AssetVAEError",
+    "BundleError",
+    "SamplingError",
+    "ConfigError",
+    "DatasetError",
+    "ImageLoadError",
+    "CheckpointError",
+    "ExportError",
+]
 
 
 class ConfigError(AssetVAEError):

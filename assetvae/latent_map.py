@@ -15,9 +15,24 @@ from .plugin_api.images import labelled_grid, save_png
 from .plugin_api.manifest import ClassLatent
 
 PALETTE = [
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (220, 190, 255),
+    (170, 110, 40),
+    (255, 250, 200),
+    (128, 0, 0),
+    (170, 255, 195),
+    (128, 128, 0),
+    (255, 215, 180),
 ]
 
 
@@ -63,8 +78,12 @@ def latent_map(
         draw.line([x - 7, y + 7, x + 7, y - 7], fill=col, width=2)
         draw.rectangle([size + 10, 14 + 18 * i, size + 22, 26 + 18 * i], fill=col)
         draw.text((size + 28, 13 + 18 * i), c.name[:18], fill=(0, 0, 0), font=font)
-    draw.text((margin, 4), "latent map: posterior means on principal axes 1-2; X = class centroid",
-              fill=(60, 60, 60), font=font)
+    draw.text(
+        (margin, 4),
+        "latent map: posterior means on principal axes 1-2; X = class centroid",
+        fill=(60, 60, 60),
+        font=font,
+    )
     return img
 
 
@@ -72,18 +91,33 @@ def manifold_latents(means: np.ndarray, n: int = 10, extent: float = 2.0) -> np.
     """Latents on an n x n grid over the first two principal axes, +-extent std around the mean."""
     mean, axes, scales = pca_2d(means)
     ticks = np.linspace(-extent, extent, n)
-    grid = [mean + b * scales[1] * axes[1] + a * scales[0] * axes[0] for b in ticks[::-1] for a in ticks]
+    grid = [
+        mean + b * scales[1] * axes[1] + a * scales[0] * axes[0] for b in ticks[::-1] for a in ticks
+    ]
     return np.asarray(grid, dtype=np.float32)
 
 
 def write_latent_figures(
-    means: np.ndarray, labels: np.ndarray, classes: list[ClassLatent], decode, out_dir: Path, n: int = 10
+    means: np.ndarray,
+    labels: np.ndarray,
+    classes: list[ClassLatent],
+    decode,
+    out_dir: Path,
+    n: int = 10,
 ) -> tuple[Path, Path]:
-    """latent_map.png and manifold.png into out_dir. decode: float32 [N, d] -> uint8 [N, H, W, 4]."""
+    """latent_map.png and manifold.png into out_dir.
+
+    decode: float32 [N, d] -> uint8 [N, H, W, 4].
+    """
     map_path, grid_path = out_dir / "latent_map.png", out_dir / "manifold.png"
     save_png(latent_map(means, labels, classes), map_path)
     images = decode(manifold_latents(means, n))
-    rows = [(f"pc2 {'+' if i < n // 2 else '-'}" if i in (0, n - 1) else "", images[i * n : (i + 1) * n])
-            for i in range(n)]
+    rows = [
+        (
+            f"pc2 {'+' if i < n // 2 else '-'}" if i in (0, n - 1) else "",
+            images[i * n : (i + 1) * n],
+        )
+        for i in range(n)
+    ]
     save_png(labelled_grid(rows, scale=1 if images.shape[1] >= 64 else 2, columns=n), grid_path)
     return map_path, grid_path

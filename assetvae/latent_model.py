@@ -35,8 +35,12 @@ def fit_gaussian(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, 
 
 
 def fit_class_model(
-    means: np.ndarray, variances: np.ndarray, labels: np.ndarray, classes: list[str],
-    components: int | None = 1, exemplar_scale: float | None = None,
+    means: np.ndarray,
+    variances: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    components: int | None = 1,
+    exemplar_scale: float | None = None,
 ) -> list[ClassLatent]:
     """One ClassLatent per class name; labels index into classes.
 
@@ -56,12 +60,24 @@ def fit_class_model(
             # The prototype is the real image nearest the mean (Mahalanobis): on a class of
             # several looks the mean itself decodes to a ghost between them.
             dist = mahalanobis_sq(centroid, chol, ex)
-            out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol,
-                                   exemplars=ex, exemplar_scale=float(exemplar_scale),
-                                   prototype=int(np.argmin(dist))))
+            out.append(
+                ClassLatent(
+                    name=name,
+                    count=int(sel.sum()),
+                    centroid=centroid,
+                    chol=chol,
+                    exemplars=ex,
+                    exemplar_scale=float(exemplar_scale),
+                    prototype=int(np.argmin(dist)),
+                )
+            )
             continue
         comps = fit_components(means[sel], variances[sel], components) if components != 1 else []
-        out.append(ClassLatent(name=name, count=int(sel.sum()), centroid=centroid, chol=chol, components=comps))
+        out.append(
+            ClassLatent(
+                name=name, count=int(sel.sum()), centroid=centroid, chol=chol, components=comps
+            )
+        )
     return out
 
 
@@ -131,8 +147,10 @@ def choose_components(means: np.ndarray, max_k: int = 4, seed: int = 0) -> np.nd
         if np.bincount(labels, minlength=k).min() < MIN_PER_COMPONENT // 2:
             continue
         score = silhouette(means, labels)
-        null = max(silhouette(x, kmeans(x, k, seed)[1])
-                   for x in rng.multivariate_normal(centre, cov, size=(NULL_DRAWS, n)))
+        null = max(
+            silhouette(x, kmeans(x, k, seed)[1])
+            for x in rng.multivariate_normal(centre, cov, size=(NULL_DRAWS, n))
+        )
         gain = score - null - NULL_MARGIN
         if gain > best_gain:
             best_labels, best_gain = labels, gain

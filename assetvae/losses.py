@@ -52,17 +52,21 @@ RECON: dict[str, Callable[[Batch], torch.Tensor]] = {}
 
 def term(name: str, default: float, help: str):
     """Register a weighted loss term (see the module docstring)."""
+
     def register(fn: Callable[[Batch], torch.Tensor]):
         TERMS[name] = Term(name, default, help, fn)
         return fn
+
     return register
 
 
 def recon(name: str):
     """Register a reconstruction loss, chosen by TrainConfig.recon."""
+
     def register(fn: Callable[[Batch], torch.Tensor]):
         RECON[name] = fn
         return fn
+
     return register
 
 
@@ -104,7 +108,9 @@ def alpha_weighted_bce(b: Batch) -> torch.Tensor:
 @recon("bce")
 def bce_loss(b: Batch) -> torch.Tensor:
     """The classic recipe's: BCE on all four channels, no alpha weighting."""
-    return F.binary_cross_entropy_with_logits(b.logits, b.target, reduction="none").sum(dim=(1, 2, 3))
+    return F.binary_cross_entropy_with_logits(b.logits, b.target, reduction="none").sum(
+        dim=(1, 2, 3)
+    )
 
 
 # --- extra terms ----------------------------------------------------------------------------
@@ -146,8 +152,12 @@ def grad_grey_term(b: Batch) -> torch.Tensor:
     return _gradient_l1(grey, over_grey(b.target).mean(dim=1, keepdim=True))
 
 
-@term("ffl", 0.0, "Weight of the focal frequency loss (Jiang et al. 2021): spectrum errors, "
-                  "the hardest frequencies weighted most.")
+@term(
+    "ffl",
+    0.0,
+    "Weight of the focal frequency loss (Jiang et al. 2021): spectrum errors, "
+    "the hardest frequencies weighted most.",
+)
 def focal_frequency_term(b: Batch, alpha: float = 1.0) -> torch.Tensor:
     """Per image: mean over frequencies of w * |F(pred) - F(target)|^2 on premultiplied RGBA,
     w = the error's own magnitude^alpha normalised to [0, 1] per image (not differentiated),
@@ -177,7 +187,10 @@ class LossTerms:
     parts: dict[str, torch.Tensor]  # batch means: "recon", "kl" and each weighted term
 
     def log(self) -> dict[str, float]:
-        return {"loss": float(self.total.detach()), **{k: float(v.detach()) for k, v in self.parts.items()}}
+        return {
+            "loss": float(self.total.detach()),
+            **{k: float(v.detach()) for k, v in self.parts.items()},
+        }
 
 
 def vae_loss(b: Batch, recon_name: str, weights: dict[str, float], kl_w: float) -> LossTerms:

@@ -79,7 +79,9 @@ class Conv(nn.Module):
 
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, batch_norm: bool = False):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2 if stride == 1 else 1)
+        self.conv = nn.Conv2d(
+            cin, cout, k, stride=stride, padding=(k - 1) // 2 if stride == 1 else 1
+        )
         self.bn = nn.BatchNorm2d(cout) if batch_norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -281,7 +283,9 @@ class Encoder(nn.Module):
         h = self.features.onnx(g, h)
         w, b, d = f32(self.head.weight), f32(self.head.bias), self.latent_dim
         mean = g.gemm(h, w[:d], b[:d])
-        logvar = g.node("Clip", [g.gemm(h, w[d:], b[d:]), g.scalar(LOGVAR_MIN), g.scalar(LOGVAR_MAX)])
+        logvar = g.node(
+            "Clip", [g.gemm(h, w[d:], b[d:]), g.scalar(LOGVAR_MIN), g.scalar(LOGVAR_MAX)]
+        )
         return mean, logvar
 
 
@@ -303,7 +307,11 @@ class Decoder(nn.Module):
     def display(self, z: torch.Tensor) -> torch.Tensor:
         """Logits at the size the bundle outputs."""
         h = self.net(z)
-        return nn.functional.interpolate(h, scale_factor=self.scale, mode="nearest") if self.scale > 1 else h
+        return (
+            nn.functional.interpolate(h, scale_factor=self.scale, mode="nearest")
+            if self.scale > 1
+            else h
+        )
 
     def onnx(self, g, z: str) -> str:
         """The display-size logits' tensor name; the exporter adds the output layout's tail."""
@@ -335,7 +343,9 @@ class VAE(nn.Module):
     def display_size(self) -> int:
         return self.cfg.image_size * self.cfg.output_scale
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, DiagonalGaussian]:
+    def forward(
+        self, x: torch.Tensor, noise: torch.Tensor
+    ) -> tuple[torch.Tensor, DiagonalGaussian]:
         """Decoder logits [N, 4, S, S] for a posterior sample, and the posterior."""
         post = self.encode(x)
         return self.decoder(post.sample(noise)), post
@@ -353,7 +363,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def migrate_state_dict(model: nn.Module, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def migrate_state_dict(
+    model: nn.Module, weights: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Weights saved under older module names (checkpoint v1) renamed to this model's names.
 
     The parameters and buffers were created in the same order with the same shapes, so they
@@ -364,6 +376,8 @@ def migrate_state_dict(model: nn.Module, weights: dict[str, torch.Tensor]) -> di
         return weights
     old = [(k, v) for k, v in weights.items() if isinstance(v, torch.Tensor)]
     new = list(want.items())
-    if len(old) != len(new) or any(tuple(v.shape) != tuple(w.shape) for (_, v), (_, w) in zip(old, new)):
+    if len(old) != len(new) or any(
+        tuple(v.shape) != tuple(w.shape) for (_, v), (_, w) in zip(old, new)
+    ):
         return weights
     return {k: v for (k, _), (_, v) in zip(new, old)}

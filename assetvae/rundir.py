@@ -62,11 +62,14 @@ class RunDir:
         this version's weight names. for_resume also demands the optimiser state."""
         path = self.checkpoint
         if not self.path.is_dir():
-            raise CheckpointError(f"{self.path}: no such run directory; give the --out folder of "
-                                  "`assetvae train`")
+            raise CheckpointError(
+                f"{self.path}: no such run directory; give the --out folder of `assetvae train`"
+            )
         if not path.is_file():
-            raise CheckpointError(f"{path}: no checkpoint in this run directory; train first "
-                                  f"(assetvae train DATA --out {self.path})")
+            raise CheckpointError(
+                f"{path}: no checkpoint in this run directory; train first "
+                f"(assetvae train DATA --out {self.path})"
+            )
         if path.stat().st_size == 0:
             raise CheckpointError(f"{path}: empty file (0 bytes), the checkpoint is lost; retrain")
         state = _safe_load(path)
@@ -74,13 +77,16 @@ class RunDir:
             raise CheckpointError(f"{path}: not an assetvae checkpoint")
         version = state.get("version", 0)
         if not isinstance(version, int) or version > VERSION:
-            raise CheckpointError(f"{path}: written by a newer assetvae (checkpoint v{version}); "
-                                  "upgrade assetvae")
+            raise CheckpointError(
+                f"{path}: written by a newer assetvae (checkpoint v{version}); upgrade assetvae"
+            )
         try:
             state["config"] = RunConfig.from_dict(state["config"])
             state["config"].validate()
         except (KeyError, TypeError, AttributeError, ConfigError) as e:
-            raise CheckpointError(f"{path}: checkpoint has no valid config ({e}); retrain") from None
+            raise CheckpointError(
+                f"{path}: checkpoint has no valid config ({e}); retrain"
+            ) from None
         _check_contents(state, path, for_resume)
         return state
 
@@ -118,8 +124,9 @@ class RunDir:
         """class_model.json, validated by the manifest's own class parser."""
         path = self.class_model_file
         if not path.is_file():
-            raise CheckpointError(f"{path}: missing; the run has not finished "
-                                  f"(assetvae train --resume {self.path})")
+            raise CheckpointError(
+                f"{path}: missing; the run has not finished (assetvae train --resume {self.path})"
+            )
         try:
             rows = json.loads(path.read_text(), parse_constant=_no_constant)
             if not isinstance(rows, list) or not rows:
@@ -127,12 +134,16 @@ class RunDir:
             return [class_from_dict(r, latent_dim, i) for i, r in enumerate(rows)]
         except (ValueError, BundleError) as e:
             # The manifest parser's wording speaks of bundles; here the file is a run's.
-            why = str(e).removeprefix("bad bundle manifest: ").removesuffix("; re-export the bundle")
-            raise CheckpointError(f"{path}: damaged class model ({why}); run "
-                                  f"assetvae fit-classes {self.path}") from None
+            why = (
+                str(e).removeprefix("bad bundle manifest: ").removesuffix("; re-export the bundle")
+            )
+            raise CheckpointError(
+                f"{path}: damaged class model ({why}); run assetvae fit-classes {self.path}"
+            ) from None
 
-    def write_latents(self, means: np.ndarray, variances: np.ndarray, labels: np.ndarray,
-                      names: list[str]) -> None:
+    def write_latents(
+        self, means: np.ndarray, variances: np.ndarray, labels: np.ndarray, names: list[str]
+    ) -> None:
         with atomic_path(self.latents_file) as tmp, open(tmp, "wb") as f:
             np.savez(f, means=means, variances=variances, labels=labels, names=np.array(names, str))
 
@@ -141,8 +152,9 @@ class RunDir:
         saw them."""
         path = self.latents_file
         if not path.is_file():
-            raise CheckpointError(f"{path}: missing; the run has not finished "
-                                  f"(assetvae train --resume {self.path})")
+            raise CheckpointError(
+                f"{path}: missing; the run has not finished (assetvae train --resume {self.path})"
+            )
         try:
             with np.load(path, allow_pickle=False) as z:
                 if "names" in z:
@@ -151,19 +163,23 @@ class RunDir:
                     names = [c.name for c in self.read_class_model(z["means"].shape[1])]
                 return z["means"], z["variances"], z["labels"], names
         except (ValueError, KeyError, OSError) as e:
-            raise CheckpointError(f"{path}: damaged ({e}); run assetvae train --resume "
-                                  f"{self.path}") from None
-
+            raise CheckpointError(
+                f"{path}: damaged ({e}); run assetvae train --resume {self.path}"
+            ) from None
 
     def write_frame_latents(self, means: np.ndarray, labels: np.ndarray, refs: list) -> None:
         """Posterior means of the animation frames, their labels and FrameRefs (as columns)."""
         with atomic_path(self.frame_latents_file) as tmp, open(tmp, "wb") as f:
-            np.savez(f, means=means, labels=labels,
-                     instance=np.array([r.instance for r in refs], str),
-                     animation=np.array([r.animation for r in refs], str),
-                     index=np.array([r.index for r in refs], np.int64),
-                     duration_ms=np.array([r.duration_ms for r in refs], np.int64),
-                     direction=np.array([r.direction for r in refs], str))
+            np.savez(
+                f,
+                means=means,
+                labels=labels,
+                instance=np.array([r.instance for r in refs], str),
+                animation=np.array([r.animation for r in refs], str),
+                index=np.array([r.index for r in refs], np.int64),
+                duration_ms=np.array([r.duration_ms for r in refs], np.int64),
+                direction=np.array([r.direction for r in refs], str),
+            )
 
     def read_frame_latents(self):
         """(means, labels, [FrameRef]) of the animation frames, or None for a run on stills."""
@@ -174,16 +190,22 @@ class RunDir:
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
-                refs = [FrameRef(str(i), str(a), int(k), int(d), str(r)) for i, a, k, d, r in
-                        zip(z["instance"], z["animation"], z["index"], z["duration_ms"],
-                            z["direction"])]
+                refs = [
+                    FrameRef(str(i), str(a), int(k), int(d), str(r))
+                    for i, a, k, d, r in zip(
+                        z["instance"], z["animation"], z["index"], z["duration_ms"], z["direction"]
+                    )
+                ]
                 return z["means"], z["labels"], refs
         except (ValueError, KeyError, OSError) as e:
-            raise CheckpointError(f"{path}: damaged ({e}); run assetvae train --resume "
-                                  f"{self.path}") from None
+            raise CheckpointError(
+                f"{path}: damaged ({e}); run assetvae train --resume {self.path}"
+            ) from None
 
 
-def load_model(run_dir: str | Path | RunDir, device: str | torch.device = "cpu") -> tuple[VAE, RunConfig]:
+def load_model(
+    run_dir: str | Path | RunDir, device: str | torch.device = "cpu"
+) -> tuple[VAE, RunConfig]:
     """The run's model (eval mode) and its config, from the weights alone."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     state = run.load_checkpoint(for_resume=False)
@@ -198,7 +220,9 @@ def _no_constant(name: str):
 
 def _safe_load(path: Path) -> Any:
     try:
-        with warnings.catch_warnings():  # torch's pickle-protocol chatter is not the user's business
+        with (
+            warnings.catch_warnings()
+        ):  # torch's pickle-protocol chatter is not the user's business
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -208,24 +232,34 @@ def _safe_load(path: Path) -> Any:
         if found:
             raise CheckpointError(
                 f"{path}: refused to load: it asks to run Python code ({found.group(1)}), which an "
-                "assetvae checkpoint never does; do not trust this file, retrain or restore your own"
+                "assetvae checkpoint never does; do not trust this file, "
+                "retrain or restore your own"
             ) from None
-        raise CheckpointError(f"{path}: damaged or not an assetvae checkpoint (the safe loader "
-                              "refused its contents; nothing in it was run); retrain or restore it") from None
+        raise CheckpointError(
+            f"{path}: damaged or not an assetvae checkpoint (the safe loader "
+            "refused its contents; nothing in it was run); retrain or restore it"
+        ) from None
     except Exception as e:  # torch raises many types for damaged zips
         text = str(e).strip()
         first = text.splitlines()[0].split(". ")[0][:160] if text else e.__class__.__name__
-        raise CheckpointError(f"{path}: damaged or not an assetvae checkpoint ({first}); "
-                              "retrain or restore it") from None
+        raise CheckpointError(
+            f"{path}: damaged or not an assetvae checkpoint ({first}); retrain or restore it"
+        ) from None
 
 
 def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None:
     """The weights must be the ones the config's model has, name for name and shape for shape."""
     epoch, weights = state.get("epoch"), state.get("model")
-    if not (isinstance(epoch, int) and epoch >= 0 and isinstance(weights, dict)
-            and isinstance(state.get("dataset_fingerprint"), str)):
-        raise CheckpointError(f"{path}: incomplete checkpoint (epoch, weights or data fingerprint "
-                              "missing); retrain or restore it")
+    if not (
+        isinstance(epoch, int)
+        and epoch >= 0
+        and isinstance(weights, dict)
+        and isinstance(state.get("dataset_fingerprint"), str)
+    ):
+        raise CheckpointError(
+            f"{path}: incomplete checkpoint (epoch, weights or data fingerprint "
+            "missing); retrain or restore it"
+        )
     with torch.device("meta"):  # shapes only, no memory
         model = VAE(state["config"].model)
     weights = state["model"] = migrate_state_dict(model, weights)
@@ -233,18 +267,22 @@ def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None
     got = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
     if got != want:
         diff = sorted(set(want) ^ set(got)) or sorted(k for k in want if want[k] != got[k])
-        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
-                              f"(first mismatch: {diff[0]}); retrain or restore the checkpoint")
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model its config describes "
+            f"(first mismatch: {diff[0]}); retrain or restore the checkpoint"
+        )
     if not for_resume:
         return
     opt = state.get("optimizer")
     if not (isinstance(opt, dict) and isinstance(opt.get("param_groups"), list)):
-        raise CheckpointError(f"{path}: no optimiser state, so training cannot resume from it; "
-                              "retrain or restore it")
+        raise CheckpointError(
+            f"{path}: no optimiser state, so training cannot resume from it; retrain or restore it"
+        )
     n_opt = sum(len(g.get("params", ())) for g in opt["param_groups"] if isinstance(g, dict))
     if n_opt != len(list(model.parameters())):
-        raise CheckpointError(f"{path}: the optimiser state does not fit the model; retrain or "
-                              "restore it")
+        raise CheckpointError(
+            f"{path}: the optimiser state does not fit the model; retrain or restore it"
+        )
 
 
 def reconstruct_with_run(run_dir: str | Path):

@@ -37,9 +37,16 @@ ORT_WEB_VERSION = "1.30.0"  # the onnxruntime-web the page is tested with (packa
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 MAX_BAKE_VARIANTS = 4096  # per bake from the page (the CLI's bake has no such limit)
 MAX_BODY = 64 * 1024
-TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-         ".json": "application/json", ".html": "text/html; charset=utf-8",
-         ".css": "text/css", ".onnx": "application/octet-stream", ".png": "image/png"}
+TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css",
+    ".onnx": "application/octet-stream",
+    ".png": "image/png",
+}
 
 
 class StudioError(AssetVAEError):
@@ -70,7 +77,8 @@ def find_ort_web(explicit: str | os.PathLike | None = None) -> Path:
         f"onnxruntime-web's WebAssembly build was not found (looked in {where}); the page "
         f"decodes with it. Run `npm install onnxruntime-web@{ORT_WEB_VERSION}` here (or `npm ci` "
         "in the assetvae checkout), or pass --ort DIR (a folder holding "
-        f"{', '.join(ORT_FILES)})")
+        f"{', '.join(ORT_FILES)})"
+    )
 
 
 @dataclass
@@ -91,10 +99,15 @@ class Studio:
 
     def info(self) -> dict[str, Any]:
         quoted = urllib.parse.quote(self.bundle.name)
-        return {"bundle": self.bundle.name, "url": f"/bundle/{quoted}",
-                "sidecar": self.sidecar.is_file(), "python_error": self.python_error,
-                "out_dir": str(self.out_dir), "ort_web": ORT_WEB_VERSION,
-                "max_bake": MAX_BAKE_VARIANTS}
+        return {
+            "bundle": self.bundle.name,
+            "url": f"/bundle/{quoted}",
+            "sidecar": self.sidecar.is_file(),
+            "python_error": self.python_error,
+            "out_dir": str(self.out_dir),
+            "ort_web": ORT_WEB_VERSION,
+            "max_bake": MAX_BAKE_VARIANTS,
+        }
 
     def generator(self):
         from .plugin_api import Generator
@@ -115,8 +128,13 @@ class Studio:
             raise StudioError(f"n must be 1 to {MAX_BAKE_VARIANTS}, got {n!r}")
         spread, tau = req.get("spread", 1.0), req.get("truncation")
         blend = req.get("blend")
-        opts: dict[str, Any] = {"n": n, "seed": seed, "first_key": first, "spread": spread,
-                                "truncation": tau}
+        opts: dict[str, Any] = {
+            "n": n,
+            "seed": seed,
+            "first_key": first,
+            "spread": spread,
+            "truncation": tau,
+        }
         if blend:
             b = Blend(str(blend.get("a")), str(blend.get("b")), float(blend.get("t")))
             opts["blends"], label = [b], f"{b.a}~{b.b}@{b.t:g}"
@@ -129,8 +147,11 @@ class Studio:
         stem = self.out_dir / f"{safe}_seed{seed}_keys{first}-{first + n - 1}"
         self.out_dir.mkdir(parents=True, exist_ok=True)
         result = bake_atlas(self.generator(), stem, **opts)
-        done = {"paths": [str(p) for p in result.paths], "frames": result.frames,
-                "pages": [list(p) for p in result.pages]}
+        done = {
+            "paths": [str(p) for p in result.paths],
+            "frames": result.frames,
+            "pages": [list(p) for p in result.pages],
+        }
         self.bakes.append(done)
         return done
 
@@ -188,8 +209,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path is None:
             self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
             return
-        ctype = (TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
-                 or "application/octet-stream")
+        ctype = (
+            TYPES.get(path.suffix)
+            or mimetypes.guess_type(path.name)[0]
+            or "application/octet-stream"
+        )
         self._send(HTTPStatus.OK, path.read_bytes(), ctype)
 
     def do_HEAD(self) -> None:  # noqa: N802
@@ -231,9 +255,11 @@ class _Handler(BaseHTTPRequestHandler):
         host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         allowed = {host, host.replace("127.0.0.1", "localhost")}
         origin = self.headers.get("Origin")
-        if (not self._host_ok()
-                or (origin is not None and urllib.parse.urlsplit(origin).netloc not in allowed)
-                or self.headers.get_content_type() != "application/json"):
+        if (
+            not self._host_ok()
+            or (origin is not None and urllib.parse.urlsplit(origin).netloc not in allowed)
+            or self.headers.get_content_type() != "application/json"
+        ):
             self._json(HTTPStatus.FORBIDDEN, {"error": "bakes are taken from the studio page only"})
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -262,9 +288,15 @@ class _Server(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/"
 
 
-def make_server(bundle: str | os.PathLike, *, port: int = 0, out_dir: str | os.PathLike = "bakes",
-                ort: str | os.PathLike | None = None, check: bool = True,
-                verbose: bool = False) -> _Server:
+def make_server(
+    bundle: str | os.PathLike,
+    *,
+    port: int = 0,
+    out_dir: str | os.PathLike = "bakes",
+    ort: str | os.PathLike | None = None,
+    check: bool = True,
+    verbose: bool = False,
+) -> _Server:
     """A studio server for `bundle` on 127.0.0.1:port (0: any free port); not yet serving.
 
     check: open the bundle with the Python runtime first and raise its BundleError; with

@@ -79,8 +79,11 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
         tc.native_grid = bool(mc.output_scale > 1)
         return
     arrays = scan_arrays(cfg.data, sheet_options(cfg))  # a folder of sheets: their frames
-    report = (scan_grid(arrays, mc.image_size) if arrays is not None
-              else scan_folder_grid(scan_folder(cfg.data).all_files(), mc.image_size))
+    report = (
+        scan_grid(arrays, mc.image_size)
+        if arrays is not None
+        else scan_folder_grid(scan_folder(cfg.data).all_files(), mc.image_size)
+    )
     native = report.native_size
     if tc.native_grid and native is None and report.extent < mc.image_size:  # forced
         native = next(s for s in (16, 32, 64, 128) if s >= report.extent)
@@ -97,16 +100,27 @@ def sheet_options(cfg: RunConfig) -> SheetOptions:
 
 def load_data(cfg: RunConfig, log: Callable[[str], None] | None = None) -> TrainData:
     tc = cfg.train
-    options = LoadOptions(cfg.model.image_size, tc.pixel_art, tc.crop, native=cfg.model.output_scale > 1)
+    options = LoadOptions(
+        cfg.model.image_size, tc.pixel_art, tc.crop, native=cfg.model.output_scale > 1
+    )
     # Sheets and atlases are cut into frames; a folder of stills loads as it always did.
     data = load_dataset(cfg.data, options, sheet_options(cfg), log=log)
     # The frames of one animation stay on one side of the split.
-    train_idx, val_idx = split_indices(data.labels, data.paths, tc.val_fraction, tc.seed,
-                                       split_groups(data.frames))
+    train_idx, val_idx = split_indices(
+        data.labels, data.paths, tc.val_fraction, tc.seed, split_groups(data.frames)
+    )
     use_aug = tc.augment if tc.augment is not None else len(train_idx) < SMALL_SET
     # The fingerprint hashes every pixel: once per run, not per epoch.
-    return TrainData(data.images, data.labels, data.classes, train_idx, val_idx, use_aug,
-                     data.fingerprint(), data.frames)
+    return TrainData(
+        data.images,
+        data.labels,
+        data.classes,
+        train_idx,
+        val_idx,
+        use_aug,
+        data.fingerprint(),
+        data.frames,
+    )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -117,9 +131,15 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("--device mps asked for, but MPS is not available; use --device cpu or auto")
+        raise ConfigError(
+            "--device cuda asked for, but no CUDA GPU is visible; use --device cpu or auto"
+        )
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(
+            "--device mps asked for, but MPS is not available; use --device cpu or auto"
+        )
     return torch.device(name)
 
 
@@ -156,8 +176,12 @@ def augment(x: torch.Tensor, g: torch.Generator, shift: int | None = None) -> to
         return x
     shifts = torch.randint(-m, m + 1, (n, 2), generator=g).tolist()
     padded = torch.nn.functional.pad(x, (m, m, m, m))
-    return torch.stack([padded[i, :, m + dy : m + dy + s, m + dx : m + dx + s]
-                        for i, (dy, dx) in enumerate(shifts)])
+    return torch.stack(
+        [
+            padded[i, :, m + dy : m + dy + s, m + dx : m + dx + s]
+            for i, (dy, dx) in enumerate(shifts)
+        ]
+    )
 
 
 class Trainer:
@@ -169,8 +193,9 @@ class Trainer:
         self.cfg, self.device, self.dist = cfg, device, dist
         self.model = VAE(cfg.model).to(device)
         self.amp = amp_dtype(tc.amp, device)
-        self.channels_last = (tc.channels_last if tc.channels_last is not None
-                              else device.type == "cuda")
+        self.channels_last = (
+            tc.channels_last if tc.channels_last is not None else device.type == "cuda"
+        )
         if self.channels_last:  # NHWC: faster convolutions on tensor cores
             self.model = self.model.to(memory_format=torch.channels_last)
         self.forward = dist.wrap(self.model)  # what the step calls: DDP under torchrun
@@ -179,11 +204,15 @@ class Trainer:
         optim = torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
-        self.adversary = Adversary(tc.adv_weight, tc.lr, device, wrap) if tc.adv_weight > 0 else None
+        self.adversary = (
+            Adversary(tc.adv_weight, tc.lr, device, wrap) if tc.adv_weight > 0 else None
+        )
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.noise_spec = parse_noise(tc.noise)
 
-    def step(self, x: torch.Tensor, g: torch.Generator, epoch: float, progress: float) -> dict[str, float]:
+    def step(
+        self, x: torch.Tensor, g: torch.Generator, epoch: float, progress: float
+    ) -> dict[str, float]:
         """One optimiser step on a clean batch x (RGBA in [0, 1]); returns its logged values."""
         tc = self.cfg.train
         for group in self.opt.param_groups:
@@ -201,8 +230,12 @@ class Trainer:
             logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
-        terms = vae_loss(Batch(logits, x, post), tc.recon, self.weights,
-                         kl_weight(epoch, tc.beta, tc.warmup_epochs))
+        terms = vae_loss(
+            Batch(logits, x, post),
+            tc.recon,
+            self.weights,
+            kl_weight(epoch, tc.beta, tc.warmup_epochs),
+        )
         logged = terms.log()
         total = terms.total
         adv_on = self.adversary is not None and progress >= tc.adv_start
@@ -222,8 +255,11 @@ class Trainer:
         return logged
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                **(self.adversary.state_dict() if self.adversary else {})}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            **(self.adversary.state_dict() if self.adversary else {}),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -237,8 +273,13 @@ class Clock:
     (counting the time of the run before a resume). When several processes train, rank 0's
     clock decides (agree), so all take the same learning rate and stop after the same epoch."""
 
-    def __init__(self, epochs: int, budget_s: float | None, elapsed_before: float,
-                 agree: Callable[[float], float] = float):
+    def __init__(
+        self,
+        epochs: int,
+        budget_s: float | None,
+        elapsed_before: float,
+        agree: Callable[[float], float] = float,
+    ):
         self.epochs, self.budget_s, self.before = epochs, budget_s, elapsed_before
         self.agree = agree
         self.t0 = time.perf_counter()
@@ -254,15 +295,18 @@ class Clock:
         return bool(self.budget_s) and bool(self.agree(self.elapsed() >= self.budget_s))
 
 
-def run_epoch(trainer: Trainer, x_train: Rows, data: TrainData, epoch: int, clock: Clock,
-              progress_bar: bool) -> dict[str, float]:
+def run_epoch(
+    trainer: Trainer, x_train: Rows, data: TrainData, epoch: int, clock: Clock, progress_bar: bool
+) -> dict[str, float]:
     """One pass over the training images; returns the epoch's mean logged values."""
     tc = trainer.cfg.train
     g = epoch_generator(tc.seed, epoch)
     perm = torch.randperm(len(x_train), generator=g)
     steps = math.ceil(len(x_train) / tc.batch_size)
     sums: dict[str, float] = {}  # batch means, weighted by this process's share of each batch
-    bar = tqdm(range(steps), desc=f"epoch {epoch}/{tc.epochs}", disable=not progress_bar, leave=False)
+    bar = tqdm(
+        range(steps), desc=f"epoch {epoch}/{tc.epochs}", disable=not progress_bar, leave=False
+    )
     for step in bar:
         idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
         x = torch.from_numpy(x_train[idx.numpy()]).to(trainer.device)
@@ -306,8 +350,9 @@ def psnr_over_grey(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int,
-                   last: bool = True) -> Encoded | None:
+def write_previews(
+    trainer: Trainer, data: TrainData, run: RunDir, epoch: int, last: bool = True
+) -> Encoded | None:
     """Reconstructions of validation images beside their originals, and samples per class.
     Returns the training images' encodings when it encoded all of them (the final class fit
     reuses the last epoch's); mid-run sheets of a large folder are fitted on PREVIEW_FIT evenly
@@ -324,17 +369,25 @@ def write_previews(trainer: Trainer, data: TrainData, run: RunDir, epoch: int,
     enc = encode_all(model, Rows(data.images, idx), data.labels[idx], device)
     if data.frames is not None:  # every frame of every animation, for the animation model
         save_frame_latents(run, model, data.images, data.labels, data.frames, device)
-    class_model = fit_class_model(enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplar_scale)
-    write_epoch_previews(run.previews, epoch, originals, recon, class_model, decoder_fn(model, device))
+    class_model = fit_class_model(
+        enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplar_scale
+    )
+    write_epoch_previews(
+        run.previews, epoch, originals, recon, class_model, decoder_fn(model, device)
+    )
     return enc if len(idx) == len(data.train_idx) else None
 
 
-def start_run(run: RunDir, trainer: Trainer, state: dict | None, cfg: RunConfig, log) -> tuple[int, list]:
+def start_run(
+    run: RunDir, trainer: Trainer, state: dict | None, cfg: RunConfig, log
+) -> tuple[int, list]:
     """Restore a resumed run, or claim a new run directory. Returns (last epoch, metrics)."""
     writes = trainer.dist.main  # rank 0 alone writes; every process checks
     if state is None:
         if run.checkpoint.exists():
-            raise ConfigError(f"{run.path} already holds a run; use --resume {run.path} or another --out")
+            raise ConfigError(
+                f"{run.path} already holds a run; use --resume {run.path} or another --out"
+            )
         if writes:
             run.path.mkdir(parents=True, exist_ok=True)
             run.write_config(cfg)
@@ -347,8 +400,13 @@ def start_run(run: RunDir, trainer: Trainer, state: dict | None, cfg: RunConfig,
     return epoch, [m for m in run.read_metrics() if m.get("epoch", 0) <= epoch]
 
 
-def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          log: Callable[[str], None] = print) -> TrainResult:
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
     """Train (or resume) a run in run_dir. Returns the final metrics and class latent model."""
     run = RunDir(run_dir)
     state = run.load_checkpoint() if resume else None
@@ -368,16 +426,19 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
         data = load_data(cfg, log)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
-    log(f"data: {len(data.images)} images in {len(data.classes)} classes ({len(data.train_idx)} "
+    log(
+        f"data: {len(data.images)} images in {len(data.classes)} classes ({len(data.train_idx)} "
         f"train, {len(data.val_idx)} val) at {cfg.model.image_size} px"
         + (f" (x{cfg.model.output_scale} on export)" if cfg.model.output_scale > 1 else "")
         + f", augment={'on' if data.augment else 'off'}, device={device}"
-        + (f", {dist.world} processes" if dist.active else ""))
+        + (f", {dist.world} processes" if dist.active else "")
+    )
 
     trainer = Trainer(cfg, device, dist)
     start_epoch, metrics = start_run(run, trainer, state, cfg, log)
-    clock = Clock(tc.epochs, tc.time_budget_s, metrics[-1]["elapsed_s"] if metrics else 0.0,
-                  dist.agree)
+    clock = Clock(
+        tc.epochs, tc.time_budget_s, metrics[-1]["elapsed_s"] if metrics else 0.0, dist.agree
+    )
     x_train = data.train_images  # uint8 on CPU, read batch by batch; batches go to the device
     saved, enc = start_epoch, None
     try:
@@ -398,9 +459,16 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
                 # Metrics first: a crash between the two leaves an extra row that resume cuts
                 # back, never a checkpoint whose row is missing.
                 run.write_metrics(metrics)
-                run.save_checkpoint({"config": cfg.to_dict(), **trainer.state_dict(),
-                                     "epoch": epoch, "classes": data.classes,
-                                     "dataset_fingerprint": data.fingerprint, "metrics": row})
+                run.save_checkpoint(
+                    {
+                        "config": cfg.to_dict(),
+                        **trainer.state_dict(),
+                        "epoch": epoch,
+                        "classes": data.classes,
+                        "dataset_fingerprint": data.fingerprint,
+                        "metrics": row,
+                    }
+                )
             saved = epoch
             log(" ".join(f"{k}={v}" for k, v in row.items()))
             if out_of_time:
@@ -408,25 +476,44 @@ def train(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: b
                 break
     except KeyboardInterrupt:
         if saved:
-            log(f"interrupted: the checkpoint after epoch {saved} is saved in {run.path}; "
-                f"continue with: assetvae train --resume {run.path}")
+            log(
+                f"interrupted: the checkpoint after epoch {saved} is saved in {run.path}; "
+                f"continue with: assetvae train --resume {run.path}"
+            )
         else:
-            log(f"interrupted before the first epoch ended: no checkpoint in {run.path} yet; start again")
+            log(
+                f"interrupted before the first epoch ended: no checkpoint in {run.path} yet; "
+                "start again"
+            )
         raise
 
     if not dist.main:  # rank 0 fits the class model once, over all the training images
         dist.close()
-        return TrainResult(run.path, saved, metrics[-1] if metrics else {}, [],
-                           time.perf_counter() - clock.t0, dist.rank)
+        return TrainResult(
+            run.path,
+            saved,
+            metrics[-1] if metrics else {},
+            [],
+            time.perf_counter() - clock.t0,
+            dist.rank,
+        )
     # The class latent model is fitted on the training images, encoded without augmentation.
     # The final epoch encoded them for its previews; a resume of a finished run did not.
     if enc is None:
         enc = encode_all(trainer.model, data.train_images, data.labels[data.train_idx], device)
     decode = decoder_fn(trainer.model, device)
-    class_model, labels = fit_classes(run, enc, data.classes, tc.components, tc.exemplar_scale,
-                                      decode, tc.discover, tc.seed)
+    class_model, labels = fit_classes(
+        run, enc, data.classes, tc.components, tc.exemplar_scale, decode, tc.discover, tc.seed
+    )
     if tc.discover:
-        write_style_sheets(upscale(np.asarray(data.train_images), cfg.model.output_scale), labels, class_model, decode, run.previews)
+        write_style_sheets(
+            upscale(np.asarray(data.train_images), cfg.model.output_scale),
+            labels,
+            class_model,
+            decode,
+            run.previews,
+        )
     dist.close()
-    return TrainResult(run.path, saved, metrics[-1] if metrics else {}, class_model,
-                       time.perf_counter() - clock.t0)
+    return TrainResult(
+        run.path, saved, metrics[-1] if metrics else {}, class_model, time.perf_counter() - clock.t0
+    )

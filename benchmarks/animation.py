@@ -70,15 +70,28 @@ def motion(clip: np.ndarray) -> float:
 def between(clips: list[np.ndarray]) -> float:
     """Mean distance between the same frame of two different clips."""
     f = min(len(c) for c in clips)
-    return float(np.mean([dist(clips[i][k], clips[j][k]) for k in range(f)
-                          for i in range(len(clips)) for j in range(i + 1, len(clips))]))
+    return float(
+        np.mean(
+            [
+                dist(clips[i][k], clips[j][k])
+                for k in range(f)
+                for i in range(len(clips))
+                for j in range(i + 1, len(clips))
+            ]
+        )
+    )
 
 
 def row(clips: list[np.ndarray]) -> dict:
     w = float(np.mean([within(c) for c in clips]))
     b = between(clips)
-    return {"within": round(w, 2), "between": round(b, 2), "identity_ratio": round(w / b, 3),
-            "motion": round(float(np.mean([motion(c) for c in clips])), 2), "clips": len(clips)}
+    return {
+        "within": round(w, 2),
+        "between": round(b, 2),
+        "identity_ratio": round(w / b, 3),
+        "motion": round(float(np.mean([motion(c) for c in clips])), 2),
+        "clips": len(clips),
+    }
 
 
 def real_clips(data, cls: int) -> dict[str, list[np.ndarray]]:
@@ -87,8 +100,10 @@ def real_clips(data, cls: int) -> dict[str, list[np.ndarray]]:
     for i, (lab, ref) in enumerate(zip(data.labels, data.frames)):
         if lab == cls and ref is not None:
             out.setdefault(ref.animation, {}).setdefault(ref.instance, []).append((ref.index, i))
-    return {a: [data.images[[i for _, i in sorted(v)]] for v in insts.values()]
-            for a, insts in out.items()}
+    return {
+        a: [data.images[[i for _, i in sorted(v)]] for v in insts.values()]
+        for a, insts in out.items()
+    }
 
 
 def build(data: Path) -> None:
@@ -100,9 +115,11 @@ def train_run(data: Path, run: Path, minutes: float, size: int, seed: int) -> No
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.train import train
 
-    cfg = RunConfig(data=str(data), model=ModelConfig(image_size=size),
-                    train=TrainConfig(epochs=200, time_budget_s=minutes * 60, seed=seed,
-                                      preview_every=0))
+    cfg = RunConfig(
+        data=str(data),
+        model=ModelConfig(image_size=size),
+        train=TrainConfig(epochs=200, time_budget_s=minutes * 60, seed=seed, preview_every=0),
+    )
     train(cfg, run, progress=False, log=print)
 
 
@@ -140,8 +157,9 @@ def main() -> None:
     size = cfg.model.image_size * cfg.model.output_scale
     with warnings.catch_warnings():  # the training run has reported the sheets' problems
         warnings.simplefilter("ignore")
-        data = load_dataset(args.data, LoadOptions(size, cfg.train.pixel_art, cfg.train.crop),
-                            use_cache=False)
+        data = load_dataset(
+            args.data, LoadOptions(size, cfg.train.pixel_art, cfg.train.crop), use_cache=False
+        )
     _, restore = reconstruct_with_run(args.run)
 
     rows, summary = [], {}
@@ -158,10 +176,16 @@ def main() -> None:
                 loose = loose.reshape(VARIANTS, f, *loose.shape[1:])
                 independent = [loose[k, np.arange(f), np.arange(f)] for k in range(VARIANTS)]
                 recon = [restore(c) for c in real]
-                r = {"class": cls, "animation": anim, "frames": f, "instances": len(clips),
-                     "generated": row(variants), "independent": row(independent),
-                     "recon": row(recon) if len(recon) > 1 else None,
-                     "real": row(real) if len(real) > 1 else None}
+                r = {
+                    "class": cls,
+                    "animation": anim,
+                    "frames": f,
+                    "instances": len(clips),
+                    "generated": row(variants),
+                    "independent": row(independent),
+                    "recon": row(recon) if len(recon) > 1 else None,
+                    "real": row(real) if len(real) > 1 else None,
+                }
                 r["real_motion"] = round(float(np.mean([motion(c) for c in real])), 2)
                 r["recon_motion"] = round(float(np.mean([motion(c) for c in recon])), 2)
                 rows.append(r)
@@ -170,8 +194,9 @@ def main() -> None:
             anims = gen.animations(cls)
             if anims:
                 pick = max(anims, key=lambda a: len(gen.animation_info(cls, a)["sources"]))
-                done = write_animation_preview(gen, args.run / "previews" / f"anim_{cls}.png",
-                                               pick, [cls], 6, seed=SEED)
+                done = write_animation_preview(
+                    gen, args.run / "previews" / f"anim_{cls}.png", pick, [cls], 6, seed=SEED
+                )
                 previews[cls] = [str(p) for p in done.paths]
 
     def mean(key: str, sub: str, where=lambda r: True) -> float | None:
@@ -186,13 +211,15 @@ def main() -> None:
             continue
         summary[cls] = {
             "animations": len(own),
-            "identity_ratio": {k: mean(k, "identity_ratio",
-                                       lambda r, c=cls: r["class"] == c and matched(r))
-                               for k in kinds},
-            "motion": {"real": round(float(np.mean([r["real_motion"] for r in own])), 2),
-                       "recon": round(float(np.mean([r["recon_motion"] for r in own])), 2),
-                       "generated": round(float(np.mean([r["generated"]["motion"]
-                                                         for r in own])), 2)},
+            "identity_ratio": {
+                k: mean(k, "identity_ratio", lambda r, c=cls: r["class"] == c and matched(r))
+                for k in kinds
+            },
+            "motion": {
+                "real": round(float(np.mean([r["real_motion"] for r in own])), 2),
+                "recon": round(float(np.mean([r["recon_motion"] for r in own])), 2),
+                "generated": round(float(np.mean([r["generated"]["motion"] for r in own])), 2),
+            },
         }
 
     def motion_ratio(ref: str) -> float:
@@ -202,19 +229,35 @@ def main() -> None:
         "identity_ratio": {k: mean(k, "identity_ratio", matched) for k in kinds},
         "motion_generated_over_real": motion_ratio("real_motion"),
         "motion_generated_over_recon": motion_ratio("recon_motion"),
-        "animations": len(rows), "matched_animations": sum(map(matched, rows)),
+        "animations": len(rows),
+        "matched_animations": sum(map(matched, rows)),
     }
-    result = {"benchmark": "animation", "data": str(args.data), "images": int(len(data.images)),
-              "classes": data.counts(), "image_size": size, "train_minutes": args.minutes,
-              "train_s": round(train_s, 1), "variants": VARIANTS, "seed": SEED,
-              "overall": overall, "per_class": summary, "rows": rows, "previews": previews,
-              "machine": machine()}
-    print(f"identity ratio (within / between; lower = identity held): real "
-          f"{overall['identity_ratio']['real']}, recon {overall['identity_ratio']['recon']}, "
-          f"generated {overall['identity_ratio']['generated']}, independent frames "
-          f"{overall['identity_ratio']['independent']}")
-    print(f"motion, generated / real: {overall['motion_generated_over_real']}, generated / recon: "
-          f"{overall['motion_generated_over_recon']}")
+    result = {
+        "benchmark": "animation",
+        "data": str(args.data),
+        "images": int(len(data.images)),
+        "classes": data.counts(),
+        "image_size": size,
+        "train_minutes": args.minutes,
+        "train_s": round(train_s, 1),
+        "variants": VARIANTS,
+        "seed": SEED,
+        "overall": overall,
+        "per_class": summary,
+        "rows": rows,
+        "previews": previews,
+        "machine": machine(),
+    }
+    print(
+        f"identity ratio (within / between; lower = identity held): real "
+        f"{overall['identity_ratio']['real']}, recon {overall['identity_ratio']['recon']}, "
+        f"generated {overall['identity_ratio']['generated']}, independent frames "
+        f"{overall['identity_ratio']['independent']}"
+    )
+    print(
+        f"motion, generated / real: {overall['motion_generated_over_real']}, generated / recon: "
+        f"{overall['motion_generated_over_recon']}"
+    )
     write_json(args.json, result)
 
 

@@ -12,11 +12,21 @@ from pathlib import Path
 
 
 def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
 
 
-def demo_run(workdir: Path, size: int = 64, epochs: int = 1, per_class: int = 16, width: int | None = None,
-             **train_kw) -> Path:
+def demo_run(
+    workdir: Path,
+    size: int = 64,
+    epochs: int = 1,
+    per_class: int = 16,
+    width: int | None = None,
+    **train_kw,
+) -> Path:
     """Train a short run on the demo plants (speed benchmarks need real weights, not good ones)."""
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.datasets.demo import write_demo_folder
@@ -27,9 +37,16 @@ def demo_run(workdir: Path, size: int = 64, epochs: int = 1, per_class: int = 16
         write_demo_folder(data, per_class=per_class, seed=0, size=size)
     run = workdir / f"run{size}" if width is None else workdir / f"run{size}w{width}"
     if not (run / "class_model.json").exists():
-        model = ModelConfig(image_size=size) if width is None else ModelConfig(image_size=size, width=width)
-        cfg = RunConfig(data=str(data), model=model,
-                        train=TrainConfig(epochs=epochs, preview_every=0, **train_kw))
+        model = (
+            ModelConfig(image_size=size)
+            if width is None
+            else ModelConfig(image_size=size, width=width)
+        )
+        cfg = RunConfig(
+            data=str(data),
+            model=model,
+            train=TrainConfig(epochs=epochs, preview_every=0, **train_kw),
+        )
         train(cfg, run, progress=False, log=lambda s: None)
     return run
 
@@ -38,7 +55,9 @@ def demo_bundle(workdir: Path, size: int = 64, width: int | None = None) -> tupl
     from assetvae.export.bundle import export_bundle
 
     run = demo_run(workdir, size, width=width)
-    bundle = workdir / (f"plants{size}.avae.onnx" if width is None else f"plants{size}w{width}.avae.onnx")
+    bundle = workdir / (
+        f"plants{size}.avae.onnx" if width is None else f"plants{size}w{width}.avae.onnx"
+    )
     if not bundle.exists():
         export_bundle(run, bundle)
     return run, bundle

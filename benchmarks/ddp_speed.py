@@ -39,8 +39,12 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=48)
     ap.add_argument("--procs", default="1,2")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="rounds over all rows, interleaved; each row keeps its best round")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="rounds over all rows, interleaved; each row keeps its best round",
+    )
     ap.add_argument("--extra", default="", help="more `assetvae train` options, e.g. '--amp bf16'")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -50,13 +54,44 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ddp_speed_"))
     env = {**os.environ, "ASSETVAE_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
     data = work / "plants"
-    subprocess.run([str(bin_dir / "assetvae"), "demo-data", str(data), "--per-class",
-                    str(args.per_class), "--size", str(args.size)], check=True, env=env)
-    train = ["train", str(data), "--size", str(args.size), "--batch", str(args.batch), "--epochs",
-             str(args.epochs), "--preview-every", "0", "--device", args.device, "-q",
-             *args.extra.split()]
-    result = {"machine": machine(), "cores": cores, "size": args.size, "global_batch": args.batch,
-              "device": args.device, "images": 8 * args.per_class, "rows": {}}
+    subprocess.run(
+        [
+            str(bin_dir / "assetvae"),
+            "demo-data",
+            str(data),
+            "--per-class",
+            str(args.per_class),
+            "--size",
+            str(args.size),
+        ],
+        check=True,
+        env=env,
+    )
+    train = [
+        "train",
+        str(data),
+        "--size",
+        str(args.size),
+        "--batch",
+        str(args.batch),
+        "--epochs",
+        str(args.epochs),
+        "--preview-every",
+        "0",
+        "--device",
+        args.device,
+        "-q",
+        *args.extra.split(),
+    ]
+    result = {
+        "machine": machine(),
+        "cores": cores,
+        "size": args.size,
+        "global_batch": args.batch,
+        "device": args.device,
+        "images": 8 * args.per_class,
+        "rows": {},
+    }
     if args.device == "cuda":
         import torch
 
@@ -64,8 +99,9 @@ def main() -> None:
     runs = [("1 process", 1, cores)]
     if args.device == "cpu" and cores > 1:
         runs.append(("1 process, 1 thread", 1, 1))
-    runs += [(f"{k} processes", k, max(1, cores // k)) for k in map(int, args.procs.split(","))
-             if k > 1]
+    runs += [
+        (f"{k} processes", k, max(1, cores // k)) for k in map(int, args.procs.split(",")) if k > 1
+    ]
     for round_ in range(args.repeat):  # interleaved, so a busy spell hits every row alike
         for name, k, threads in runs:
             run = work / f"{name.replace(' ', '_').replace(',', '')}_{round_}"
@@ -73,13 +109,23 @@ def main() -> None:
             if k == 1:
                 cmd = [sys.executable, "-m", "assetvae", *train, "--out", str(run)]
             else:
-                cmd = [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node", str(k),
-                       "-m", "assetvae", *train, "--out", str(run)]
+                cmd = [
+                    str(bin_dir / "torchrun"),
+                    "--standalone",
+                    "--nproc_per_node",
+                    str(k),
+                    "-m",
+                    "assetvae",
+                    *train,
+                    "--out",
+                    str(run),
+                ]
             r = subprocess.run(cmd, capture_output=True, text=True, env=e)
             if r.returncode != 0:
                 raise SystemExit(r.stdout + r.stderr)
-            row = result["rows"].setdefault(name, {"processes": k, "threads_each": threads,
-                                                   "rounds": []})
+            row = result["rows"].setdefault(
+                name, {"processes": k, "threads_each": threads, "rounds": []}
+            )
             row["rounds"].append(round(rate(run), 1))
             row["images_per_s"] = max(row["rounds"])
             print(name, row, flush=True)

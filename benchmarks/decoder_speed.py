@@ -32,13 +32,22 @@ from assetvae.rundir import RunDir  # noqa: E402
 def seeded_bundle(arch: str, size: int, out: Path) -> Path:
     run = RunDir(out / arch)
     run.path.mkdir(parents=True)
-    cfg = RunConfig(data="seeded", model=ModelConfig(image_size=size, arch=arch),
-                    train=TrainConfig(epochs=1))
+    cfg = RunConfig(
+        data="seeded", model=ModelConfig(image_size=size, arch=arch), train=TrainConfig(epochs=1)
+    )
     torch.manual_seed(0)
     vae = VAE(cfg.model)
-    run.save_checkpoint({"config": cfg.to_dict(), "model": vae.state_dict(),
-                         "optimizer": torch.optim.Adam(vae.parameters()).state_dict(),
-                         "epoch": 1, "classes": ["a"], "dataset_fingerprint": "seeded", "metrics": {}})
+    run.save_checkpoint(
+        {
+            "config": cfg.to_dict(),
+            "model": vae.state_dict(),
+            "optimizer": torch.optim.Adam(vae.parameters()).state_dict(),
+            "epoch": 1,
+            "classes": ["a"],
+            "dataset_fingerprint": "seeded",
+            "metrics": {},
+        }
+    )
     d = cfg.model.latent_dim
     run.write_class_model([ClassLatent("a", 1, np.zeros(d), np.eye(d))])
     bundle = out / f"{arch}.avae.onnx"
@@ -57,8 +66,12 @@ def main() -> None:
     import time
 
     with tempfile.TemporaryDirectory() as tmp:
-        gens = {a: Generator.load(seeded_bundle(a, args.size, Path(tmp)), device="cpu",
-                                  threads=args.threads) for a in ARCHITECTURES}
+        gens = {
+            a: Generator.load(
+                seeded_bundle(a, args.size, Path(tmp)), device="cpu", threads=args.threads
+            )
+            for a in ARCHITECTURES
+        }
         keys = list(range(args.batch))
         times: dict[str, list[float]] = {a: [] for a in gens}
         for _ in range(args.rounds):
@@ -69,9 +82,14 @@ def main() -> None:
         rates = {a: args.batch / min(t) for a, t in times.items()}
         for gen in gens.values():
             gen.close()
-    result = {"machine": machine(), "size": args.size, "batch": args.batch, "threads": args.threads,
-              "variants_per_s": {a: round(r, 1) for a, r in rates.items()},
-              "plain_over_conv": round(rates["plain"] / rates["conv"], 2)}
+    result = {
+        "machine": machine(),
+        "size": args.size,
+        "batch": args.batch,
+        "threads": args.threads,
+        "variants_per_s": {a: round(r, 1) for a, r in rates.items()},
+        "plain_over_conv": round(rates["plain"] / rates["conv"], 2),
+    }
     for a, r in rates.items():
         print(f"{a:8s} {r:8.1f} variants/s at batch {args.batch}")
     print(f"plain / conv: {result['plain_over_conv']}x")

@@ -33,9 +33,11 @@ def train_rates(size: int, batch: int, seconds: float, compile_: bool) -> dict:
 
     device = torch.device("cuda")
     x = torch.rand(batch, 4, size, size, device=device)
-    levers = {"fp32": dict(amp="off", channels_last=False),
-              "bf16": dict(amp="bf16", channels_last=False),
-              "bf16+channels_last": dict(amp="bf16", channels_last=True)}
+    levers = {
+        "fp32": dict(amp="off", channels_last=False),
+        "bf16": dict(amp="bf16", channels_last=False),
+        "bf16+channels_last": dict(amp="bf16", channels_last=True),
+    }
     if compile_:
         levers["bf16+channels_last+compile"] = dict(amp="bf16", channels_last=True, compile=True)
     rows = {}
@@ -44,7 +46,7 @@ def train_rates(size: int, batch: int, seconds: float, compile_: bool) -> dict:
         trainer = Trainer(cfg, device)
         g = torch.Generator().manual_seed(0)
 
-        def step() -> int:
+        def step(trainer=trainer, g=g) -> int:
             trainer.step(x, g, 1.0, 0.5)
             return batch
 
@@ -70,13 +72,16 @@ def runtime_rates(work: Path, size: int, seconds: float) -> dict:
         report = export_bundle(run, bundle, fp16=fp16)
         with Generator.load(bundle, device="cuda") as gen:
             keys = range(256)
-            rate = best_rate(lambda gen=gen: len(gen.variants(gen.classes[0], keys, seed=1)),
-                             seconds=seconds)
+            rate = best_rate(
+                lambda gen=gen, keys=keys: len(gen.variants(gen.classes[0], keys, seed=1)),
+                seconds=seconds,
+            )
             name = "onnxruntime_cuda_fp16" if fp16 else "onnxruntime_cuda_fp32"
             out[name] = {"variants_per_s": round(rate, 1), "provider": gen.provider}
             if fp16:
                 out[name]["parity_max_abs_vs_fp32"] = report.manifest.export[
-                    "fp16_parity_max_abs_error"]
+                    "fp16_parity_max_abs_error"
+                ]
                 out[name]["parity_provider"] = report.manifest.export["fp16_parity_provider"]
     model, _ = load_model(run, "cuda")
     z = torch.randn(256, model.cfg.latent_dim, device="cuda")
@@ -106,15 +111,21 @@ def main() -> None:
         return
     import onnxruntime
 
-    result |= {"measured": True, "gpu": torch.cuda.get_device_name(0),
-               "bf16": torch.cuda.is_bf16_supported(),
-               "onnxruntime": onnxruntime.__version__, "train": {}, "runtime": {}}
+    result |= {
+        "measured": True,
+        "gpu": torch.cuda.get_device_name(0),
+        "bf16": torch.cuda.is_bf16_supported(),
+        "onnxruntime": onnxruntime.__version__,
+        "train": {},
+        "runtime": {},
+    }
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="gpu_paths_"))
     for size in map(int, args.sizes.split(",")):
         for batch in map(int, args.batches.split(",")):
-            result["train"][f"{size}px/batch{batch}"] = train_rates(size, batch, args.seconds,
-                                                                   args.compile)
+            result["train"][f"{size}px/batch{batch}"] = train_rates(
+                size, batch, args.seconds, args.compile
+            )
         result["runtime"][f"{size}px"] = runtime_rates(work, size, args.seconds)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     write_json(args.json, result)

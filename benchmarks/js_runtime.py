@@ -84,8 +84,14 @@ await browser.close();
 
 
 def node_json(script: str, *args: str) -> dict:
-    out = subprocess.run(["node", "--input-type=module", "-e", script, *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600, check=True).stdout
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -106,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             "variants_per_s": best_rate(lambda: len(gen.variants(cls, keys, seed=7)), 3.0),
             "latents_per_s": best_rate(lambda: len(gen.latents(cls, keys, seed=7)), 3.0),
         }
-        info = {"name": bundle.name, "image_size": gen.image_size,
-                "latent_dim": gen.latent_dim, "classes": len(gen.classes)}
+        info = {
+            "name": bundle.name,
+            "image_size": gen.image_size,
+            "latent_dim": gen.latent_dim,
+            "classes": len(gen.classes),
+        }
         gen.close()  # its ONNX Runtime threads must not compete with node's and Chromium's
         node = node_json(NODE, str(bundle), str(BATCH))
         server = make_server(bundle, out_dir=Path(tmp) / "bakes")
@@ -122,12 +132,20 @@ def main(argv: list[str] | None = None) -> int:
         files = sorted((ROOT / "plugin_api" / "js").glob("*.js"))
         raw = b"".join(f.read_bytes() for f in files)
         result = {
-            "bench": "js_runtime", "when": time.strftime("%Y-%m-%d"), "machine": machine(),
+            "bench": "js_runtime",
+            "when": time.strftime("%Y-%m-%d"),
+            "machine": machine(),
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "bundle": info,
-            "batch": BATCH, "python": python, "node": node, "chromium_wasm": browser,
-            "js_module": {"files": [f.name for f in files], "bytes": len(raw),
-                          "gzip_bytes": len(gzip.compress(raw, 9))},
+            "batch": BATCH,
+            "python": python,
+            "node": node,
+            "chromium_wasm": browser,
+            "js_module": {
+                "files": [f.name for f in files],
+                "bytes": len(raw),
+                "gzip_bytes": len(gzip.compress(raw, 9)),
+            },
         }
     write_json(args.json, result)
     return 0

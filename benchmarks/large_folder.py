@@ -145,8 +145,9 @@ def measure(kind: str, folder: str, px: int, cache: str, workers: int) -> dict:
         if kind == "cold" or workers:  # a chosen worker count: map_folder directly
             files = scan_folder(folder).all_files()
             out["scan_s"] = round(time.perf_counter() - t0, 2)
-            mapped = map_folder(Path(folder), files, options, cache_dir(), progress=False,
-                                workers=workers or None)
+            mapped = map_folder(
+                Path(folder), files, options, cache_dir(), progress=False, workers=workers or None
+            )
             n = len(mapped.ok)
             images = mapped.images
             out["decoded"] = mapped.decoded
@@ -207,9 +208,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(args.data) / f"px{args.px}"
     base = make_folder(root, max(sizes), args.px)
-    result = {"machine": machine(), "px": args.px, "cores": len(os.sched_getaffinity(0)),
-              "note": "2-core machine shared with other timed work; commands run under nice -n 19",
-              "rows": []}
+    result = {
+        "machine": machine(),
+        "px": args.px,
+        "cores": len(os.sched_getaffinity(0)),
+        "note": "2-core machine shared with other timed work; commands run under nice -n 19",
+        "rows": [],
+    }
     for n in sizes:
         folder = base if n == max(sizes) else subset(root, base, n)
         cache = root / f"cache-{n}"
@@ -217,18 +222,28 @@ def main() -> None:
         workers = [1, 2] if n == min(sizes) else [2]
         for w in workers:  # the smallest folder is built twice: 1 and 2 decoding processes
             subprocess.run(["rm", "-rf", str(cache / "folders")], check=True)
-            row = {"n": n, "kind": "cold", "workers": w,
-                   **run_child("cold", str(folder), str(args.px), str(cache), str(w))}
+            row = {
+                "n": n,
+                "kind": "cold",
+                "workers": w,
+                **run_child("cold", str(folder), str(args.px), str(cache), str(w)),
+            }
             print(row, flush=True)
             result["rows"].append(row)
-        row = {"n": n, "kind": "warm",
-               **run_child("warm", str(folder), str(args.px), str(cache), "0")}
+        row = {
+            "n": n,
+            "kind": "warm",
+            **run_child("warm", str(folder), str(args.px), str(cache), "0"),
+        }
         print(row, flush=True)
         result["rows"].append(row)
         if n <= args.old_max:
             for kind in ("in-memory-cold", "in-memory-warm"):  # the second reads the .npy files
-                row = {"n": n, "kind": kind, **run_child("old", str(folder), str(args.px),
-                                                         str(cache), "0")}
+                row = {
+                    "n": n,
+                    "kind": kind,
+                    **run_child("old", str(folder), str(args.px), str(cache), "0"),
+                }
                 print(row, flush=True)
                 result["rows"].append(row)
         subprocess.run(["rm", "-rf", str(cache / "npy")], check=True)

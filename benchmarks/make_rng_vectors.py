@@ -37,8 +37,17 @@ OUT = Path(__file__).resolve().parents[1] / "plugin_api" / "rng_vectors.json"
 U64_MAX = 2**64 - 1
 SEEDS = [0, 1, 42, 2024, 2**32, 0xDEADBEEFCAFEBABE, 2**63, U64_MAX]
 INT_KEYS = [0, 1, 2, 5, 17, 255, 1000, 2**32 - 1, 2**53 + 1, 2**63, U64_MAX]
-STR_KEYS = ["", "5", "a", "oak", "forest/tree/17", "forest/tree/18", "forêt/木/3",
-            "🌲/variant/0", "x" * 300]
+STR_KEYS = [
+    "",
+    "5",
+    "a",
+    "oak",
+    "forest/tree/17",
+    "forest/tree/18",
+    "forêt/木/3",
+    "🌲/variant/0",
+    "x" * 300,
+]
 
 
 def _key_fields(key: rng.Key) -> dict:
@@ -57,8 +66,8 @@ def build() -> dict:
     doc: dict = {
         "spec": rng.SPEC_NAME,
         "about": "Test vectors of the assetvae seed stream; see docs/SEEDS.md. Seeds and int "
-                 "keys are decimal strings; str keys also as UTF-8 hex; normals as float32 bit "
-                 "patterns (hex) with shortest decimals for reading; uniform as float64 bits.",
+        "keys are decimal strings; str keys also as UTF-8 hex; normals as float32 bit "
+        "patterns (hex) with shortest decimals for reading; uniform as float64 bits.",
         "key_hash": [{**_key_fields(k), "hash": f"{rng.key_hash(k):016x}"} for k in keys],
         "state": [],
         "uniform": [],
@@ -68,22 +77,46 @@ def build() -> dict:
     for seed in (0, 42, U64_MAX):
         for key in (0, U64_MAX, "", "forest/tree/17", "forêt/木/3"):
             for stream in (0, 1, 2, U64_MAX):
-                doc["state"].append({"seed": str(seed), **_key_fields(key), "stream": str(stream),
-                                     "state": f"{rng.variant_state(seed, key, stream):016x}"})
-    for seed, key, stream, index in [(0, 0, 1, 0), (1, "oak", 1, 0), (42, "forest/tree/17", 1, 3),
-                                     (42, 7, 0, 0), (U64_MAX, U64_MAX, 1, U64_MAX),
-                                     (2024, "forêt/木/3", 5, 1000)]:
+                doc["state"].append(
+                    {
+                        "seed": str(seed),
+                        **_key_fields(key),
+                        "stream": str(stream),
+                        "state": f"{rng.variant_state(seed, key, stream):016x}",
+                    }
+                )
+    for seed, key, stream, index in [
+        (0, 0, 1, 0),
+        (1, "oak", 1, 0),
+        (42, "forest/tree/17", 1, 3),
+        (42, 7, 0, 0),
+        (U64_MAX, U64_MAX, 1, U64_MAX),
+        (2024, "forêt/木/3", 5, 1000),
+    ]:
         u = rng.uniform(seed, key, stream, index)
-        doc["uniform"].append({"seed": str(seed), **_key_fields(key), "stream": str(stream),
-                               "index": str(index), "bits": struct.pack(">d", u).hex(),
-                               "value": u})
+        doc["uniform"].append(
+            {
+                "seed": str(seed),
+                **_key_fields(key),
+                "stream": str(stream),
+                "index": str(index),
+                "bits": struct.pack(">d", u).hex(),
+                "value": u,
+            }
+        )
     weight_sets = [[1.0, 1.0, 1.0], [0.7, 0.2, 0.1], [0.0, 3.0, 0.0, 1.0], [5.0], [1e-3, 1e3]]
     for i, key in enumerate([0, 1, 2, 3, "oak", "forest/tree/17", "forêt/木/3", U64_MAX]):
         for j, weights in enumerate(weight_sets):
             seed = SEEDS[(i + j) % len(SEEDS)]
-            doc["choice"].append({"seed": str(seed), **_key_fields(key), "weights": weights,
-                                  "index": str(j), "result": rng.choice(seed, key, weights,
-                                                                        index=j)})
+            doc["choice"].append(
+                {
+                    "seed": str(seed),
+                    **_key_fields(key),
+                    "weights": weights,
+                    "index": str(j),
+                    "result": rng.choice(seed, key, weights, index=j),
+                }
+            )
     cases = []
     for seed in SEEDS:
         for key in (0, 1, U64_MAX, "", "forest/tree/17", "forêt/木/3"):
@@ -94,15 +127,29 @@ def build() -> dict:
     for key in (0, 17, "forest/tree/17", "forêt/木/3"):
         for tau in (2.0, 1.0, 0.5):
             cases.append((42, key, 32, tau, 0))
-    cases += [(7, 3, 64, None, 0), (7, 3, 64, 1.5, 0), (7, 3, 8, None, 1), (7, 3, 8, None, 2),
-              (1, "oak", 128, None, 0), (U64_MAX, U64_MAX, 1, None, 0), (5, 5, 0, None, 0),
-              (123456789, "x" * 300, 33, 2.5, 0)]
+    cases += [
+        (7, 3, 64, None, 0),
+        (7, 3, 64, 1.5, 0),
+        (7, 3, 8, None, 1),
+        (7, 3, 8, None, 2),
+        (1, "oak", 128, None, 0),
+        (U64_MAX, U64_MAX, 1, None, 0),
+        (5, 5, 0, None, 0),
+        (123456789, "x" * 300, 33, 2.5, 0),
+    ]
     for seed, key, dim, tau, stream in cases:
         bits = rng._normals_reference(seed, key, dim, tau, stream).view(np.uint32).tolist()
-        doc["normals"].append({"seed": str(seed), **_key_fields(key), "stream": str(stream),
-                               "dim": dim, "truncation": tau,
-                               "bits": [f"{b:08x}" for b in bits],
-                               "values": [_f32_decimal(b) for b in bits]})
+        doc["normals"].append(
+            {
+                "seed": str(seed),
+                **_key_fields(key),
+                "stream": str(stream),
+                "dim": dim,
+                "truncation": tau,
+                "bits": [f"{b:08x}" for b in bits],
+                "values": [_f32_decimal(b) for b in bits],
+            }
+        )
     return doc
 
 
@@ -139,18 +186,23 @@ def main() -> int:
 
 
 def bench(reps: int = 20) -> None:
-    for n_keys, dim, tau, kind in [(256, 32, None, "int"), (256, 32, None, "str"),
-                                   (10_000, 32, None, "int"), (10_000, 32, None, "str"),
-                                   (10_000, 32, 1.0, "int"), (10_000, 128, None, "int")]:
-        keys = list(range(n_keys)) if kind == "int" else [f"forest/tree/{i}" for i in
-                                                          range(n_keys)]
+    for n_keys, dim, tau, kind in [
+        (256, 32, None, "int"),
+        (256, 32, None, "str"),
+        (10_000, 32, None, "int"),
+        (10_000, 32, None, "str"),
+        (10_000, 32, 1.0, "int"),
+        (10_000, 128, None, "int"),
+    ]:
+        keys = list(range(n_keys)) if kind == "int" else [f"forest/tree/{i}" for i in range(n_keys)]
         rng.normals_batch(7, keys, dim, tau)
         t0 = time.perf_counter()
         for _ in range(reps):
             rng.normals_batch(7, keys, dim, tau)
         ms = (time.perf_counter() - t0) / reps * 1e3
-        print(f"normals_batch {n_keys:>6} {kind} keys x dim {dim:>3}, truncation {tau}: "
-              f"{ms:7.2f} ms")
+        print(
+            f"normals_batch {n_keys:>6} {kind} keys x dim {dim:>3}, truncation {tau}: {ms:7.2f} ms"
+        )
     t0 = time.perf_counter()
     for i in range(1000):
         rng.normals(7, i, 32)

@@ -148,13 +148,24 @@ BASELINE_KL_PER_MEAN_BCE = 5e-4
 # composite's gradients + 0.5 KL, flips and +-3 px shifts, sampling each class's Gaussian, at
 # the size asked for (no native pixel grid: that is a lever, see "plain-grid").
 PLAIN: dict[str, object] = {
-    "model.arch": "plain", "model.width": 32, "model.latent_dim": 32,
-    "train.batch_size": 32, "train.optimizer": "adam", "train.lr": 2e-3,
-    "train.lr_schedule": "constant", "train.recon": "l1",
-    "train.loss_weights": {"grad": 0.0, "grad-grey": 1.0}, "train.beta": 0.5,
-    "train.warmup_epochs": 0, "train.augment": True, "train.shift": 3,
-    "train.exemplar_scale": None, "train.components": 1, "train.adv_weight": 0.0,
-    "train.noise": None, "train.native_grid": False,
+    "model.arch": "plain",
+    "model.width": 32,
+    "model.latent_dim": 32,
+    "train.batch_size": 32,
+    "train.optimizer": "adam",
+    "train.lr": 2e-3,
+    "train.lr_schedule": "constant",
+    "train.recon": "l1",
+    "train.loss_weights": {"grad": 0.0, "grad-grey": 1.0},
+    "train.beta": 0.5,
+    "train.warmup_epochs": 0,
+    "train.augment": True,
+    "train.shift": 3,
+    "train.exemplar_scale": None,
+    "train.components": 1,
+    "train.adv_weight": 0.0,
+    "train.noise": None,
+    "train.native_grid": False,
 }
 
 # The classic convolutional VAE recipe (Chollet, Deep Learning with Python, listing 8.25):
@@ -162,10 +173,15 @@ PLAIN: dict[str, object] = {
 # term. Its KL price per nat, 5e-4 of a mean-BCE unit, is beta = 5e-4 * H * W * 4 on our
 # summed loss (2.05 at 32 px, 8.19 at 64 px).
 CLASSIC: dict[str, object] = {
-    "train.recon": "bce", "train.optimizer": "rmsprop", "train.lr": 1e-3, "train.augment": False,
-    "train.loss_weights": {"grad": 0.0}, "train.warmup_epochs": 0, "train.adv_weight": 0.0,
+    "train.recon": "bce",
+    "train.optimizer": "rmsprop",
+    "train.lr": 1e-3,
+    "train.augment": False,
+    "train.loss_weights": {"grad": 0.0},
+    "train.warmup_epochs": 0,
+    "train.adv_weight": 0.0,
     "train.noise": None,
-    "train.beta": lambda cfg: BASELINE_KL_PER_MEAN_BCE * cfg.model.image_size ** 2 * 4,
+    "train.beta": lambda cfg: BASELINE_KL_PER_MEAN_BCE * cfg.model.image_size**2 * 4,
 }
 
 RECIPES: dict[str, dict[str, object]] = {
@@ -195,8 +211,13 @@ class SetSpec:
 SETS: dict[str, SetSpec] = {
     "tuxpaint": SetSpec("tuxpaint", 64, about="tuxpaint stamps: painted, 19-2300 px, 8 classes"),
     "plants": SetSpec("plants", 64, about="assetvae demo-data: 8 plant classes x 32, 64 px"),
-    "pixel": SetSpec("pixel", 64, pixel_art=True, crop=False,
-                     about="assetvae demo-data --style pixel: 8 item classes x 32, 16 px, x4"),
+    "pixel": SetSpec(
+        "pixel",
+        64,
+        pixel_art=True,
+        crop=False,
+        about="assetvae demo-data --style pixel: 8 item classes x 32, 16 px, x4",
+    ),
 }
 
 # Issue 14's targets, at spread 1 (name, value key, kind, bound).
@@ -282,8 +303,9 @@ def parse_sets(items: list[str], recipes: dict) -> list[tuple[str | None, str, o
         parts = key.strip().split(".")
         who = parts[0] if len(parts) == 3 else None
         if not sep or len(parts) not in (2, 3) or parts[-2] not in ("model", "train"):
-            raise SystemExit(f"--set {item!r}: use [RECIPE.]model.FIELD=VALUE or "
-                             "[RECIPE.]train.FIELD=VALUE")
+            raise SystemExit(
+                f"--set {item!r}: use [RECIPE.]model.FIELD=VALUE or [RECIPE.]train.FIELD=VALUE"
+            )
         if who is not None and who not in recipes:
             raise SystemExit(f"--set {item!r}: unknown recipe {who!r}; known: {', '.join(recipes)}")
         out.append((who, ".".join(parts[-2:]), parse_value(value)))
@@ -311,8 +333,10 @@ def row_config(row: Row, spec: SetSpec, recipe: dict, sets: list, args):
         budget = {"epochs": 1_000_000, "time_budget_s": row.minutes * 60.0}
     else:
         budget = {"epochs": args.epochs, "time_budget_s": None}
-    cfg = RunConfig(model=ModelConfig(image_size=spec.size),
-                    train=TrainConfig(seed=args.seed, preview_every=0, **budget))
+    cfg = RunConfig(
+        model=ModelConfig(image_size=spec.size),
+        train=TrainConfig(seed=args.seed, preview_every=0, **budget),
+    )
     for key, value in spec.overrides.items():
         apply_override(cfg, key, value)
     for key, value in recipe.items():
@@ -339,8 +363,10 @@ def plan_rows(args, recipes: dict) -> list[Row]:
         for text in args.row:
             m = re.fullmatch(r"([\w-]+):([\w.+-]+?)(?:@([\d.]+))?", text.strip())
             if not m or m[1] not in SETS or m[2] not in recipes:
-                raise SystemExit(f"--row {text!r}: use SET:RECIPE[@MINUTES] with a set of "
-                                 f"{', '.join(SETS)} and a recipe of {', '.join(recipes)}")
+                raise SystemExit(
+                    f"--row {text!r}: use SET:RECIPE[@MINUTES] with a set of "
+                    f"{', '.join(SETS)} and a recipe of {', '.join(recipes)}"
+                )
             rows.append(Row(m[1], m[2], float(m[3]) if m[3] else default_minutes))
         return rows
     rows = [Row(s, r, default_minutes) for s in args.sets for r in args.recipes]
@@ -362,8 +388,10 @@ def build_set(name: str, data_dir: Path, args) -> Path:
         folder = Path(args.tuxpaint) if args.tuxpaint else data_dir / "tuxpaint_props"
         if not folder.is_dir():
             if not TUXPAINT_SCRIPT.exists():
-                raise SystemExit(f"no tuxpaint folder at {folder} and no {TUXPAINT_SCRIPT} to "
-                                 "build it; give --tuxpaint DIR")
+                raise SystemExit(
+                    f"no tuxpaint folder at {folder} and no {TUXPAINT_SCRIPT} to "
+                    "build it; give --tuxpaint DIR"
+                )
             print(f"building {folder} with {TUXPAINT_SCRIPT} (Debian package, apt)", flush=True)
             subprocess.run(["bash", str(TUXPAINT_SCRIPT), str(folder)], check=True)
         return folder
@@ -394,8 +422,9 @@ def build_smoke_set(name: str, root: Path, args) -> Path:
         tmp.rename(folder)
     else:
         style = "pixel" if name == "pixel" else "plants"
-        write_demo_folder(folder, per_class=5, seed=0, style=style,
-                          size=None if style == "pixel" else 32)
+        write_demo_folder(
+            folder, per_class=5, seed=0, style=style, size=None if style == "pixel" else 32
+        )
     return folder
 
 
@@ -471,20 +500,24 @@ class RealReference:
             pred = self.judge.predict(self.images[held_idx])
             self.ceiling = qm.balanced_accuracy(pred, y[held_idx])
             self.ceiling_pooled = float((pred == y[held_idx]).mean())
-            self.novelty_ref = float(qm.nearest_distances(self.feats[held_idx],
-                                                          self.feats[train_idx]).mean())
+            self.novelty_ref = float(
+                qm.nearest_distances(self.feats[held_idx], self.feats[train_idx]).mean()
+            )
         else:
             self.ceiling = self.ceiling_pooled = self.novelty_ref = float("nan")
         self.mpd = [qm.mean_pairwise_distance(self.feats[y == c]) for c in range(self.n_classes)]
-        self.grad = [float(qm.gradient_magnitude(self.images[y == c]).mean())
-                     for c in range(self.n_classes)]
-        self.grad_rms = [float(qm.gradient_rms(self.images[y == c]).mean())
-                         for c in range(self.n_classes)]
+        self.grad = [
+            float(qm.gradient_magnitude(self.images[y == c]).mean()) for c in range(self.n_classes)
+        ]
+        self.grad_rms = [
+            float(qm.gradient_rms(self.images[y == c]).mean()) for c in range(self.n_classes)
+        ]
         self.half_a, self.half_b = swd_halves(y, HOLDOUT_SEED)
         self.a_counts = [int((y[self.half_a] == c).sum()) for c in range(self.n_classes)]
         dirs, patches = (64, 16) if args.smoke else (512, 128)
-        self.swd = qm.SWDReference(self.images[self.half_a], self.images[self.half_b],
-                                   per_image=patches, n_dirs=dirs)
+        self.swd = qm.SWDReference(
+            self.images[self.half_a], self.images[self.half_b], per_image=patches, n_dirs=dirs
+        )
 
     def measure(self) -> dict:
         """The set's reference numbers: known damage, real against real, copies."""
@@ -509,28 +542,43 @@ class RealReference:
             img = qm.opaque(rgb)
             r = self.swd.realism(img)
             entry = {
-                "realism": round(r["realism"], 3), "swd_ratio": [round(v, 3) for v in r["ratio"]],
-                "sharpness": round(float(qm.gradient_magnitude(img).mean()
-                                         / qm.gradient_magnitude(a).mean()), 4),
-                "sharpness_rms": round(float(qm.gradient_rms(img).mean()
-                                             / qm.gradient_rms(a).mean()), 4),
+                "realism": round(r["realism"], 3),
+                "swd_ratio": [round(v, 3) for v in r["ratio"]],
+                "sharpness": round(
+                    float(qm.gradient_magnitude(img).mean() / qm.gradient_magnitude(a).mean()), 4
+                ),
+                "sharpness_rms": round(
+                    float(qm.gradient_rms(img).mean() / qm.gradient_rms(a).mean()), 4
+                ),
             }
             if name in damaged_b:  # real half A against damaged half B: no twins across sides
-                ts = qm.two_sample_test(a, qm.opaque(damaged_b[name]), per_block=False,
-                                        **self.ts_args)
+                ts = qm.two_sample_test(
+                    a, qm.opaque(damaged_b[name]), per_block=False, **self.ts_args
+                )
                 entry["two_sample"] = round(ts["accuracy"], 4)
             out[name] = entry
         halves = qm.two_sample_test(a, b, **self.ts_args)
-        out["real_half_a"] = {"realism": 1.0, "swd_ratio": [1.0] * len(self.swd.sizes),
-                              "sharpness": 1.0, "sharpness_rms": 1.0,
-                              "two_sample": round(halves["accuracy"], 4)}
-        colour = {cls: round(qm.colour_truth_reference(self.images[self.labels == c]), 4)
-                  for c, cls in enumerate(self.data.classes)}
-        ref = {"calibration": out, "two_sample_halves": finite(halves),
-               "colour_truth_real": {"mean": round(float(np.mean(list(colour.values()))), 4),
-                                     "per_class": colour,
-                                     "note": "each real image against the other real images "
-                                             "of its class (leave one out)"}}
+        out["real_half_a"] = {
+            "realism": 1.0,
+            "swd_ratio": [1.0] * len(self.swd.sizes),
+            "sharpness": 1.0,
+            "sharpness_rms": 1.0,
+            "two_sample": round(halves["accuracy"], 4),
+        }
+        colour = {
+            cls: round(qm.colour_truth_reference(self.images[self.labels == c]), 4)
+            for c, cls in enumerate(self.data.classes)
+        }
+        ref = {
+            "calibration": out,
+            "two_sample_halves": finite(halves),
+            "colour_truth_real": {
+                "mean": round(float(np.mean(list(colour.values()))), 4),
+                "per_class": colour,
+                "note": "each real image against the other real images "
+                "of its class (leave one out)",
+            },
+        }
         if self.name == "plants" and "mushroom" in self.data.classes:
             m = self.images[self.labels == self.data.classes.index("mushroom")]
             ref["mushrooms"] = qm.mushroom_check(m)
@@ -593,25 +641,36 @@ def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
             tot["kl"] += float(kl.sum())
     n, dims = len(images), images[0].size
     rec_own, rec_bce, kl = tot["own"] / n, tot["bce"] / n, tot["kl"] / n
-    return {"nelbo_own": round((rec_own + kl) / dims, 5),
-            "nelbo_bce": round((rec_bce + kl) / dims, 5), "kl_nats": round(kl, 3),
-            "recon_own_nats": round(rec_own, 2),
-            "units": f"nats per pixel-channel (/{dims}); kl_nats and recon_own_nats per image"}
+    return {
+        "nelbo_own": round((rec_own + kl) / dims, 5),
+        "nelbo_bce": round((rec_bce + kl) / dims, 5),
+        "kl_nats": round(kl, 3),
+        "recon_own_nats": round(rec_own, 2),
+        "units": f"nats per pixel-channel (/{dims}); kl_nats and recon_own_nats per image",
+    }
 
 
 def per_class_ratio(values: list[float], refs: list[float], classes: list[str]) -> dict:
     ratios = {c: v / r for c, v, r in zip(classes, values, refs) if np.isfinite(r) and r > 0}
-    return {"mean": round(float(np.mean(list(ratios.values()))), 4) if ratios else None,
-            "per_class": {c: round(float(v), 4) for c, v in ratios.items()}}
+    return {
+        "mean": round(float(np.mean(list(ratios.values()))), 4) if ratios else None,
+        "per_class": {c: round(float(v), 4) for c, v in ratios.items()},
+    }
 
 
 def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]]) -> dict:
     """consistency, diversity, sharpness, novelty, SWD and realism of samples[spread][class];
     the two-sample test, colour truth and the mushroom check on the spread-1 samples."""
     classes = real.data.classes
-    out = {"consistency": {"ceiling": round(real.ceiling, 4), "by_spread": {}},
-           "diversity": {}, "sharpness": {}, "sharpness_rms": {}, "novelty": {}, "swd": {},
-           "realism": {}}
+    out = {
+        "consistency": {"ceiling": round(real.ceiling, 4), "by_spread": {}},
+        "diversity": {},
+        "sharpness": {},
+        "sharpness_rms": {},
+        "novelty": {},
+        "swd": {},
+        "realism": {},
+    }
     train_feats = real.feats[real.train_idx]
     n = min(len(x) for x in samples[min(samples)])  # the common count at every spread
     for s, per_class in samples.items():
@@ -621,32 +680,44 @@ def score_samples(real: RealReference, samples: dict[float, list[np.ndarray]]) -
         pred = real.judge.predict(np.concatenate(shown))
         y = np.concatenate([np.full(len(f), c) for c, f in enumerate(feats)])
         out["consistency"]["by_spread"][k] = round(qm.balanced_accuracy(pred, y), 4)
-        out["diversity"][k] = per_class_ratio([qm.mean_pairwise_distance(f) for f in feats],
-                                              real.mpd, classes)
+        out["diversity"][k] = per_class_ratio(
+            [qm.mean_pairwise_distance(f) for f in feats], real.mpd, classes
+        )
         out["sharpness"][k] = per_class_ratio(
-            [float(qm.gradient_magnitude(x).mean()) for x in shown], real.grad, classes)
+            [float(qm.gradient_magnitude(x).mean()) for x in shown], real.grad, classes
+        )
         out["sharpness_rms"][k] = per_class_ratio(
-            [float(qm.gradient_rms(x).mean()) for x in shown], real.grad_rms, classes)
+            [float(qm.gradient_rms(x).mean()) for x in shown], real.grad_rms, classes
+        )
         nn = qm.nearest_distances(np.concatenate(feats), train_feats).mean()
         out["novelty"][k] = round(float(nn / real.novelty_ref), 4)
         fake = np.concatenate([x[:m] for x, m in zip(samples[s], real.a_counts)])
         r = real.swd.realism(fake)
         out["realism"][k] = round(r["realism"], 3)
-        out["swd"][k] = {"distance": [round(v, 5) for v in r["distance"]],
-                         "ratio": [round(v, 3) for v in r["ratio"]]}
+        out["swd"][k] = {
+            "distance": [round(v, 5) for v in r["distance"]],
+            "ratio": [round(v, 3) for v in r["ratio"]],
+        }
     c = out["consistency"]
-    c["ratio"] = (round(c["by_spread"]["1"] / real.ceiling, 4)
-                  if "1" in c["by_spread"] and real.ceiling > 0 else None)
+    c["ratio"] = (
+        round(c["by_spread"]["1"] / real.ceiling, 4)
+        if "1" in c["by_spread"] and real.ceiling > 0
+        else None
+    )
     one = samples[1.0]
     fake = np.concatenate([x[:m] for x, m in zip(one, real.counts)])
     ts = qm.two_sample_test(real.images, fake, **real.ts_args)
     out["two_sample"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in ts.items()}
     if "blocks" in ts:
         out["two_sample"]["blocks"] = {k: round(v, 4) for k, v in ts["blocks"].items()}
-    colour = {cls: round(qm.colour_truth(real.images[real.labels == ci], one[ci][:n]), 4)
-              for ci, cls in enumerate(classes)}
-    out["colour_truth"] = {"mean": round(float(np.mean(list(colour.values()))), 4),
-                           "per_class": colour}
+    colour = {
+        cls: round(qm.colour_truth(real.images[real.labels == ci], one[ci][:n]), 4)
+        for ci, cls in enumerate(classes)
+    }
+    out["colour_truth"] = {
+        "mean": round(float(np.mean(list(colour.values()))), 4),
+        "per_class": colour,
+    }
     if real.name == "plants" and "mushroom" in classes:
         out["mushrooms"] = qm.mushroom_check(one[classes.index("mushroom")][:MUSHROOM_SAMPLES])
     return out
@@ -657,8 +728,10 @@ def copier_reference(real: RealReference, n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     y = real.labels
     m = max([n, MUSHROOM_SAMPLES] + real.counts)
-    copies = [real.images[rng.choice(real.train_idx[y[real.train_idx] == c], m, replace=True)]
-              for c in range(real.n_classes)]
+    copies = [
+        real.images[rng.choice(real.train_idx[y[real.train_idx] == c], m, replace=True)]
+        for c in range(real.n_classes)
+    ]
     return score_samples(real, {1.0: copies})
 
 
@@ -681,14 +754,23 @@ def run_row(row: Row, cfg, real: RealReference, out: Path, args) -> tuple[dict, 
     gen = Generator.load(bundle, device="cpu")
     classes = real.data.classes
     if gen.classes != classes:  # e.g. train.discover: styles found by clustering, not folders
-        raise SystemExit(f"{row.name}: the bundle's classes {gen.classes} differ from the data's "
-                         f"folder classes {classes}; this benchmark scores folder classes")
+        raise SystemExit(
+            f"{row.name}: the bundle's classes {gen.classes} differ from the data's "
+            f"folder classes {classes}; this benchmark scores folder classes"
+        )
     size = real.images.shape[1]
     nearest = real.name == "pixel"
     n = max([args.samples] + real.a_counts)
     n1 = max([n, MUSHROOM_SAMPLES] + real.counts)
-    samples = {s: [resize_rgba(gen.sample(c, n1 if s == 1.0 else n, spread=s, seed=args.seed),
-                               size, nearest) for c in classes] for s in SPREADS}
+    samples = {
+        s: [
+            resize_rgba(
+                gen.sample(c, n1 if s == 1.0 else n, spread=s, seed=args.seed), size, nearest
+            )
+            for c in classes
+        ]
+        for s in SPREADS
+    }
 
     heldout, shown_rec = {}, None
     try:  # torch-side numbers need the trainer's model API; sample metrics do not
@@ -698,27 +780,37 @@ def run_row(row: Row, cfg, real: RealReference, out: Path, args) -> tuple[dict, 
         heldout = {"error": repr(e)}
     n_train = len(real.train_idx)
     result = {
-        "set": row.set, "recipe": row.recipe, "minutes": row.minutes,
-        "epochs_budget": None if row.minutes is not None else args.epochs, "name": row.name,
-        "config": cfg.to_dict(), "epochs_trained": res.epochs,
+        "set": row.set,
+        "recipe": row.recipe,
+        "minutes": row.minutes,
+        "epochs_budget": None if row.minutes is not None else args.epochs,
+        "name": row.name,
+        "config": cfg.to_dict(),
+        "epochs_trained": res.epochs,
         "train_seconds": round(train_s, 1),
         # the trainer's own figure for its last epoch; overall: all epochs over the wall time
         "images_per_s": (res.metrics or {}).get("images_per_s"),
         "images_per_s_overall": round(
-            res.epochs * n_train * (1 - cfg.train.val_fraction) / train_s, 1),
-        "final_metrics": res.metrics, "bundle": str(bundle),
+            res.epochs * n_train * (1 - cfg.train.val_fraction) / train_s, 1
+        ),
+        "final_metrics": res.metrics,
+        "bundle": str(bundle),
         "parity_max_abs": rep.parity_max_abs,
-        "components": {c.name: len(getattr(c, "components", None) or []) or 1
-                       for c in gen.manifest.classes},
-        "heldout": heldout, **score_samples(real, samples)}
+        "components": {
+            c.name: len(getattr(c, "components", None) or []) or 1 for c in gen.manifest.classes
+        },
+        "heldout": heldout,
+        **score_samples(real, samples),
+    }
     result["eval_seconds"] = round(time.perf_counter() - t1, 1)
     if shown_rec is None:
         shown_rec = np.zeros_like(real.images)
     return result, {"recon": shown_rec, "samples": samples}
 
 
-def heldout_metrics(run_dir: Path, real: RealReference, size: int,
-                    nearest: bool) -> tuple[dict, np.ndarray]:
+def heldout_metrics(
+    run_dir: Path, real: RealReference, size: int, nearest: bool
+) -> tuple[dict, np.ndarray]:
     """Reconstruction PSNR (held-out and training images) and the negative ELBO terms, each
     image loaded as the row itself loads it (its size, crop and native grid: what the model
     learnt to reproduce); and the reconstructions at the evaluation size, for the sheet."""
@@ -726,18 +818,22 @@ def heldout_metrics(run_dir: Path, real: RealReference, size: int,
 
     model, cfg = torch_model(run_dir)
     tc, mc = cfg.train, cfg.model
-    own = load_folder(real.root, LoadOptions(mc.image_size, tc.pixel_art, tc.crop,
-                                             native=mc.output_scale > 1))
+    own = load_folder(
+        real.root, LoadOptions(mc.image_size, tc.pixel_art, tc.crop, native=mc.output_scale > 1)
+    )
     if [str(p) for p in own.paths] != [str(p) for p in real.data.paths]:
         raise RuntimeError("the row's loader found other files than the reference's")
     x = own.images
     rec = reconstruct(model, x)
     held, tr = real.held_idx, real.train_idx
-    out = {"psnr_db": round(qm.psnr(qm.over_grey(rec[held]), qm.over_grey(x[held])), 3)
-           if len(held) else None,
-           "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]), qm.over_grey(x[tr])), 3),
-           "size": int(x.shape[1]),
-           **negative_elbo(model, x[held], tc.recon, seed=0)}
+    out = {
+        "psnr_db": round(qm.psnr(qm.over_grey(rec[held]), qm.over_grey(x[held])), 3)
+        if len(held)
+        else None,
+        "train_psnr_db": round(qm.psnr(qm.over_grey(rec[tr]), qm.over_grey(x[tr])), 3),
+        "size": int(x.shape[1]),
+        **negative_elbo(model, x[held], tc.recon, seed=0),
+    }
     return out, resize_rgba(_to_uint8(rec), size, nearest or mc.output_scale > 1)
 
 
@@ -769,10 +865,20 @@ def check_targets(r: dict, args) -> dict:
             ok, text = v >= bound, f">= {bound:g}"
         else:
             ok, text = v is bound, "pass"
-        checks.append({"name": name, "value": v if isinstance(v, bool) else round(float(v), 4),
-                       "target": text, "pass": bool(ok)})
-    met = (r["minutes"] == 10 and os.cpu_count() == 2 and r["config"]["train"]["device"] == "cpu"
-           and not args.smoke)
+        checks.append(
+            {
+                "name": name,
+                "value": v if isinstance(v, bool) else round(float(v), 4),
+                "target": text,
+                "pass": bool(ok),
+            }
+        )
+    met = (
+        r["minutes"] == 10
+        and os.cpu_count() == 2
+        and r["config"]["train"]["device"] == "cpu"
+        and not args.smoke
+    )
     return {"conditions": CONDITIONS, "conditions_met": met, "checks": checks}
 
 
@@ -800,19 +906,29 @@ TABLE = [  # header, width, getter
     ("sharp", 6, lambda r: fmt(r["sharpness"]["1"]["mean"])),
     ("PSNR", 6, lambda r: fmt(r["heldout"].get("psnr_db"), 1)),
     ("mush", 5, lambda r: fmt(r["mushrooms"]["pass"]) if "mushrooms" in r else ""),
-    ("targets", 8, lambda r: "{}/{}{}".format(sum(c["pass"] for c in r["targets"]["checks"]),
-                                              len(r["targets"]["checks"]),
-                                              "" if r["targets"]["conditions_met"] else "*")),
+    (
+        "targets",
+        8,
+        lambda r: "{}/{}{}".format(
+            sum(c["pass"] for c in r["targets"]["checks"]),
+            len(r["targets"]["checks"]),
+            "" if r["targets"]["conditions_met"] else "*",
+        ),
+    ),
 ]
 
 
 def print_table(result: dict) -> None:
     def line(cells):
-        return "".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
-                       for i, (c, (_, w, _g)) in enumerate(zip(cells, TABLE)))
+        return "".join(
+            f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+            for i, (c, (_, w, _g)) in enumerate(zip(cells, TABLE))
+        )
 
-    print("\nspread 1 (SWD levels finest first; consist = consistency / ceiling; * = not under "
-          f"issue 14's conditions: {CONDITIONS})")
+    print(
+        "\nspread 1 (SWD levels finest first; consist = consistency / ceiling; * = not under "
+        f"issue 14's conditions: {CONDITIONS})"
+    )
     print(line([h for h, _, _ in TABLE]))
     for set_name, ref in result["sets"].items():
         for r in result["rows"]:
@@ -825,13 +941,15 @@ def print_table(result: dict) -> None:
         cal = real["calibration"]
         copier = real["copier"]
         blur = cal["blur_5tap"]
-        print(f"  {set_name} reference: real A vs B 2-sample "
-              f"{fmt(cal['real_half_a']['two_sample'])}, colour "
-              f"{fmt(real['colour_truth_real']['mean'])}; blur 5-tap realism "
-              f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism "
-              f"{fmt(cal['noise_0.05']['realism'])}; train copies realism "
-              f"{fmt(copier['realism']['1'])} 2-sample {fmt(copier['two_sample']['accuracy'])} "
-              f"novelty {fmt(copier['novelty']['1'])}")
+        print(
+            f"  {set_name} reference: real A vs B 2-sample "
+            f"{fmt(cal['real_half_a']['two_sample'])}, colour "
+            f"{fmt(real['colour_truth_real']['mean'])}; blur 5-tap realism "
+            f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism "
+            f"{fmt(cal['noise_0.05']['realism'])}; train copies realism "
+            f"{fmt(copier['realism']['1'])} 2-sample {fmt(copier['two_sample']['accuracy'])} "
+            f"novelty {fmt(copier['novelty']['1'])}"
+        )
     for s in result["skipped"]:
         print(f"skipped {s['row']}: {s['reason']}")
 
@@ -852,9 +970,10 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
     bar[..., 3] = 255  # opaque black separator
 
     def side_by_side(parts: list[np.ndarray]) -> np.ndarray:
-        padded = [np.concatenate([p[:SHEET_COLUMNS]]
-                                 + [blank] * (SHEET_COLUMNS - len(p[:SHEET_COLUMNS])))
-                  for p in parts]
+        padded = [
+            np.concatenate([p[:SHEET_COLUMNS]] + [blank] * (SHEET_COLUMNS - len(p[:SHEET_COLUMNS])))
+            for p in parts
+        ]
         out = [padded[0]]
         for p in padded[1:]:
             out += [bar, p]
@@ -867,12 +986,17 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
         train = real.train_idx[real.labels[real.train_idx] == c]
         pick = np.concatenate([held, train])[:SHEET_COLUMNS]
         n_held = int(min(len(held), SHEET_COLUMNS))
-        rows.append((f"{cls} real ({n_held} held-out)",
-                     side_by_side([real.images[pick]] * len(names))))
+        rows.append(
+            (f"{cls} real ({n_held} held-out)", side_by_side([real.images[pick]] * len(names)))
+        )
         rows.append((f"{cls} recon", side_by_side([shown[k]["recon"][pick] for k in names])))
         for s in SPREADS:
-            rows.append((f"{cls} spread {skey(s)}",
-                         side_by_side([shown[k]["samples"][s][c] for k in names])))
+            rows.append(
+                (
+                    f"{cls} spread {skey(s)}",
+                    side_by_side([shown[k]["samples"][s][c] for k in names]),
+                )
+            )
     grid = labelled_grid(rows, scale=max(1, 64 // size))
     font = ImageFont.load_default()
     band = 14 * len(title) + 6
@@ -889,19 +1013,35 @@ def sheet(real: RealReference, shown: dict[str, dict], title: list[str], path: P
 
 def code_version() -> dict:
     info: dict = {"sha256": {}}
-    for rel in ("assetvae/model.py", "assetvae/losses.py", "assetvae/train.py",
-                "assetvae/config.py"):
+    for rel in (
+        "assetvae/model.py",
+        "assetvae/losses.py",
+        "assetvae/train.py",
+        "assetvae/config.py",
+    ):
         p = ROOT / rel
         if p.exists():
             info["sha256"][rel] = hashlib.sha256(p.read_bytes()).hexdigest()[:12]
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                        capture_output=True, text=True,
-                                        timeout=10).stdout.strip() or None
-        info["dirty"] = bool(subprocess.run(["git", "status", "--porcelain",
-                                             "--untracked-files=no"], cwd=ROOT,
-                                            capture_output=True, text=True,
-                                            timeout=10).stdout.strip())
+        info["commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+        info["dirty"] = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         info["commit"], info["dirty"] = None, None
     return info
@@ -950,62 +1090,109 @@ def prepare_set(name: str, args, out: Path) -> SetRun:
 
     held_files = sorted(rel(data.paths[i]) for i in held_idx)
     info = {
-        "data": str(root.resolve()), "about": spec.about, "size": int(data.images.shape[1]),
-        "train_data": str(train_dir), "overrides": spec.overrides,
-        "classes": data.classes, "counts": data.counts(),
-        "split": {"holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": HOLDOUT_SEED,
-                  "train": len(train_idx), "heldout": len(held_idx),
-                  "swd_halves": [len(real.half_a), len(real.half_b)],
-                  "heldout_fingerprint": hashlib.sha256("\n".join(held_files).encode())
-                  .hexdigest()[:16], "heldout_files": held_files},
-        "classifier": {"l2": real.clf.l2, "ceiling": round(real.ceiling, 4),
-                       "ceiling_pooled": round(real.ceiling_pooled, 4),
-                       "cv_accuracy": {format(k, "g"): round(v, 4)
-                                       for k, v in real.clf.cv_accuracy.items()}},
-        "real": {"swd_real_vs_real": [round(v, 5) for v in real.swd.real_vs_real],
-                 "swd_levels_px": real.swd.sizes,
-                 "novelty_reference": round(real.novelty_ref, 4), **real.measure(),
-                 "copier": copier_reference(real, args.samples, args.seed)},
+        "data": str(root.resolve()),
+        "about": spec.about,
+        "size": int(data.images.shape[1]),
+        "train_data": str(train_dir),
+        "overrides": spec.overrides,
+        "classes": data.classes,
+        "counts": data.counts(),
+        "split": {
+            "holdout_fraction": HOLDOUT_FRACTION,
+            "holdout_seed": HOLDOUT_SEED,
+            "train": len(train_idx),
+            "heldout": len(held_idx),
+            "swd_halves": [len(real.half_a), len(real.half_b)],
+            "heldout_fingerprint": hashlib.sha256("\n".join(held_files).encode()).hexdigest()[:16],
+            "heldout_files": held_files,
+        },
+        "classifier": {
+            "l2": real.clf.l2,
+            "ceiling": round(real.ceiling, 4),
+            "ceiling_pooled": round(real.ceiling_pooled, 4),
+            "cv_accuracy": {format(k, "g"): round(v, 4) for k, v in real.clf.cv_accuracy.items()},
+        },
+        "real": {
+            "swd_real_vs_real": [round(v, 5) for v in real.swd.real_vs_real],
+            "swd_levels_px": real.swd.sizes,
+            "novelty_reference": round(real.novelty_ref, 4),
+            **real.measure(),
+            "copier": copier_reference(real, args.samples, args.seed),
+        },
     }
-    print(f"[{name}] {len(data.images)} images in {len(data.classes)} classes, "
-          f"{len(train_idx)} train / {len(held_idx)} held out; judge ceiling "
-          f"{real.ceiling:.3f}; real A vs B two-sample "
-          f"{info['real']['calibration']['real_half_a']['two_sample']:.3f}, blur "
-          f"{info['real']['calibration']['blur_5tap']['two_sample']:.3f} "
-          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(
+        f"[{name}] {len(data.images)} images in {len(data.classes)} classes, "
+        f"{len(train_idx)} train / {len(held_idx)} held out; judge ceiling "
+        f"{real.ceiling:.3f}; real A vs B two-sample "
+        f"{info['real']['calibration']['real_half_a']['two_sample']:.3f}, blur "
+        f"{info['real']['calibration']['blur_5tap']['two_sample']:.3f} "
+        f"({time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
     return SetRun(spec, train_dir, real, info)
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
-    ap.add_argument("--recipes", default=",".join(DEFAULT_RECIPES),
-                    help="comma-separated: " + ", ".join(RECIPES))
-    ap.add_argument("--row", action="append", default=[], metavar="SET:RECIPE[@MINUTES]",
-                    help="run exactly these rows instead of the sets x recipes grid")
-    ap.add_argument("--recipe", action="append", default=[], metavar="NAME[:KEY=VALUE,...]",
-                    help="define (and select) a recipe on the command line")
-    ap.add_argument("--long", action="store_true",
-                    help=f"add the default recipe at {LONG_MINUTES:g} minutes on every set")
+    ap.add_argument(
+        "--recipes",
+        default=",".join(DEFAULT_RECIPES),
+        help="comma-separated: " + ", ".join(RECIPES),
+    )
+    ap.add_argument(
+        "--row",
+        action="append",
+        default=[],
+        metavar="SET:RECIPE[@MINUTES]",
+        help="run exactly these rows instead of the sets x recipes grid",
+    )
+    ap.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        metavar="NAME[:KEY=VALUE,...]",
+        help="define (and select) a recipe on the command line",
+    )
+    ap.add_argument(
+        "--long",
+        action="store_true",
+        help=f"add the default recipe at {LONG_MINUTES:g} minutes on every set",
+    )
     budget = ap.add_mutually_exclusive_group()
-    budget.add_argument("--minutes", type=float, default=None,
-                        help="training budget per row (default 10)")
-    budget.add_argument("--epochs", type=int, default=None,
-                        help="train each row for N epochs instead")
-    ap.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
-                    help="training device for every row (default: the config's, auto)")
+    budget.add_argument(
+        "--minutes", type=float, default=None, help="training budget per row (default 10)"
+    )
+    budget.add_argument(
+        "--epochs", type=int, default=None, help="train each row for N epochs instead"
+    )
+    ap.add_argument(
+        "--device",
+        default=None,
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="training device for every row (default: the config's, auto)",
+    )
     ap.add_argument("--set", action="append", default=[], metavar="[RECIPE.]SECTION.FIELD=VALUE")
     ap.add_argument("--out", help="results folder (default bench_out/quality/TIME)")
     ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--seed", type=int, default=0, help="training and sampling seed")
     ap.add_argument("--samples", type=int, default=32, help="samples per class and spread")
-    ap.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data"),
-                    help="where the sets are built (default benchmarks/data, git-ignored)")
+    ap.add_argument(
+        "--data-dir",
+        default=str(ROOT / "benchmarks" / "data"),
+        help="where the sets are built (default benchmarks/data, git-ignored)",
+    )
     ap.add_argument("--tuxpaint", help="an existing tuxpaint_props folder")
-    ap.add_argument("--reference-only", action="store_true",
-                    help="measure the sets' real references only; train nothing")
-    ap.add_argument("--smoke", action="store_true",
-                    help="every row for a few seconds on tiny sets: exercises the script")
+    ap.add_argument(
+        "--reference-only",
+        action="store_true",
+        help="measure the sets' real references only; train nothing",
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every row for a few seconds on tiny sets: exercises the script",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.minutes, args.epochs = args.minutes or 0.05, None
@@ -1013,7 +1200,8 @@ def main(argv: list[str] | None = None) -> dict:
     elif args.epochs is None and args.minutes is None:
         args.minutes = 10.0
     if (args.epochs is not None and args.epochs < 1) or (
-            args.minutes is not None and not args.minutes > 0):
+        args.minutes is not None and not args.minutes > 0
+    ):
         raise SystemExit("the budget must be positive")
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     bad = [s for s in args.sets if s not in SETS]
@@ -1049,7 +1237,7 @@ def main(argv: list[str] | None = None) -> dict:
         except RecipeUnavailable as e:
             skipped += [{"row": r.name, "reason": str(e)} for r in rows if r.set == name]
             print(f"[{name}] skipped: {e}", flush=True)
-    for row in ([] if args.reference_only else rows):
+    for row in [] if args.reference_only else rows:
         if row.set not in set_runs:
             continue
         sr = set_runs[row.set]
@@ -1073,22 +1261,35 @@ def main(argv: list[str] | None = None) -> dict:
     for name, sr in set_runs.items():
         if not sr.shown:
             continue
-        title = [f"{name} at {sr.real.images.shape[1]} px, seed {args.seed}; blocks left to right: "
-                 + " | ".join(sr.shown),
-                 "rows per class: real (held-out first), reconstructions of those, samples at "
-                 "spread 0, 0.5, 1, 1.5 (same keys)"]
+        title = [
+            f"{name} at {sr.real.images.shape[1]} px, seed {args.seed}; blocks left to right: "
+            + " | ".join(sr.shown),
+            "rows per class: real (held-out first), reconstructions of those, samples at "
+            "spread 0, 0.5, 1, 1.5 (same keys)",
+        ]
         sr.info["sheet"] = str(out / f"sheet_{name}.png")
         sheet(sr.real, sr.shown, title, out / f"sheet_{name}.png")
 
     result = {
-        "benchmark": "quality", "version": 2, "smoke": args.smoke, "seed": args.seed,
-        "spreads": list(SPREADS), "samples_per_class": args.samples,
-        "budget": {"minutes": args.minutes, "epochs": args.epochs}, "device": args.device,
+        "benchmark": "quality",
+        "version": 2,
+        "smoke": args.smoke,
+        "seed": args.seed,
+        "spreads": list(SPREADS),
+        "samples_per_class": args.samples,
+        "budget": {"minutes": args.minutes, "epochs": args.epochs},
+        "device": args.device,
         "sets": {k: v.info for k, v in set_runs.items()},
-        "recipes": {k: {kk: ("<function of the config>" if callable(vv) else vv)
-                        for kk, vv in v.items()} for k, v in recipes.items()},
-        "overrides": args.set, "rows": results, "skipped": skipped,
-        "machine": machine(), "torch_threads": torch.get_num_threads(), "code": code_version(),
+        "recipes": {
+            k: {kk: ("<function of the config>" if callable(vv) else vv) for kk, vv in v.items()}
+            for k, v in recipes.items()
+        },
+        "overrides": args.set,
+        "rows": results,
+        "skipped": skipped,
+        "machine": machine(),
+        "torch_threads": torch.get_num_threads(),
+        "code": code_version(),
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
     result = finite(result)
@@ -1096,9 +1297,14 @@ def main(argv: list[str] | None = None) -> dict:
         print_table(result)
     else:
         for name, info in result["sets"].items():
-            print(f"\n{name} reference:\n" + json.dumps(
-                {k: info["real"][k] for k in ("calibration", "colour_truth_real")}
-                | {"mushrooms": info["real"].get("mushrooms")}, indent=1))
+            print(
+                f"\n{name} reference:\n"
+                + json.dumps(
+                    {k: info["real"][k] for k in ("calibration", "colour_truth_real")}
+                    | {"mushrooms": info["real"].get("mushrooms")},
+                    indent=1,
+                )
+            )
     text = json.dumps(result, indent=2, allow_nan=False)
     (out / "quality.json").write_text(text + "\n")
     if args.json:

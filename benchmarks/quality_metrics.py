@@ -197,7 +197,9 @@ class SoftmaxClassifier:
                 accs.append(balanced_accuracy(np.argmax((x[te] - mu) @ w + b, axis=1), y[te]))
             self.cv_accuracy[l2] = float(np.mean(accs))
         best = max(self.cv_accuracy.values())
-        self.l2 = max(l2 for l2, a in self.cv_accuracy.items() if a >= best - 1e-12)  # ties: stronger L2
+        self.l2 = max(
+            l2 for l2, a in self.cv_accuracy.items() if a >= best - 1e-12
+        )  # ties: stronger L2
         self.mean = x.mean(axis=0)
         self.w, self.b = fit_softmax(x - self.mean, y, self.n_classes, self.l2)
         return self
@@ -207,7 +209,9 @@ class SoftmaxClassifier:
 
 
 def colour_histogram(images: np.ndarray, levels: int = 4) -> np.ndarray:
-    """Alpha-weighted RGB histogram (levels^3 bins), normalised to sum 1, square-rooted. [N, levels^3]
+    """Alpha-weighted RGB histogram (levels^3 bins), normalised to sum 1, square-rooted.
+
+    [N, levels^3]
 
     Where the colour is, not where it sits: blind to position and little moved by blur.
     """
@@ -232,8 +236,13 @@ def orientation_histogram(images: np.ndarray, cells: int = 4, bins: int = 8) -> 
     dy[:, 1:-1] = g[:, 2:] - g[:, :-2]
     mag = np.hypot(dx, dy)
     b = np.minimum(((np.arctan2(dy, dx) % np.pi) / np.pi * bins).astype(np.int64), bins - 1)
-    out = np.stack([(mag * (b == k)).reshape(n, cells, h // cells, cells, w // cells).sum(axis=(2, 4))
-                    for k in range(bins)], axis=-1).reshape(n, -1)
+    out = np.stack(
+        [
+            (mag * (b == k)).reshape(n, cells, h // cells, cells, w // cells).sum(axis=(2, 4))
+            for k in range(bins)
+        ],
+        axis=-1,
+    ).reshape(n, -1)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
@@ -241,7 +250,11 @@ def judge_blocks(images: np.ndarray) -> list[np.ndarray]:
     """The class judge's features: coarse layout (8x8 RGB over grey), colour histogram, and
     orientation histogram (shape)."""
     g = over_grey(images)
-    return [downsample(g, 8).reshape(len(g), -1), colour_histogram(images), orientation_histogram(images)]
+    return [
+        downsample(g, 8).reshape(len(g), -1),
+        colour_histogram(images),
+        orientation_histogram(images),
+    ]
 
 
 class ClassJudge:
@@ -259,7 +272,9 @@ class ClassJudge:
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> ClassJudge:
         blocks = judge_blocks(images)
-        self.scales = [max(float(np.linalg.norm(b - b.mean(axis=0), axis=1).mean()), 1e-12) for b in blocks]
+        self.scales = [
+            max(float(np.linalg.norm(b - b.mean(axis=0), axis=1).mean()), 1e-12) for b in blocks
+        ]
         self.clf.fit(self._features(images), labels)
         return self
 
@@ -323,8 +338,9 @@ def patch_descriptors(level: np.ndarray, per_image: int, seed: int, patch: int =
     return win[img, ys.ravel(), xs.ravel()].reshape(n * per_image, -1)
 
 
-def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_dirs: int = 512, seed: int = 0,
-                       chunk: int = 128) -> float:
+def sliced_wasserstein(
+    a: np.ndarray, b: np.ndarray, n_dirs: int = 512, seed: int = 0, chunk: int = 128
+) -> float:
     """Mean over n_dirs random unit directions of the 1-D Wasserstein-1 distance between the
     projections of the rows of a and of b. The larger set is subsampled (fixed seed) to the
     size of the smaller, so sorted projections pair up one to one.
@@ -356,8 +372,15 @@ class SWDReference:
     distances carry the same finite-sample floor.
     """
 
-    def __init__(self, real_a: np.ndarray, real_b: np.ndarray, per_image: int = 128,
-                 n_dirs: int = 512, seed: int = 0, min_size: int = 16):
+    def __init__(
+        self,
+        real_a: np.ndarray,
+        real_b: np.ndarray,
+        per_image: int = 128,
+        n_dirs: int = 512,
+        seed: int = 0,
+        min_size: int = 16,
+    ):
         self.per_image, self.n_dirs, self.seed, self.min_size = per_image, n_dirs, seed, min_size
         pa = laplacian_pyramid(over_grey(real_a), min_size)
         pb = laplacian_pyramid(over_grey(real_b), min_size)
@@ -367,8 +390,10 @@ class SWDReference:
             both = np.concatenate([la, lb]).reshape(-1, la.shape[-1])
             self.norm.append((both.mean(axis=0), np.maximum(both.std(axis=0), 1e-8)))
         self.desc_b = [self._desc(lv, k) for k, lv in enumerate(pb)]
-        self.real_vs_real = [sliced_wasserstein(self._desc(lv, k), db, n_dirs, seed)
-                             for k, (lv, db) in enumerate(zip(pa, self.desc_b))]
+        self.real_vs_real = [
+            sliced_wasserstein(self._desc(lv, k), db, n_dirs, seed)
+            for k, (lv, db) in enumerate(zip(pa, self.desc_b))
+        ]
 
     def _desc(self, level: np.ndarray, k: int) -> np.ndarray:
         mean, std = self.norm[k]
@@ -376,8 +401,10 @@ class SWDReference:
 
     def distances(self, images: np.ndarray) -> list[float]:
         levels = laplacian_pyramid(over_grey(images), self.min_size)
-        return [sliced_wasserstein(self._desc(lv, k), db, self.n_dirs, self.seed)
-                for k, (lv, db) in enumerate(zip(levels, self.desc_b))]
+        return [
+            sliced_wasserstein(self._desc(lv, k), db, self.n_dirs, self.seed)
+            for k, (lv, db) in enumerate(zip(levels, self.desc_b))
+        ]
 
     def ratio(self, images: np.ndarray) -> list[float]:
         return [d / max(r, 1e-12) for d, r in zip(self.distances(images), self.real_vs_real)]
@@ -391,9 +418,11 @@ class SWDReference:
         dominates). ``ratio`` holds the per-level ratios (finest level first).
         """
         d = self.distances(images)
-        return {"realism": sum(d) / max(sum(self.real_vs_real), 1e-12),
-                "ratio": [v / max(r, 1e-12) for v, r in zip(d, self.real_vs_real)],
-                "distance": d}
+        return {
+            "realism": sum(d) / max(sum(self.real_vs_real), 1e-12),
+            "ratio": [v / max(r, 1e-12) for v, r in zip(d, self.real_vs_real)],
+            "distance": d,
+        }
 
 
 # --------------------------------------------------------------------------- two-sample test
@@ -487,8 +516,11 @@ def two_sample_blocks(images: np.ndarray) -> dict[str, np.ndarray]:
     band_feats = []
     for lv in bands:
         mag = np.abs(lv).reshape(len(lv), -1, 4)
-        band_feats.append(np.log(_LOG_EPS + np.quantile(mag, TWO_SAMPLE_QUANTILES, axis=1))
-                          .transpose(1, 0, 2).reshape(len(lv), -1))
+        band_feats.append(
+            np.log(_LOG_EPS + np.quantile(mag, TWO_SAMPLE_QUANTILES, axis=1))
+            .transpose(1, 0, 2)
+            .reshape(len(lv), -1)
+        )
     grey_scales = _scales(rgb.mean(axis=-1, keepdims=True))
     w = _random_filters(4)
     centred = [s - 0.5 for s in _scales(rgba)]
@@ -501,8 +533,9 @@ def two_sample_blocks(images: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float,
-                 iters: int = 25) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float, iters: int = 25
+) -> tuple[np.ndarray, float]:
     """Binary logistic regression, mean log-loss + l2/2 |w|^2 (bias unpenalised), by Newton's
     method (exact Hessian; a step-halving line search keeps every step a descent).
     Returns (w, b)."""
@@ -535,8 +568,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float,
     return theta[:-1], float(theta[-1])
 
 
-def _cv_accuracy(x: np.ndarray, y: np.ndarray, folds: int, repeats: int, l2: float,
-                 seed: int) -> tuple[float, float]:
+def _cv_accuracy(
+    x: np.ndarray, y: np.ndarray, folds: int, repeats: int, l2: float, seed: int
+) -> tuple[float, float]:
     """Mean held-out accuracy over repeats x folds (features standardised on the training
     folds), and its standard error over the repeats."""
     per_repeat = []
@@ -553,8 +587,15 @@ def _cv_accuracy(x: np.ndarray, y: np.ndarray, folds: int, repeats: int, l2: flo
     return float(np.mean(per_repeat)), se
 
 
-def two_sample_test(real: np.ndarray, fake: np.ndarray, folds: int = 5, repeats: int = 3,
-                    l2: float = 0.1, seed: int = 0, per_block: bool = True) -> dict:
+def two_sample_test(
+    real: np.ndarray,
+    fake: np.ndarray,
+    folds: int = 5,
+    repeats: int = 3,
+    l2: float = 0.1,
+    seed: int = 0,
+    per_block: bool = True,
+) -> dict:
     """How well a classifier tells ``fake`` images from ``real`` ones (RGBA, NHWC).
 
     The larger set is subsampled (fixed seed) to the size of the smaller, so chance is 0.5.
@@ -575,13 +616,22 @@ def two_sample_test(real: np.ndarray, fake: np.ndarray, folds: int = 5, repeats:
     br, bf = two_sample_blocks(real), two_sample_blocks(fake)
     y = np.concatenate([np.zeros(m, np.int64), np.ones(m, np.int64)])
     blocks = {k: np.concatenate([br[k], bf[k]]) for k in br}
-    acc, se = _cv_accuracy(np.concatenate(list(blocks.values()), axis=1), y, folds, repeats,
-                           l2, seed)
-    out = {"accuracy": acc, "stderr": se, "n_per_side": m, "folds": folds, "repeats": repeats,
-           "l2": l2, "features": {k: v.shape[1] for k, v in blocks.items()}}
+    acc, se = _cv_accuracy(
+        np.concatenate(list(blocks.values()), axis=1), y, folds, repeats, l2, seed
+    )
+    out = {
+        "accuracy": acc,
+        "stderr": se,
+        "n_per_side": m,
+        "folds": folds,
+        "repeats": repeats,
+        "l2": l2,
+        "features": {k: v.shape[1] for k, v in blocks.items()},
+    }
     if per_block:
-        out["blocks"] = {k: _cv_accuracy(v, y, folds, repeats, l2, seed)[0]
-                         for k, v in blocks.items()}
+        out["blocks"] = {
+            k: _cv_accuracy(v, y, folds, repeats, l2, seed)[0] for k, v in blocks.items()
+        }
     return out
 
 
@@ -613,8 +663,9 @@ def rgb_to_hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c = v - rgb.min(-1)
     s = np.where(v > 0, c / np.maximum(v, 1e-12), 0.0)
     cz = np.maximum(c, 1e-12)
-    h = np.where(v == r, ((g - b) / cz) % 6.0, np.where(v == g, (b - r) / cz + 2.0,
-                                                           (r - g) / cz + 4.0))
+    h = np.where(
+        v == r, ((g - b) / cz) % 6.0, np.where(v == g, (b - r) / cz + 2.0, (r - g) / cz + 4.0)
+    )
     h = np.where(c > 0, h / 6.0, 0.0) % 1.0
     return h, s, v
 
@@ -623,13 +674,19 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB [..., 3] in [0, 1] -> CIELAB (D65 white). [..., 3]"""
     rgb = np.asarray(rgb, np.float64)
     lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
+    m = np.array(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
+    )
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
-                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+    return np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+        axis=-1,
+    )
 
 
 def key_colours(image: np.ndarray, min_share: float = KEY_MIN_SHARE) -> list[dict]:
@@ -652,10 +709,18 @@ def key_colours(image: np.ndarray, min_share: float = KEY_MIN_SHARE) -> list[dic
 
     def describe(sel: np.ndarray, neutral: bool) -> dict:
         ang = h[sel] * 2 * np.pi
-        hue = None if neutral else float(np.degrees(np.arctan2(np.sin(ang).mean(),
-                                                                np.cos(ang).mean())) % 360)
-        return {"lab": lab[sel].mean(0), "hue": hue, "sat": float(s[sel].mean()),
-                "value": float(v[sel].mean()), "share": float(sel.sum() / n)}
+        hue = (
+            None
+            if neutral
+            else float(np.degrees(np.arctan2(np.sin(ang).mean(), np.cos(ang).mean())) % 360)
+        )
+        return {
+            "lab": lab[sel].mean(0),
+            "hue": hue,
+            "sat": float(s[sel].mean()),
+            "value": float(v[sel].mean()),
+            "share": float(sel.sum() / n),
+        }
 
     neutral = s < NEUTRAL_SAT
     bins = np.floor(h * 24).astype(np.int64) % 24
@@ -678,8 +743,9 @@ def key_colours(image: np.ndarray, min_share: float = KEY_MIN_SHARE) -> list[dic
     return sorted(keys, key=lambda k: -k["share"])
 
 
-def colours_covered(real_keys: list[dict], pool: np.ndarray,
-                    max_delta_e: float = MATCH_DELTA_E) -> bool:
+def colours_covered(
+    real_keys: list[dict], pool: np.ndarray, max_delta_e: float = MATCH_DELTA_E
+) -> bool:
     """True when every key colour of the real image is within Delta E of a colour in
     ``pool`` ([M, 3] CIELAB: the key colours of a set of samples)."""
     if not real_keys:
@@ -694,8 +760,9 @@ def _key_pool(keys: list[list[dict]]) -> np.ndarray:
     return np.stack(labs) if labs else np.zeros((0, 3))
 
 
-def colour_truth(real: np.ndarray, samples: np.ndarray,
-                 max_delta_e: float = MATCH_DELTA_E) -> float:
+def colour_truth(
+    real: np.ndarray, samples: np.ndarray, max_delta_e: float = MATCH_DELTA_E
+) -> float:
     """Share of the real images (one class) whose every key colour appears among the key
     colours of the samples: 1 keeps every colour the class shows; about 1/k when k equally
     common colour looks collapse to one. Colours need not appear together in one sample
@@ -710,8 +777,14 @@ def colour_truth_reference(real: np.ndarray, max_delta_e: float = MATCH_DELTA_E)
     pool: what a model that draws new real art would score (a colour worn by one image only
     is lost)."""
     keys = [key_colours(im) for im in real]
-    return float(np.mean([colours_covered(k, _key_pool(keys[:i] + keys[i + 1 :]), max_delta_e)
-                          for i, k in enumerate(keys)]))
+    return float(
+        np.mean(
+            [
+                colours_covered(k, _key_pool(keys[:i] + keys[i + 1 :]), max_delta_e)
+                for i, k in enumerate(keys)
+            ]
+        )
+    )
 
 
 # The demo mushrooms' cap colours, as (hue range in degrees, value range) of the cap's key
@@ -752,5 +825,9 @@ def mushroom_check(samples: np.ndarray, required=MUSHROOM_REQUIRED) -> dict:
     for im in samples:
         name = cap_colour(im)
         found[name or "other"] = found.get(name or "other", 0) + 1
-    return {"pass": all(found.get(c, 0) > 0 for c in required), "counts": found,
-            "required": list(required), "n": len(samples)}
+    return {
+        "pass": all(found.get(c, 0) > 0 for c in required),
+        "counts": found,
+        "required": list(required),
+        "n": len(samples),
+    }

@@ -106,8 +106,9 @@ def cold_start(bundle: Path, threads: int, runs: int = 9) -> dict:
         subprocess.run([sys.executable, "-c", FLOOR], check=True, env=env)
         floors.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
-        out = subprocess.run(cold, capture_output=True, text=True, check=True,
-                             env=env).stdout.split()
+        out = subprocess.run(
+            cold, capture_output=True, text=True, check=True, env=env
+        ).stdout.split()
         walls.append((time.perf_counter() - t0) * 1e3)
         i, lo, f, r = map(float, out)
         imports.append(i)
@@ -117,22 +118,32 @@ def cold_start(bundle: Path, threads: int, runs: int = 9) -> dict:
     med = statistics.median
     over = med(walls) - med(floors)
     result = {
-        "process_wall_ms": round(med(walls), 1), "floor_wall_ms": round(med(floors), 1),
-        "over_floor_ms": round(over, 1), "goal_over_floor_ms": COLD_GOAL_MS,
+        "process_wall_ms": round(med(walls), 1),
+        "floor_wall_ms": round(med(floors), 1),
+        "over_floor_ms": round(over, 1),
+        "goal_over_floor_ms": COLD_GOAL_MS,
         "in_process_ms": round(med(imports) + med(loads) + med(firsts), 1),
-        "import_ms": round(med(imports), 1), "load_ms": round(med(loads), 1),
-        "first_image_ms": round(med(firsts), 1), "peak_rss_mib": round(med(rss), 1),
-        "runs": runs, "floor": FLOOR, "bytecode": "cached",
+        "import_ms": round(med(imports), 1),
+        "load_ms": round(med(loads), 1),
+        "first_image_ms": round(med(firsts), 1),
+        "peak_rss_mib": round(med(rss), 1),
+        "runs": runs,
+        "floor": FLOOR,
+        "bytecode": "cached",
     }
     cache.cleanup()
-    print(f"cold start: {result['process_wall_ms']} ms (import, load, first variant) against "
-          f"{result['floor_wall_ms']} ms for `{FLOOR}`: {result['over_floor_ms']} ms over the "
-          f"floor (goal <= {COLD_GOAL_MS}); median of {runs}", file=sys.stderr)
+    print(
+        f"cold start: {result['process_wall_ms']} ms (import, load, first variant) against "
+        f"{result['floor_wall_ms']} ms for `{FLOOR}`: {result['over_floor_ms']} ms over the "
+        f"floor (goal <= {COLD_GOAL_MS}); median of {runs}",
+        file=sys.stderr,
+    )
     return result
 
 
-def decode_rate(model_bytes: bytes, latent: int, threads: int, level, seconds: float,
-                batch: int = 256) -> float:
+def decode_rate(
+    model_bytes: bytes, latent: int, threads: int, level, seconds: float, batch: int = 256
+) -> float:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -158,8 +169,9 @@ def levers(args, workdir: Path, gen) -> dict:
     # Architecture: the same decoder at width 16 (a third of the FLOPs); its quality is measured
     # separately (benchmarks/quality.py --set model.width=16).
     _, narrow = demo_bundle(workdir, size=gen.image_size, width=16)
-    out["width 16 decoder"] = decode_rate(narrow.read_bytes(), d, args.threads, lv.ORT_ENABLE_ALL,
-                                          args.seconds)
+    out["width 16 decoder"] = decode_rate(
+        narrow.read_bytes(), d, args.threads, lv.ORT_ENABLE_ALL, args.seconds
+    )
     out["width 16 decoder MFLOPs/image"] = graph_flops_per_image(narrow) / 1e6
     return {k: round(v, 1) for k, v in out.items()}
 
@@ -170,9 +182,11 @@ def main() -> None:
     ap.add_argument("--run", type=Path, help="run directory of the bundle (for the torch baseline)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--levers", action="store_true",
-                    help="also time ONNX Runtime options and a narrower decoder, decode only, "
-                         "batch 256")
+    ap.add_argument(
+        "--levers",
+        action="store_true",
+        help="also time ONNX Runtime options and a narrower decoder, decode only, batch 256",
+    )
     ap.add_argument("--cold-only", action="store_true", help="only the cold start (no torch)")
     ap.add_argument("--cold-runs", type=int, default=9, help="processes per cold-start median")
     ap.add_argument("--json")
@@ -182,9 +196,15 @@ def main() -> None:
     if args.bundle is None:
         args.run, args.bundle = demo_bundle(Path(tmp.name), size=64)
     if args.cold_only:
-        write_json(args.json, {"machine": machine(), "bundle": str(args.bundle),
-                               "threads": args.threads,
-                               "cold_start": cold_start(args.bundle, args.threads, args.cold_runs)})
+        write_json(
+            args.json,
+            {
+                "machine": machine(),
+                "bundle": str(args.bundle),
+                "threads": args.threads,
+                "cold_start": cold_start(args.bundle, args.threads, args.cold_runs),
+            },
+        )
         return
     import torch
 
@@ -198,12 +218,19 @@ def main() -> None:
     if args.run is not None:
         vae, _ = load_model(args.run)
 
-    result = {"machine": machine(), "bundle": str(args.bundle), "threads": args.threads,
-              "image_size": gen.image_size, "latent_dim": gen.latent_dim, "batches": {}}
+    result = {
+        "machine": machine(),
+        "bundle": str(args.bundle),
+        "threads": args.threads,
+        "image_size": gen.image_size,
+        "latent_dim": gen.latent_dim,
+        "batches": {},
+    }
     for batch in (1, 16, 256):
         keys = list(range(batch))
-        runtime = best_rate(lambda keys=keys: len(gen.variants(cls, keys, seed=7, spread=0.8)),
-                            seconds=args.seconds)
+        runtime = best_rate(
+            lambda keys=keys: len(gen.variants(cls, keys, seed=7, spread=0.8)), seconds=args.seconds
+        )
         row = {"runtime_variants_per_s": round(runtime, 1)}
         if vae is not None:
             z = torch.from_numpy(gen.latents(cls, keys, seed=7, spread=0.8))
@@ -230,9 +257,12 @@ def main() -> None:
     mm = matmul_gflops(args.threads)
     limit = max(mm.values()) * 1e9 / flops
     best = result["batches"][256]["runtime_variants_per_s"]
-    result["limit"] = {"decoder_mflops_per_image": round(flops / 1e6, 1), "matmul_gflops": mm,
-                       "limit_variants_per_s": round(limit, 1),
-                       "share_of_limit_at_256": round(best / limit, 3)}
+    result["limit"] = {
+        "decoder_mflops_per_image": round(flops / 1e6, 1),
+        "matmul_gflops": mm,
+        "limit_variants_per_s": round(limit, 1),
+        "share_of_limit_at_256": round(best / limit, 3),
+    }
     result["cold_start"] = cold_start(args.bundle, args.threads, args.cold_runs)
     if args.levers:
         result["levers"] = levers(args, Path(tmp.name), gen)

@@ -58,8 +58,23 @@ def build_demo_bundle(workdir: Path) -> Path:
     data, run, bundle = workdir / "plants", workdir / "run", workdir / "plants.avae.onnx"
     steps = [
         ["demo-data", str(data), "--per-class", "12", "--size", "32"],
-        ["train", str(data), "--out", str(run), "--size", "32", "--latent", "16", "--width", "16",
-         "--epochs", "2", "--preview-every", "0", "-q"],
+        [
+            "train",
+            str(data),
+            "--out",
+            str(run),
+            "--size",
+            "32",
+            "--latent",
+            "16",
+            "--width",
+            "16",
+            "--epochs",
+            "2",
+            "--preview-every",
+            "0",
+            "-q",
+        ],
         ["export", str(run), "-o", str(bundle)],
     ]
     for step in steps:
@@ -99,8 +114,10 @@ def reference(bundle: Path, requests: list[tuple]) -> list[str]:
     from assetvae.plugin_api import Generator
 
     with Generator.load(bundle, device="cpu") as gen:
-        return [digest(gen.variants(cls, keys, seed=s, spread=spread))
-                for s, keys, cls, spread in requests]
+        return [
+            digest(gen.variants(cls, keys, seed=s, spread=spread))
+            for s, keys, cls, spread in requests
+        ]
 
 
 def hammer(gen, requests: list[tuple], refs: list[str], order: list[int], threads: int) -> dict:
@@ -119,8 +136,11 @@ def hammer(gen, requests: list[tuple], refs: list[str], order: list[int], thread
             s, keys, cls, spread = requests[i]
             try:
                 ok = digest(gen.variants(cls, keys, seed=s, spread=spread)) == refs[i]
-                err = None if ok else (f"mismatch on request {i}: seed {s}, keys {keys}, {cls}, "
-                                       f"spread {spread}")
+                err = (
+                    None
+                    if ok
+                    else (f"mismatch on request {i}: seed {s}, keys {keys}, {cls}, spread {spread}")
+                )
             except Exception as e:  # counted, never fatal: the soak reports every kind of failure
                 ok, err = False, f"{type(e).__name__} on request {i}: {e}"
             with lock:
@@ -142,9 +162,16 @@ def hammer(gen, requests: list[tuple], refs: list[str], order: list[int], thread
     return counts
 
 
-def soak(bundle: Path, calls: int = 10_000, threads: int = 8, distinct: int = 1000,
-         keys_per_call: int = 4,
-         warmup: int = 1000, seed: int = 0, ort_threads: int | None = None) -> dict:
+def soak(
+    bundle: Path,
+    calls: int = 10_000,
+    threads: int = 8,
+    distinct: int = 1000,
+    keys_per_call: int = 4,
+    warmup: int = 1000,
+    seed: int = 0,
+    ort_threads: int | None = None,
+) -> dict:
     from assetvae.plugin_api import Generator
 
     gen = Generator.load(bundle, device="cpu", threads=ort_threads)
@@ -163,41 +190,59 @@ def soak(bundle: Path, calls: int = 10_000, threads: int = 8, distinct: int = 10
     second = hammer(gen, requests, refs, order[calls // 2 :], threads)
     rss_end = rss_mib()
     gen.close()
-    run = {k: first[k] + second[k]
-           for k in ("calls", "variants", "mismatches", "exceptions", "seconds")}
+    run = {
+        k: first[k] + second[k]
+        for k in ("calls", "variants", "mismatches", "exceptions", "seconds")
+    }
     run["first_error"] = first["first_error"] or second["first_error"]
     errors = warm["mismatches"] + warm["exceptions"] + run["mismatches"] + run["exceptions"]
     return {
-        "bundle": str(bundle), "image_size": gen.image_size, "latent_dim": gen.latent_dim,
-        "calls": run["calls"], "threads": threads, "distinct_requests": distinct,
-        "warmup_calls": warm["calls"], "variants": run["variants"], "errors": errors,
+        "bundle": str(bundle),
+        "image_size": gen.image_size,
+        "latent_dim": gen.latent_dim,
+        "calls": run["calls"],
+        "threads": threads,
+        "distinct_requests": distinct,
+        "warmup_calls": warm["calls"],
+        "variants": run["variants"],
+        "errors": errors,
         "mismatches": run["mismatches"] + warm["mismatches"],
         "exceptions": run["exceptions"] + warm["exceptions"],
         "first_error": run["first_error"] or warm["first_error"],
-        "rss_after_warmup_mib": round(rss_warm, 1), "rss_end_mib": round(rss_end, 1),
+        "rss_after_warmup_mib": round(rss_warm, 1),
+        "rss_end_mib": round(rss_end, 1),
         "rss_growth_mib": round(rss_end - rss_warm, 2),
         "rss_growth_second_half_mib": round(rss_end - rss_mid, 2),
-        "seconds": round(run["seconds"], 2), "calls_per_s": round(run["calls"] / run["seconds"], 1),
+        "seconds": round(run["seconds"], 2),
+        "calls_per_s": round(run["calls"] / run["seconds"], 1),
         "variants_per_s": round(run["variants"] / run["seconds"], 1),
         "sequential_reference_calls_per_s": round(distinct / ref_s, 1),
-        "ort_threads": ort_threads, "machine": machine(),
+        "ort_threads": ort_threads,
+        "machine": machine(),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("bundle", nargs="?", type=Path,
-                    help="bundle to soak [default: build a demo bundle]")
+    ap.add_argument(
+        "bundle", nargs="?", type=Path, help="bundle to soak [default: build a demo bundle]"
+    )
     ap.add_argument("--calls", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=8)
-    ap.add_argument("--distinct", type=int, default=1000,
-                    help="different requests the calls cycle through")
+    ap.add_argument(
+        "--distinct", type=int, default=1000, help="different requests the calls cycle through"
+    )
     ap.add_argument("--keys-per-call", type=int, default=4)
-    ap.add_argument("--warmup", type=int, default=1000,
-                    help="checked calls before the first RSS reading")
+    ap.add_argument(
+        "--warmup", type=int, default=1000, help="checked calls before the first RSS reading"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ort-threads", type=int, default=None,
-                    help="ONNX Runtime intra-op threads [default: all cores]")
+    ap.add_argument(
+        "--ort-threads",
+        type=int,
+        default=None,
+        help="ONNX Runtime intra-op threads [default: all cores]",
+    )
     ap.add_argument("--max-rss-growth-mib", type=float, default=10.0)
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args(argv)
@@ -205,21 +250,32 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="assetvae-soak-") as tmp:
         bundle = args.bundle
         if bundle is None:
-            print("no bundle given: building a 32-px demo bundle (demo-data, train, export) ...",
-                  file=sys.stderr)
+            print(
+                "no bundle given: building a 32-px demo bundle (demo-data, train, export) ...",
+                file=sys.stderr,
+            )
             bundle = build_demo_bundle(Path(tmp))
-        result = soak(bundle, args.calls, args.threads, args.distinct, args.keys_per_call,
-                      args.warmup,
-                      args.seed, args.ort_threads)
+        result = soak(
+            bundle,
+            args.calls,
+            args.threads,
+            args.distinct,
+            args.keys_per_call,
+            args.warmup,
+            args.seed,
+            args.ort_threads,
+        )
     if args.bundle is None:
         result["bundle"] = "demo (32 px, built in a temporary folder)"
     result["max_rss_growth_mib"] = args.max_rss_growth_mib
     result["ok"] = result["errors"] == 0 and result["rss_growth_mib"] <= args.max_rss_growth_mib
     write_json(args.json, result)
-    print(f"errors: {result['errors']}  RSS growth after warm-up: {result['rss_growth_mib']} MiB  "
-          f"{result['calls_per_s']} calls/s ({result['variants_per_s']} variants/s) "
-          f"with {args.threads} threads",
-          file=sys.stderr)
+    print(
+        f"errors: {result['errors']}  RSS growth after warm-up: {result['rss_growth_mib']} MiB  "
+        f"{result['calls_per_s']} calls/s ({result['variants_per_s']} variants/s) "
+        f"with {args.threads} threads",
+        file=sys.stderr,
+    )
     return 0 if result["ok"] else 1
 
 

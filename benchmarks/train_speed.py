@@ -32,8 +32,9 @@ def matmul_gflops(n: int = 1024) -> float:
     return rate * 2 * n**3 / 1e9
 
 
-def make_step(arch: str, size: int, x: torch.Tensor, *, channels_last=False, bf16=False,
-              compile_=False):
+def make_step(
+    arch: str, size: int, x: torch.Tensor, *, channels_last=False, bf16=False, compile_=False
+):
     torch.manual_seed(0)
     model = VAE(ModelConfig(image_size=size, arch=arch))
     if channels_last:
@@ -60,7 +61,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
+    ap.add_argument(
+        "--compile", action="store_true", help="also time torch.compile (slow to start)"
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -68,10 +71,20 @@ def main() -> None:
     x = np.stack([np.asarray(im) for ims in imgs.values() for im in ims])[: args.batch]
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
     threads = torch.get_num_threads()
-    results = {"machine": machine(), "torch_threads": threads, "size": args.size,
-               "batch": args.batch, "matmul_gflops": round(matmul_gflops(), 1), "rows": {}}
-    levers = {"base": {}, "channels_last": {"channels_last": True}, "bf16": {"bf16": True},
-              "channels_last+bf16": {"channels_last": True, "bf16": True}}
+    results = {
+        "machine": machine(),
+        "torch_threads": threads,
+        "size": args.size,
+        "batch": args.batch,
+        "matmul_gflops": round(matmul_gflops(), 1),
+        "rows": {},
+    }
+    levers = {
+        "base": {},
+        "channels_last": {"channels_last": True},
+        "bf16": {"bf16": True},
+        "channels_last+bf16": {"channels_last": True, "bf16": True},
+    }
     if args.compile:
         levers["compile"] = {"compile_": True}
     for arch in ("conv", "plain"):
@@ -83,14 +96,18 @@ def main() -> None:
             rate = best_rate(step, seconds=args.seconds)
             base = base or rate
             results["rows"][f"{arch}/{name}"] = {
-                "images_per_s": round(rate, 1), "vs_base": round(rate / base, 2),
-                "measured_s": round(time.perf_counter() - t0, 1)}
+                "images_per_s": round(rate, 1),
+                "vs_base": round(rate / base, 2),
+                "measured_s": round(time.perf_counter() - t0, 1),
+            }
             print(f"{arch:6s} {name:20s} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
         for n in sorted({1, threads}):
             torch.set_num_threads(n)
             rate = best_rate(make_step(arch, args.size, x), seconds=args.seconds)
-            results["rows"][f"{arch}/threads={n}"] = {"images_per_s": round(rate, 1),
-                                                      "vs_base": round(rate / base, 2)}
+            results["rows"][f"{arch}/threads={n}"] = {
+                "images_per_s": round(rate, 1),
+                "vs_base": round(rate / base, 2),
+            }
             print(f"{arch:6s} threads={n:<12d} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
         torch.set_num_threads(threads)
     conv = results["rows"]["conv/base"]["images_per_s"]

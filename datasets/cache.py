@@ -102,8 +102,9 @@ def _decode(job: tuple[str, _folder.LoadOptions]) -> np.ndarray | str:
         return str(e)
 
 
-def _decoded(paths: list[Path], options: _folder.LoadOptions, workers: int | None
-             ) -> Iterator[np.ndarray | str]:
+def _decoded(
+    paths: list[Path], options: _folder.LoadOptions, workers: int | None
+) -> Iterator[np.ndarray | str]:
     """Decoded sprites (or reasons) in order, from worker processes for large folders."""
     jobs = [(str(p), options) for p in paths]
     if workers is None:
@@ -127,15 +128,24 @@ def _read_index(where: Path, shape: tuple[int, ...]) -> tuple[dict, np.ndarray |
         if index.get("format") != FORMAT or tuple(index["shape"]) != shape:
             return {}, None
         rows = index["rows"]
-        images = np.memmap(where / index["map"], np.uint8, "r", shape=(rows, *shape)) if rows else \
-            np.zeros((0, *shape), np.uint8)
+        images = (
+            np.memmap(where / index["map"], np.uint8, "r", shape=(rows, *shape))
+            if rows
+            else np.zeros((0, *shape), np.uint8)
+        )
         return index, images
     except (OSError, ValueError, KeyError, TypeError):
         return {}, None
 
 
-def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
-               cache: Path, progress: bool | None = None, workers: int | None = None) -> Mapped:
+def map_folder(
+    root: Path,
+    paths: Sequence[Path],
+    options: _folder.LoadOptions,
+    cache: Path,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> Mapped:
     """Decode the files (or reuse what the cache holds of them) into a memory-mapped array.
 
     progress: a progress bar on stderr (None: when stderr is a terminal and there is work).
@@ -148,8 +158,16 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
     index, old = _read_index(where, shape)
     known = index.get("files", {})
     names = [os.path.abspath(p) for p in paths]  # the same entries from any working directory
-    stats = [_stat(p) for p in tqdm(paths, desc="checking files", unit=" files", leave=False,
-                                    disable=_quiet(progress, len(paths)))]
+    stats = [
+        _stat(p)
+        for p in tqdm(
+            paths,
+            desc="checking files",
+            unit=" files",
+            leave=False,
+            disable=_quiet(progress, len(paths)),
+        )
+    ]
 
     def still(i: int) -> dict | None:  # the cache's record of file i when the file is unchanged
         rec = known.get(names[i])
@@ -169,8 +187,13 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
     files: dict[str, dict] = {}
     ok, skipped = [], []
     fresh = _decoded([paths[i] for i in todo], options, workers)
-    bar = tqdm(total=len(todo), desc=f"caching {root.name}", unit=" images", leave=False,
-               disable=_quiet(progress, len(todo)))
+    bar = tqdm(
+        total=len(todo),
+        desc=f"caching {root.name}",
+        unit=" images",
+        leave=False,
+        disable=_quiet(progress, len(todo)),
+    )
     with open(where / map_name, "w+b") as out:
         for i in range(len(paths)):
             rec, stat = records[i], stats[i]
@@ -195,13 +218,26 @@ def map_folder(root: Path, paths: Sequence[Path], options: _folder.LoadOptions,
         os.fsync(out.fileno())
         # Mapped through this descriptor: valid even if a concurrent build of the same folder
         # has since removed the file as stale (the next load then rebuilds).
-        images = (np.memmap(out, np.uint8, "r", shape=(len(ok), *shape)) if ok
-                  else np.zeros((0, *shape), np.uint8))
+        images = (
+            np.memmap(out, np.uint8, "r", shape=(len(ok), *shape))
+            if ok
+            else np.zeros((0, *shape), np.uint8)
+        )
     bar.close()
     # The index names the new map only once the map is whole; files keep the folder's order.
-    atomic_write_text(where / "index.json", json.dumps({
-        "format": FORMAT, "shape": list(shape), "rows": len(ok), "map": map_name,
-        "files": files}) + "\n")
+    atomic_write_text(
+        where / "index.json",
+        json.dumps(
+            {
+                "format": FORMAT,
+                "shape": list(shape),
+                "rows": len(ok),
+                "map": map_name,
+                "files": files,
+            }
+        )
+        + "\n",
+    )
     for stale in where.glob("images-*.u8"):  # open maps of other readers stay valid (POSIX)
         if stale.name != map_name:
             stale.unlink(missing_ok=True)

@@ -33,8 +33,14 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from . import demo_pixel
 
-__all__ = ["DEMO_CLASSES", "STYLES", "demo_images", "draw_plant", "style_classes",
-           "write_demo_folder"]
+__all__ = [
+    "DEMO_CLASSES",
+    "STYLES",
+    "demo_images",
+    "draw_plant",
+    "style_classes",
+    "write_demo_folder",
+]
 
 DEMO_CLASSES: tuple[str, ...] = (
     "pine",
@@ -101,8 +107,9 @@ class _Pen:
     tall (its top near y = -1). ``lean`` shears the drawing around the base so the plant tilts.
     """
 
-    def __init__(self, px_per_unit: float, extent: tuple[float, float, float, float],
-                 lean: float) -> None:
+    def __init__(
+        self, px_per_unit: float, extent: tuple[float, float, float, float], lean: float
+    ) -> None:
         x0, y0, x1, y1 = extent
         self.k = px_per_unit
         self.x0, self.y0 = x0, y0
@@ -120,8 +127,9 @@ class _Pen:
         if len(pts) >= 3:
             self.d.polygon([self.pt(x, y) for x, y in pts], fill=fill)
 
-    def oval(self, cx: float, cy: float, rx: float, ry: float, fill: Color,
-             angle: float = 0.0) -> None:
+    def oval(
+        self, cx: float, cy: float, rx: float, ry: float, fill: Color, angle: float = 0.0
+    ) -> None:
         """An ellipse; ``angle`` (radians) rotates it about its centre."""
         if angle == 0.0:
             px, py = self.pt(cx, cy)
@@ -155,8 +163,16 @@ class _Pen:
             right.append((x - nx * w, y - ny * w))
         self.poly(left + right[::-1], fill)
 
-    def leaf(self, x: float, y: float, angle: float, length: float, width: float,
-             fill: Color, bend: float = 0.0) -> None:
+    def leaf(
+        self,
+        x: float,
+        y: float,
+        angle: float,
+        length: float,
+        width: float,
+        fill: Color,
+        bend: float = 0.0,
+    ) -> None:
         """A pointed leaf from (x, y) in direction ``angle``; ``bend`` curves it sideways."""
         ca, sa = math.cos(angle), math.sin(angle)
         m = 7
@@ -183,8 +199,13 @@ def _bezier(p0: Point, p1: Point, p2: Point, n: int) -> list[Point]:
     return out
 
 
-def _blobs(pen: _Pen, blobs: Sequence[tuple[float, float, float]], pal: _Palette,
-           rng: random.Random, speckles: int = 0) -> None:
+def _blobs(
+    pen: _Pen,
+    blobs: Sequence[tuple[float, float, float]],
+    pal: _Palette,
+    rng: random.Random,
+    speckles: int = 0,
+) -> None:
     """A lumpy mass of overlapping round blobs, lit from the upper left."""
     dark, base, light = pal.dark(0.62), pal.base(), pal.light(1.22)
     for x, y, r in blobs:
@@ -199,8 +220,14 @@ def _blobs(pen: _Pen, blobs: Sequence[tuple[float, float, float]], pal: _Palette
             x, y, r = rng.choice(blobs)
             a, d = rng.uniform(0, 2 * math.pi), r * 0.75 * math.sqrt(rng.random())
             rr = r * rng.uniform(0.09, 0.16)
-            pen.oval(x + d * math.cos(a), y + d * math.sin(a), rr, rr * 0.8, rng.choice(shades),
-                     angle=rng.uniform(0, math.pi))
+            pen.oval(
+                x + d * math.cos(a),
+                y + d * math.sin(a),
+                rr,
+                rr * 0.8,
+                rng.choice(shades),
+                angle=rng.uniform(0, math.pi),
+            )
 
 
 # --------------------------------------------------------------------------- the classes
@@ -211,10 +238,8 @@ def _pine(pen: _Pen, rng: random.Random) -> None:
     tw = rng.uniform(0.035, 0.065)
     bark = _Palette(rng.uniform(0.05, 0.09), rng.uniform(0.45, 0.7), rng.uniform(0.28, 0.42))
     top_t = -trunk_h - 0.12
-    pen.poly([(-tw * 1.25, 0), (tw * 1.25, 0), (tw * 0.8, top_t), (-tw * 0.8, top_t)],
-             bark.base())
-    pen.poly([(tw * 0.25, 0), (tw * 1.25, 0), (tw * 0.8, top_t), (tw * 0.15, top_t)],
-             bark.dark())
+    pen.poly([(-tw * 1.25, 0), (tw * 1.25, 0), (tw * 0.8, top_t), (-tw * 0.8, top_t)], bark.base())
+    pen.poly([(tw * 0.25, 0), (tw * 1.25, 0), (tw * 0.8, top_t), (tw * 0.15, top_t)], bark.dark())
 
     pal = _Palette(rng.uniform(0.30, 0.43), rng.uniform(0.45, 0.8), rng.uniform(0.30, 0.52))
     n = rng.randint(3, 5)
@@ -237,30 +262,61 @@ def _pine(pen: _Pen, rng: random.Random) -> None:
         tier = [(ax, apex_y)] + bottom
         pen.poly(tier, pal.base())
         # darker right flank, highlight on the left edge
-        pen.poly([(ax, apex_y)] + [p for p in bottom if p[0] >= w * 0.12] + [(w * 0.12, b)],
-                 pal.dark(0.66))
+        pen.poly(
+            [(ax, apex_y)] + [p for p in bottom if p[0] >= w * 0.12] + [(w * 0.12, b)],
+            pal.dark(0.66),
+        )
         pen.poly([(ax, apex_y), (-w, b), (-w * 0.72, b - 0.01)], pal.light(1.3))
         if snow:
             sy = apex_y + (b - apex_y) * 0.35
             sw = w * 0.35
-            pen.poly([(ax, apex_y), (sw, sy), (sw * 0.3, sy - 0.02), (0, sy + 0.01),
-                      (-sw * 0.4, sy - 0.015), (-sw, sy)], (236, 242, 250, 255))
+            pen.poly(
+                [
+                    (ax, apex_y),
+                    (sw, sy),
+                    (sw * 0.3, sy - 0.02),
+                    (0, sy + 0.01),
+                    (-sw * 0.4, sy - 0.015),
+                    (-sw, sy),
+                ],
+                (236, 242, 250, 255),
+            )
 
 
 def _broadleaf(pen: _Pen, rng: random.Random) -> None:
     trunk_h = rng.uniform(0.3, 0.48)
     tw = rng.uniform(0.035, 0.075)
     bark = _Palette(rng.uniform(0.05, 0.1), rng.uniform(0.35, 0.65), rng.uniform(0.25, 0.45))
-    pen.poly([(-tw * 1.7, 0), (tw * 1.7, 0), (tw, -0.08), (tw * 0.8, -trunk_h - 0.1),
-              (-tw * 0.8, -trunk_h - 0.1), (-tw, -0.08)], bark.base())
-    pen.poly([(tw * 0.2, 0), (tw * 1.7, 0), (tw, -0.08), (tw * 0.8, -trunk_h - 0.1),
-              (tw * 0.1, -trunk_h - 0.1)], bark.dark())
+    pen.poly(
+        [
+            (-tw * 1.7, 0),
+            (tw * 1.7, 0),
+            (tw, -0.08),
+            (tw * 0.8, -trunk_h - 0.1),
+            (-tw * 0.8, -trunk_h - 0.1),
+            (-tw, -0.08),
+        ],
+        bark.base(),
+    )
+    pen.poly(
+        [
+            (tw * 0.2, 0),
+            (tw * 1.7, 0),
+            (tw, -0.08),
+            (tw * 0.8, -trunk_h - 0.1),
+            (tw * 0.1, -trunk_h - 0.1),
+        ],
+        bark.dark(),
+    )
     for _ in range(rng.randint(1, 3)):
         sx = rng.choice((-1, 1))
         y0 = -trunk_h * rng.uniform(0.65, 0.95)
         end = (sx * rng.uniform(0.12, 0.25), -trunk_h - rng.uniform(0.05, 0.15))
-        pen.ribbon(_bezier((0, y0), (sx * 0.05, y0 - 0.08), end, 6),
-                   [tw * 0.6 * (1 - j / 8) for j in range(7)], bark.base())
+        pen.ribbon(
+            _bezier((0, y0), (sx * 0.05, y0 - 0.08), end, 6),
+            [tw * 0.6 * (1 - j / 8) for j in range(7)],
+            bark.base(),
+        )
 
     crown_bottom = -trunk_h + rng.uniform(0.0, 0.1)
     ry = (1.0 + crown_bottom) / 2
@@ -303,10 +359,13 @@ def _palm(pen: _Pen, rng: random.Random) -> None:
     widths = [w0 + (w1 - w0) * j / 14 for j in range(15)]
     pen.ribbon(trunk, widths, bark.dark(0.7))
     for j in range(14):
-        seg = trunk[j:j + 2]
+        seg = trunk[j : j + 2]
         ws = [widths[j] * 0.8, widths[j + 1] * 0.8]
-        pen.ribbon([(x - 0.2 * w, y) for (x, y), w in zip(seg, ws)], ws,
-                   bark.base() if j % 2 == 0 else bark.light(1.12))
+        pen.ribbon(
+            [(x - 0.2 * w, y) for (x, y), w in zip(seg, ws)],
+            ws,
+            bark.base() if j % 2 == 0 else bark.light(1.12),
+        )
 
     pal = _Palette(rng.uniform(0.22, 0.36), rng.uniform(0.55, 0.85), rng.uniform(0.4, 0.65))
     n = rng.randint(6, 9)
@@ -316,16 +375,19 @@ def _palm(pen: _Pen, rng: random.Random) -> None:
     for a in angles:
         L = frond_len * rng.uniform(0.8, 1.1)
         horiz = abs(math.cos(a))
-        end = (top[0] + math.cos(a) * L, top[1] + math.sin(a) * L * 0.75
-               + L * horiz * rng.uniform(0.25, 0.45))
+        end = (
+            top[0] + math.cos(a) * L,
+            top[1] + math.sin(a) * L * 0.75 + L * horiz * rng.uniform(0.25, 0.45),
+        )
         mid = (top[0] + math.cos(a) * L * 0.6, top[1] + math.sin(a) * L * 0.6 - L * 0.12)
         fronds.append((horiz, _bezier(top, mid, end, 16)))
     fronds.sort(key=lambda f: -f[0])  # drooping side fronds first, upright ones on top
     fw = rng.uniform(0.045, 0.07)
     for horiz, pts in fronds:
         shade = pal.shifted(fv=rng.uniform(0.85, 1.1) * (0.85 if horiz > 0.8 else 1.0))
-        ws = [fw * math.sin(math.pi * (j / 16)) ** 0.6 * (1.0 if j % 2 else 0.55)
-              for j in range(17)]
+        ws = [
+            fw * math.sin(math.pi * (j / 16)) ** 0.6 * (1.0 if j % 2 else 0.55) for j in range(17)
+        ]
         pen.ribbon(pts, ws, shade.dark(0.72))
         pen.ribbon([(x, y - 0.006) for x, y in pts], [w * 0.78 for w in ws], shade.base())
         pen.ribbon(pts, [fw * 0.09] * 17, shade.light(1.3))
@@ -357,16 +419,31 @@ def _cactus(pen: _Pen, rng: random.Random) -> None:
 
     def body(dx: float, fw: float, fill: Color) -> None:
         top = -1.0 + cw
-        pen.poly([(-cw * fw + dx, 0), (cw * fw + dx, 0), (cw * fw + dx, top),
-                  (-cw * fw + dx, top)], fill)
+        pen.poly(
+            [(-cw * fw + dx, 0), (cw * fw + dx, 0), (cw * fw + dx, top), (-cw * fw + dx, top)], fill
+        )
         pen.oval(dx, top, cw * fw, cw, fill)
         for sx, ay, aw, out, up in arms:
             ex = sx * out
-            pen.poly([(dx, ay - aw * fw), (ex + dx, ay - aw * fw), (ex + dx, ay + aw * fw),
-                      (dx, ay + aw * fw)], fill)
+            pen.poly(
+                [
+                    (dx, ay - aw * fw),
+                    (ex + dx, ay - aw * fw),
+                    (ex + dx, ay + aw * fw),
+                    (dx, ay + aw * fw),
+                ],
+                fill,
+            )
             pen.oval(ex + dx, ay, aw * fw, aw * fw, fill)
-            pen.poly([(ex - aw * fw + dx, ay), (ex + aw * fw + dx, ay),
-                      (ex + aw * fw + dx, ay - up), (ex - aw * fw + dx, ay - up)], fill)
+            pen.poly(
+                [
+                    (ex - aw * fw + dx, ay),
+                    (ex + aw * fw + dx, ay),
+                    (ex + aw * fw + dx, ay - up),
+                    (ex - aw * fw + dx, ay - up),
+                ],
+                fill,
+            )
             pen.oval(ex + dx, ay - up, aw * fw, aw * 0.9, fill)
 
     body(0.0, 1.0, pal.dark(0.62))
@@ -420,19 +497,29 @@ def _flower(pen: _Pen, rng: random.Random) -> None:
         if hue < 0:
             petal = _Palette(rng.uniform(0.1, 0.16), 0.06, 0.97)
         else:
-            petal = _Palette(hue + rng.uniform(-0.025, 0.025), rng.uniform(0.55, 0.9),
-                             rng.uniform(0.75, 0.98))
+            petal = _Palette(
+                hue + rng.uniform(-0.025, 0.025), rng.uniform(0.55, 0.9), rng.uniform(0.75, 0.98)
+            )
         k = rng.randint(5, 9)
         rot = rng.uniform(0, 2 * math.pi)
         pw = pr * rng.uniform(0.3, 0.5)
-        for layer, col, f in ((0, petal.dark(0.7), 1.08), (1, petal.base(), 0.92),
-                              (2, petal.light(1.15), 0.45)):
+        for layer, col, f in (
+            (0, petal.dark(0.7), 1.08),
+            (1, petal.base(), 0.92),
+            (2, petal.light(1.15), 0.45),
+        ):
             for j in range(k):
                 a = rot + 2 * math.pi * j / k
                 d = pr * (0.55 if layer < 2 else 0.4)
                 dx = -0.008 if layer else 0.0
-                pen.oval(hx + math.cos(a) * d + dx, hy + math.sin(a) * d + dx,
-                         pr * 0.55 * f, pw * f, col, angle=a + 1e-6)
+                pen.oval(
+                    hx + math.cos(a) * d + dx,
+                    hy + math.sin(a) * d + dx,
+                    pr * 0.55 * f,
+                    pw * f,
+                    col,
+                    angle=a + 1e-6,
+                )
         cr = pr * rng.uniform(0.28, 0.4)
         centre = _Palette(rng.choice((0.1, 0.13, 0.06)), 0.85, rng.uniform(0.5, 0.95))
         pen.oval(hx, hy, cr, cr, centre.dark(0.6))
@@ -441,8 +528,14 @@ def _flower(pen: _Pen, rng: random.Random) -> None:
     if rng.random() < 0.5:
         for _ in range(rng.randint(3, 5)):
             a = -math.pi / 2 + rng.uniform(-0.9, 0.9)
-            pen.leaf(rng.uniform(-0.05, 0.05), 0.0, a, rng.uniform(0.08, 0.16), 0.015,
-                     stem_pal.shifted(fv=rng.uniform(0.8, 1.15)).base())
+            pen.leaf(
+                rng.uniform(-0.05, 0.05),
+                0.0,
+                a,
+                rng.uniform(0.08, 0.16),
+                0.015,
+                stem_pal.shifted(fv=rng.uniform(0.8, 1.15)).base(),
+            )
 
 
 def _bush(pen: _Pen, rng: random.Random) -> None:
@@ -479,8 +572,9 @@ def _bush(pen: _Pen, rng: random.Random) -> None:
             pen.oval(bx - 0.014, by - 0.014, br * 0.3, br * 0.3, (255, 255, 245, 255))
 
 
-def _mushroom_one(pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str,
-                  cap: _Palette) -> None:
+def _mushroom_one(
+    pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str, cap: _Palette
+) -> None:
     cw = rng.uniform(0.3, 0.46) * sc
     ch = rng.uniform(0.26, 0.4) * sc
     sw = rng.uniform(0.08, 0.13) * sc
@@ -488,11 +582,25 @@ def _mushroom_one(pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str
     base_y = top + ch
     stem = _Palette(rng.uniform(0.09, 0.12), rng.uniform(0.08, 0.22), rng.uniform(0.82, 0.95))
     bulge = 1.35 if kind == "red" else rng.uniform(1.1, 1.6)
-    pen.poly([(ox - sw * bulge, 0), (ox + sw * bulge, 0), (ox + sw, base_y + 0.02 * sc),
-              (ox - sw, base_y + 0.02 * sc)], stem.base())
+    pen.poly(
+        [
+            (ox - sw * bulge, 0),
+            (ox + sw * bulge, 0),
+            (ox + sw, base_y + 0.02 * sc),
+            (ox - sw, base_y + 0.02 * sc),
+        ],
+        stem.base(),
+    )
     pen.oval(ox, -sw * 0.5, sw * bulge, sw * 0.5, stem.base())
-    pen.poly([(ox + sw * 0.3, 0), (ox + sw * bulge, 0), (ox + sw, base_y + 0.02 * sc),
-              (ox + sw * 0.25, base_y + 0.02 * sc)], stem.dark(0.8))
+    pen.poly(
+        [
+            (ox + sw * 0.3, 0),
+            (ox + sw * bulge, 0),
+            (ox + sw, base_y + 0.02 * sc),
+            (ox + sw * 0.25, base_y + 0.02 * sc),
+        ],
+        stem.dark(0.8),
+    )
     if kind == "red" and sc > 0.8:
         ry = base_y + (0 - base_y) * 0.3
         pen.oval(ox, ry, sw * 1.35, 0.025 * sc, stem.dark(0.85))
@@ -501,6 +609,7 @@ def _mushroom_one(pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str
     gill = _Palette(0.09, 0.3, 0.62)
     pen.oval(ox, base_y + ch * 0.02, cw * 0.97, ch * 0.17, gill.dark(0.8))
     pen.oval(ox, base_y + ch * 0.04, cw * 0.75, ch * 0.1, gill.base())
+
     # cap: dark dome, lit dome shifted left, highlight
     def bbox(x0: float, x1: float) -> list[Point]:
         return [pen.pt(ox + x0, top), pen.pt(ox + x1, top + 2 * ch)]
@@ -520,8 +629,9 @@ def _mushroom_one(pen: _Pen, rng: random.Random, ox: float, sc: float, kind: str
                     break
             else:
                 continue
-            pen.oval(ox + u * cw, base_y - v * ch, r * (1 - 0.4 * abs(u)), r * 0.8,
-                     (248, 246, 238, 255))
+            pen.oval(
+                ox + u * cw, base_y - v * ch, r * (1 - 0.4 * abs(u)), r * 0.8, (248, 246, 238, 255)
+            )
 
 
 def _mushroom(pen: _Pen, rng: random.Random) -> None:
@@ -651,8 +761,9 @@ def draw_plant(cls: str, rng: random.Random, size: int = 64) -> Image.Image:
         pad = int(rx + 3 * blur + 2)
         sh = Image.new("L", (2 * pad, int(2 * (ry + 3 * blur)) + 2), 0)
         sy = sh.size[1] / 2
-        ImageDraw.Draw(sh).ellipse([pad - rx, sy - ry, pad + rx, sy + ry],
-                                   fill=rng.randint(60, 110))
+        ImageDraw.Draw(sh).ellipse(
+            [pad - rx, sy - ry, pad + rx, sy + ry], fill=rng.randint(60, 110)
+        )
         sh = sh.filter(ImageFilter.GaussianBlur(blur))
         top_y = int(base_y - 0.4 * ry - sy)
         # cut the faint blurred tail where it would reach the last row of the frame
@@ -671,8 +782,7 @@ def draw_plant(cls: str, rng: random.Random, size: int = 64) -> Image.Image:
     fy0 = max(0, math.floor(oy + (full[1] - by0) * s))
     fx1 = min(size, math.ceil(ox + (full[2] - bx0) * s))
     fy1 = min(size, math.ceil(oy + (full[3] - by0) * s))
-    src = (bx0 + (fx0 - ox) / s, by0 + (fy0 - oy) / s,
-           bx0 + (fx1 - ox) / s, by0 + (fy1 - oy) / s)
+    src = (bx0 + (fx0 - ox) / s, by0 + (fy0 - oy) / s, bx0 + (fx1 - ox) / s, by0 + (fy1 - oy) / s)
     # crop a little around the source box (crop pads with transparency outside the canvas)
     cx0, cy0 = math.floor(src[0]) - 2, math.floor(src[1]) - 2
     region = plant.crop((cx0, cy0, math.ceil(src[2]) + 2, math.ceil(src[3]) + 2))
@@ -715,20 +825,28 @@ def _draw(style: str, seed: int, cls: str, i: int, size: int) -> Image.Image:
     return demo_pixel.draw_item(cls, demo_pixel.item_rng(seed, cls, i), size)
 
 
-def demo_images(per_class: int = 32, seed: int = 0, size: int | None = None,
-                style: str = "plants") -> dict[str, list[Image.Image]]:
+def demo_images(
+    per_class: int = 32, seed: int = 0, size: int | None = None, style: str = "plants"
+) -> dict[str, list[Image.Image]]:
     """``per_class`` sprites for every class of ``style``, keyed by class name.
 
     ``size`` None is the style's default (plants 64 px, pixel 16 px). Image ``i`` of a class
     depends only on (style, seed, class, i, size).
     """
     size = _check_args(per_class, size, style)
-    return {cls: [_draw(style, seed, cls, i, size) for i in range(per_class)]
-            for cls in style_classes(style)}
+    return {
+        cls: [_draw(style, seed, cls, i, size) for i in range(per_class)]
+        for cls in style_classes(style)
+    }
 
 
-def write_demo_folder(out: str | os.PathLike, per_class: int = 32, seed: int = 0,
-                      size: int | None = None, style: str = "plants") -> dict[str, int]:
+def write_demo_folder(
+    out: str | os.PathLike,
+    per_class: int = 32,
+    seed: int = 0,
+    size: int | None = None,
+    style: str = "plants",
+) -> dict[str, int]:
     """Write a demo set as ``OUT/<class>/<class>_<i:03d>.png`` and return counts per class.
 
     ``style`` is ``plants`` or ``pixel``; ``size`` None is the style's default. The folder is
@@ -741,7 +859,8 @@ def write_demo_folder(out: str | os.PathLike, per_class: int = 32, seed: int = 0
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(
             f"demo output folder {str(target)!r} already exists and is not empty; "
-            "choose a new folder or remove it first")
+            "choose a new folder or remove it first"
+        )
     parent = target.parent if str(target.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=parent))
@@ -764,8 +883,9 @@ def write_demo_folder(out: str | os.PathLike, per_class: int = 32, seed: int = 0
     return counts
 
 
-def _contact_sheet(images: dict[str, list[Image.Image]], cols: int = 12,
-                   scale: int = 2) -> Image.Image:  # pragma: no cover - a viewing aid
+def _contact_sheet(
+    images: dict[str, list[Image.Image]], cols: int = 12, scale: int = 2
+) -> Image.Image:  # pragma: no cover - a viewing aid
     """Rows of sprites per class, upscaled, on a mid-grey background."""
     first = next(iter(images.values()))[0]
     cell = first.size[0] * scale + 4

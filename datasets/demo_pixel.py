@@ -36,7 +36,14 @@ from PIL import Image
 __all__ = ["NATIVE_SIZE", "PIXEL_CLASSES", "draw_item", "pixel_images"]
 
 PIXEL_CLASSES: tuple[str, ...] = (
-    "sword", "axe", "potion", "gem", "shield", "key", "mushroom", "book",
+    "sword",
+    "axe",
+    "potion",
+    "gem",
+    "shield",
+    "key",
+    "mushroom",
+    "book",
 )
 NATIVE_SIZE = 16
 MAX_SIZE = 512
@@ -68,8 +75,7 @@ class Ramp:
         self.base = _hsv(h, s, v)
         self.light = _hsv(_towards(h, 0.15, shift), s * 0.8, v * 1.22 + 0.08)
         self.shine = _hsv(_towards(h, 0.15, shift), s * 0.3, 1.0)
-        self.outline = _hsv(_towards(h, 0.7, 2 * shift), min(s * 0.8 + 0.3, 0.85),
-                            0.13 + 0.1 * v)
+        self.outline = _hsv(_towards(h, 0.7, 2 * shift), min(s * 0.8 + 0.3, 0.85), 0.13 + 0.1 * v)
 
 
 # Materials (h, s, v) pixel artists reach for. Metals are low in saturation; gems are not.
@@ -103,8 +109,9 @@ VIVID: dict[str, tuple[float, float, float]] = {
 
 def _ramp(table: dict, name: str, rng: random.Random, jitter: float = 0.015) -> Ramp:
     h, s, v = table[name]
-    return Ramp(h + rng.uniform(-jitter, jitter), s * rng.uniform(0.92, 1.08),
-                v * rng.uniform(0.94, 1.04))
+    return Ramp(
+        h + rng.uniform(-jitter, jitter), s * rng.uniform(0.92, 1.08), v * rng.uniform(0.94, 1.04)
+    )
 
 
 # --------------------------------------------------------------------------- the grid
@@ -156,8 +163,9 @@ class Sprite:
 
     # shading -------------------------------------------------------------
 
-    def shade_edges(self, mask: np.ndarray, ramp: Ramp, light: bool = True,
-                    dark: bool = True) -> None:
+    def shade_edges(
+        self, mask: np.ndarray, ramp: Ramp, light: bool = True, dark: bool = True
+    ) -> None:
         """Fill mask with ramp.base; pixels whose top or left neighbour is outside the mask
         get ramp.light, those whose bottom or right neighbour is outside get ramp.dark."""
         self.fill(mask, ramp.base)
@@ -169,8 +177,9 @@ class Sprite:
         if dark:
             self.fill(shadow & ~lit, ramp.dark)
 
-    def shade_round(self, mask: np.ndarray, ramp: Ramp, cx: float, cy: float, r: float,
-                    shine: bool = True) -> None:
+    def shade_round(
+        self, mask: np.ndarray, ramp: Ramp, cx: float, cy: float, r: float, shine: bool = True
+    ) -> None:
         """Spherical shading: light towards the top left of (cx, cy), dark at bottom right."""
         lx, ly = cx - 0.45 * r, cy - 0.45 * r
         d = np.hypot(self.x + 0.5 - lx, self.y + 0.5 - ly) / max(r, 1e-6)
@@ -218,12 +227,24 @@ def _grow(mask: np.ndarray) -> np.ndarray:
 
 
 def _sword(s: Sprite, rng: random.Random) -> Ramp:
-    blade = _ramp(METALS, rng.choices(("steel", "iron", "gold", "crystal", "obsidian", "ruby",
-                                       "jade"), weights=(6, 2, 2, 2, 1, 1, 1))[0], rng)
+    blade = _ramp(
+        METALS,
+        rng.choices(
+            ("steel", "iron", "gold", "crystal", "obsidian", "ruby", "jade"),
+            weights=(6, 2, 2, 2, 1, 1, 1),
+        )[0],
+        rng,
+    )
     guard = _ramp(METALS, rng.choice(("gold", "gold", "steel", "bronze", "iron")), rng)
-    grip = _ramp(WOODS | {"leather": (0.05, 0.55, 0.45), "cloth": VIVID[rng.choice(
-        ("red", "blue", "purple", "green"))]}, rng.choice(("oak", "walnut", "leather", "cloth")),
-        rng)
+    grip = _ramp(
+        WOODS
+        | {
+            "leather": (0.05, 0.55, 0.45),
+            "cloth": VIVID[rng.choice(("red", "blue", "purple", "green"))],
+        },
+        rng.choice(("oak", "walnut", "leather", "cloth")),
+        rng,
+    )
     broad = rng.random() < 0.5
     glen = rng.randint(2, 3)  # grip pixels
     big_pommel = rng.random() < 0.3
@@ -267,8 +288,9 @@ def _sword(s: Sprite, rng: random.Random) -> Ramp:
 
 
 def _axe(s: Sprite, rng: random.Random) -> Ramp:
-    head = _ramp(METALS, rng.choice(("steel", "steel", "iron", "gold", "bronze", "obsidian",
-                                     "crystal")), rng)
+    head = _ramp(
+        METALS, rng.choice(("steel", "steel", "iron", "gold", "bronze", "obsidian", "crystal")), rng
+    )
     wood = _ramp(WOODS, rng.choice(list(WOODS)), rng)
     double = rng.random() < 0.35
     side = rng.choice((-1, 1))
@@ -283,7 +305,7 @@ def _axe(s: Sprite, rng: random.Random) -> Ramp:
     half = rng.uniform(3.0, 4.4)  # half the cutting edge's height
     reach = rng.randint(5, 6) - (1 if double else 0)
     neck = rng.choice((1, 1, 2))  # rows above and below the middle where it meets the handle
-    for sd in ((-1, 1) if double else (side,)):
+    for sd in (-1, 1) if double else (side,):
         for c in range(1, reach + 1):
             t = (c / reach) ** 1.6
             up = neck + ((half - 1.5) * 0.35 if bearded else half - neck) * t
@@ -302,8 +324,11 @@ def _axe(s: Sprite, rng: random.Random) -> Ramp:
 
 
 def _potion(s: Sprite, rng: random.Random) -> Ramp:
-    liquid = _ramp(VIVID, rng.choice(("red", "blue", "green", "purple", "yellow", "orange",
-                                      "pink", "teal")), rng)
+    liquid = _ramp(
+        VIVID,
+        rng.choice(("red", "blue", "green", "purple", "yellow", "orange", "pink", "teal")),
+        rng,
+    )
     glass = Ramp(0.55, 0.12, 0.86)
     shape = rng.choice(("round", "round", "tall", "flask", "vial"))
     cx = 8.0 + rng.choice((0.0, 0.0, -0.5, 0.5))
@@ -316,14 +341,16 @@ def _potion(s: Sprite, rng: random.Random) -> Ramp:
         hw, ht = rng.randint(3, 4), rng.randint(7, 9)
         body = s.rect(int(cx) - hw, 15 - ht, int(cx) + hw - 1, 14)
         corners = s.rect(int(cx) - hw, 15 - ht, int(cx) + hw - 1, 15 - ht) & (
-            (s.x == int(cx) - hw) | (s.x == int(cx) + hw - 1))
+            (s.x == int(cx) - hw) | (s.x == int(cx) + hw - 1)
+        )
         body &= ~corners
         neck_w, body_top = rng.choice((2, 4)), 15 - ht
         cy, r = 15 - ht / 2, ht / 2
     elif shape == "flask":  # conical, wide at the bottom
         base, ht = rng.uniform(5.5, 7.0), rng.randint(8, 10)
-        body = s.poly([(cx - 1.5, 15.0 - ht), (cx + 1.5, 15.0 - ht), (cx + base, 15.0),
-                       (cx - base, 15.0)])
+        body = s.poly(
+            [(cx - 1.5, 15.0 - ht), (cx + 1.5, 15.0 - ht), (cx + base, 15.0), (cx - base, 15.0)]
+        )
         neck_w, body_top = 2, 15 - ht
         cy, r = 15 - ht / 3, base * 0.8
     else:  # vial: narrow and tall
@@ -342,10 +369,12 @@ def _potion(s: Sprite, rng: random.Random) -> Ramp:
     neck_top = int(body_top) - min(rng.randint(1, 2), int(body_top) - 3)
     neck = s.rect(nx0, neck_top, nx0 + neck_w - 1, int(body_top))
     s.fill(neck & ~body, glass.base)
-    stopper = _ramp(WOODS | {"wax": VIVID["red"], "metal": METALS["gold"]},
-                    rng.choice(("oak", "oak", "pale", "wax", "metal")), rng)
-    ck = s.rect(nx0 - (neck_w == 2), neck_top - 2, nx0 + neck_w - 1 + (neck_w == 2),
-                neck_top - 1)
+    stopper = _ramp(
+        WOODS | {"wax": VIVID["red"], "metal": METALS["gold"]},
+        rng.choice(("oak", "oak", "pale", "wax", "metal")),
+        rng,
+    )
+    ck = s.rect(nx0 - (neck_w == 2), neck_top - 2, nx0 + neck_w - 1 + (neck_w == 2), neck_top - 1)
     s.shade_edges(ck, stopper, dark=False)
     # a highlight on the glass, top left of the body
     hx, hy = int(cx - r * 0.55), int(cy - r * 0.5)
@@ -362,34 +391,64 @@ def _edge(mask: np.ndarray) -> np.ndarray:
 
 
 def _gem(s: Sprite, rng: random.Random) -> Ramp:
-    stone = _ramp(VIVID | {"diamond": (0.53, 0.2, 0.98)}, rng.choice(
-        ("red", "blue", "green", "purple", "yellow", "teal", "pink", "diamond", "orange")), rng,
-        jitter=0.02)
+    stone = _ramp(
+        VIVID | {"diamond": (0.53, 0.2, 0.98)},
+        rng.choice(
+            ("red", "blue", "green", "purple", "yellow", "teal", "pink", "diamond", "orange")
+        ),
+        rng,
+        jitter=0.02,
+    )
     cut = rng.choice(("round", "square", "diamond", "trillion", "oval", "pear"))
     cx, cy = 8.0, 8.0 + rng.choice((0.0, 0.5))
     size = rng.uniform(5.0, 6.8)
     if cut == "round":
         r = size
         k = r * 0.42
-        mask = s.poly([(cx - k, cy - r), (cx + k, cy - r), (cx + r, cy - k), (cx + r, cy + k),
-                       (cx + k, cy + r), (cx - k, cy + r), (cx - r, cy + k), (cx - r, cy - k)])
+        mask = s.poly(
+            [
+                (cx - k, cy - r),
+                (cx + k, cy - r),
+                (cx + r, cy - k),
+                (cx + r, cy + k),
+                (cx + k, cy + r),
+                (cx - k, cy + r),
+                (cx - r, cy + k),
+                (cx - r, cy - k),
+            ]
+        )
     elif cut == "square":
         w, h = size, size * rng.uniform(0.7, 1.0)
         c = rng.uniform(1.5, 2.5)
-        mask = s.poly([(cx - w + c, cy - h), (cx + w - c, cy - h), (cx + w, cy - h + c),
-                       (cx + w, cy + h - c), (cx + w - c, cy + h), (cx - w + c, cy + h),
-                       (cx - w, cy + h - c), (cx - w, cy - h + c)])
+        mask = s.poly(
+            [
+                (cx - w + c, cy - h),
+                (cx + w - c, cy - h),
+                (cx + w, cy - h + c),
+                (cx + w, cy + h - c),
+                (cx + w - c, cy + h),
+                (cx - w + c, cy + h),
+                (cx - w, cy + h - c),
+                (cx - w, cy - h + c),
+            ]
+        )
     elif cut == "diamond":
         w = size * rng.uniform(0.75, 1.0)
         mask = s.poly([(cx, cy - size - 0.5), (cx + w, cy), (cx, cy + size + 0.5), (cx - w, cy)])
     elif cut == "trillion":
-        mask = s.poly([(cx - size - 0.5, cy - size * 0.6), (cx + size + 0.5, cy - size * 0.6),
-                       (cx, cy + size + 0.3)])
+        mask = s.poly(
+            [
+                (cx - size - 0.5, cy - size * 0.6),
+                (cx + size + 0.5, cy - size * 0.6),
+                (cx, cy + size + 0.3),
+            ]
+        )
     elif cut == "oval":
         mask = s.ellipse(cx, cy, size * 0.72, size)
     else:  # pear: round below, pointed above
         mask = s.ellipse(cx, cy + 1.5, size * 0.75, size * 0.7) | s.poly(
-            [(cx, cy - size - 0.5), (cx + size * 0.7, cy + 1.0), (cx - size * 0.7, cy + 1.0)])
+            [(cx, cy - size - 0.5), (cx + size * 0.7, cy + 1.0), (cx - size * 0.7, cy + 1.0)]
+        )
     # facets: a ring of crown facets (lit top left, dark bottom right) around a table
     u = (s.x + 0.5 - cx) + (s.y + 0.5 - cy)  # distance along the light direction
     ring = _edge(mask)
@@ -410,23 +469,42 @@ def _gem(s: Sprite, rng: random.Random) -> Ramp:
 
 
 def _shield(s: Sprite, rng: random.Random) -> Ramp:
-    field = _ramp(VIVID, rng.choice(("red", "blue", "green", "yellow", "purple", "teal",
-                                     "orange")), rng)
+    field = _ramp(
+        VIVID, rng.choice(("red", "blue", "green", "yellow", "purple", "teal", "orange")), rng
+    )
     rim = _ramp(METALS | WOODS, rng.choice(("steel", "gold", "iron", "bronze", "oak")), rng)
     shape = rng.choice(("heater", "round", "kite", "tower"))
     cx = 8.0
     if shape == "heater":
         top, mid = rng.randint(1, 2), rng.uniform(7.5, 9.5)
         w = rng.uniform(5.8, 6.8)
-        mask = s.poly([(cx - w, top), (cx + w, top), (cx + w, mid), (cx + w * 0.6, 12.5),
-                       (cx, 15.0), (cx - w * 0.6, 12.5), (cx - w, mid)])
+        mask = s.poly(
+            [
+                (cx - w, top),
+                (cx + w, top),
+                (cx + w, mid),
+                (cx + w * 0.6, 12.5),
+                (cx, 15.0),
+                (cx - w * 0.6, 12.5),
+                (cx - w, mid),
+            ]
+        )
     elif shape == "round":
         r = rng.uniform(6.3, 7.0)
         mask = s.ellipse(cx, 8.0, r, r)
     elif shape == "kite":
         w = rng.uniform(4.8, 5.8)
-        mask = s.poly([(cx - w, 2.0), (cx - w + 1.5, 0.6), (cx + w - 1.5, 0.6), (cx + w, 2.0),
-                       (cx + w * 0.9, 7.0), (cx, 15.4), (cx - w * 0.9, 7.0)])
+        mask = s.poly(
+            [
+                (cx - w, 2.0),
+                (cx - w + 1.5, 0.6),
+                (cx + w - 1.5, 0.6),
+                (cx + w, 2.0),
+                (cx + w * 0.9, 7.0),
+                (cx, 15.4),
+                (cx - w * 0.9, 7.0),
+            ]
+        )
     else:  # tower: tall rectangle, rounded below
         w = rng.uniform(4.8, 5.8)
         mask = s.rect(int(cx - w), 1, int(cx + w) - 1, 12) | s.ellipse(cx, 12.0, w, 3.0)
@@ -434,15 +512,25 @@ def _shield(s: Sprite, rng: random.Random) -> Ramp:
     inner = mask & ~border
     s.shade_edges(inner, field)
     emblem = rng.choice(("cross", "pale", "fess", "boss", "chevron", "bend", "plain"))
-    second = _ramp(VIVID | METALS, rng.choice(("yellow", "gold", "steel", "red", "blue", "pink"))
-                   if field.h not in (VIVID["yellow"][0],) else "red", rng)
+    second = _ramp(
+        VIVID | METALS,
+        rng.choice(("yellow", "gold", "steel", "red", "blue", "pink"))
+        if field.h not in (VIVID["yellow"][0],)
+        else "red",
+        rng,
+    )
     if second.base == field.base:
         second = _ramp(METALS, "steel", rng)
     ys, xs = np.nonzero(inner)
     my, mx = (ys.min() + ys.max()) // 2, int(cx) - (1 if rng.random() < 0.5 else 0)
     if emblem == "cross":
-        s.fill(inner & ((s.x == mx) | (s.x == mx + 1) | (s.y == my) | (s.y == my - 1))
-               & (np.abs(s.x - mx) < 4) & (np.abs(s.y - my) < 5), second.base)
+        s.fill(
+            inner
+            & ((s.x == mx) | (s.x == mx + 1) | (s.y == my) | (s.y == my - 1))
+            & (np.abs(s.x - mx) < 4)
+            & (np.abs(s.y - my) < 5),
+            second.base,
+        )
     elif emblem == "pale":
         s.fill(inner & (s.x >= 8), second.base)
     elif emblem == "fess":
@@ -479,8 +567,11 @@ def _key(s: Sprite, rng: random.Random) -> Ramp:
         outer = s.poly([(bx, y + 0.5 - r), (bx + r, y + 0.5), (bx, y + 0.5 + r), (bx - r, y + 0.5)])
         hole = s.rect(int(bx) - 1, y, int(bx), y + 1) & outer
     else:  # clover: three lobes
-        outer = (s.ellipse(bx - 1.5, y + 0.5, 2.0, 2.0) | s.ellipse(bx + 0.5, y - 1.5, 2.0, 2.0)
-                 | s.ellipse(bx + 0.5, y + 2.5, 2.0, 2.0))
+        outer = (
+            s.ellipse(bx - 1.5, y + 0.5, 2.0, 2.0)
+            | s.ellipse(bx + 0.5, y - 1.5, 2.0, 2.0)
+            | s.ellipse(bx + 0.5, y + 2.5, 2.0, 2.0)
+        )
         hole = s.rect(int(bx) - 1, y, int(bx) - 1, y) | s.rect(int(bx), y - 1, int(bx), y - 1)
     hole &= outer
     shaft_end = rng.randint(12, 14)
@@ -506,9 +597,18 @@ def _key(s: Sprite, rng: random.Random) -> Ramp:
 
 def _mushroom(s: Sprite, rng: random.Random) -> Ramp:
     kind = rng.choice(("red", "red", "brown", "purple", "blue", "yellow", "green"))
-    cap = _ramp({"red": VIVID["red"], "brown": (0.07, 0.6, 0.55), "purple": VIVID["purple"],
-                 "blue": VIVID["blue"], "yellow": (0.12, 0.75, 0.95), "green": (0.28, 0.6, 0.72)},
-                kind, rng)
+    cap = _ramp(
+        {
+            "red": VIVID["red"],
+            "brown": (0.07, 0.6, 0.55),
+            "purple": VIVID["purple"],
+            "blue": VIVID["blue"],
+            "yellow": (0.12, 0.75, 0.95),
+            "green": (0.28, 0.6, 0.72),
+        },
+        kind,
+        rng,
+    )
     stem = Ramp(0.11, rng.uniform(0.12, 0.25), rng.uniform(0.85, 0.95))
     shape = rng.choice(("dome", "dome", "wide", "cone", "bell"))
     cx = 8.0 + rng.choice((-0.5, 0.0, 0.5))
@@ -534,8 +634,9 @@ def _mushroom(s: Sprite, rng: random.Random) -> Ramp:
     else:  # bell: tall rounded with flared rim
         r, h = rng.uniform(4.0, 5.0), rng.uniform(6.0, 7.5)
         base_y = stem_top + 1.0
-        mask = (s.ellipse(cx, base_y - h * 0.45, r, h * 0.6)
-                | s.rect(int(cx - r - 0.5), int(base_y) - 1, int(cx + r), int(base_y) - 1))
+        mask = s.ellipse(cx, base_y - h * 0.45, r, h * 0.6) | s.rect(
+            int(cx - r - 0.5), int(base_y) - 1, int(cx + r), int(base_y) - 1
+        )
         mask &= s.y + 0.5 < base_y + 0.5
     s.shade_round(mask, cap, cx, base_y - h * 0.6, max(r, h) * 0.9, shine=False)
     s.fill(mask & (s.y == int(base_y) - 1), cap.dark)  # the cap's shadowed rim
@@ -552,8 +653,11 @@ def _mushroom(s: Sprite, rng: random.Random) -> Ramp:
 
 
 def _book(s: Sprite, rng: random.Random) -> Ramp:
-    cover = _ramp(VIVID | {"brown": (0.06, 0.6, 0.5), "black": (0.7, 0.25, 0.35)}, rng.choice(
-        ("red", "blue", "green", "purple", "brown", "teal", "black", "orange")), rng)
+    cover = _ramp(
+        VIVID | {"brown": (0.06, 0.6, 0.5), "black": (0.7, 0.25, 0.35)},
+        rng.choice(("red", "blue", "green", "purple", "brown", "teal", "black", "orange")),
+        rng,
+    )
     paper = Ramp(0.12, 0.15, 0.95)
     trim = _ramp(METALS, rng.choice(("gold", "gold", "steel", "bronze")), rng)
     w, h = rng.randint(9, 12), rng.randint(10, 12)
@@ -573,17 +677,24 @@ def _book(s: Sprite, rng: random.Random) -> Ramp:
         gem = _ramp(VIVID, rng.choice(("red", "blue", "green", "yellow", "purple")), rng)
         s.fill(s.rect(ex - 1, ey - 1, ex, ey), gem.base)
         s.put(ex - 1, ey - 1, paper.base)
-        s.fill(s.rect(ex - 2, ey - 2, ex + 1, ey + 1) & ~s.rect(ex - 1, ey - 1, ex, ey)
-               & ~s.rect(ex - 2, ey - 2, ex - 2, ey - 2) & ~s.rect(ex + 1, ey + 1, ex + 1, ey + 1)
-               & ~s.rect(ex - 2, ey + 1, ex - 2, ey + 1) & ~s.rect(ex + 1, ey - 2, ex + 1, ey - 2),
-               trim.base)
+        s.fill(
+            s.rect(ex - 2, ey - 2, ex + 1, ey + 1)
+            & ~s.rect(ex - 1, ey - 1, ex, ey)
+            & ~s.rect(ex - 2, ey - 2, ex - 2, ey - 2)
+            & ~s.rect(ex + 1, ey + 1, ex + 1, ey + 1)
+            & ~s.rect(ex - 2, ey + 1, ex - 2, ey + 1)
+            & ~s.rect(ex + 1, ey - 2, ex + 1, ey - 2),
+            trim.base,
+        )
     elif emblem == "diamond":
         d = s.poly([(ex, ey - 2.5), (ex + 2.5, ey), (ex, ey + 2.5), (ex - 2.5, ey)])
         s.fill(d, trim.base)
         s.fill(d & ~_edge(d), trim.light)
     elif emblem == "cross":
-        s.fill((s.rect(ex - 1, ey - 3, ex - 1, ey + 2) | s.rect(ex - 3, ey - 1, ex + 1, ey - 1)),
-               trim.base)
+        s.fill(
+            (s.rect(ex - 1, ey - 3, ex - 1, ey + 2) | s.rect(ex - 3, ey - 1, ex + 1, ey - 1)),
+            trim.base,
+        )
     elif emblem == "bands":
         s.fill(body & ~spine & ((s.y == y0 + 2) | (s.y == y0 + h - thick - 2)), trim.base)
     elif emblem == "corners":
@@ -602,8 +713,14 @@ def _book(s: Sprite, rng: random.Random) -> Ramp:
 
 
 _DRAWERS: dict[str, Callable[[Sprite, random.Random], Ramp]] = {
-    "sword": _sword, "axe": _axe, "potion": _potion, "gem": _gem, "shield": _shield,
-    "key": _key, "mushroom": _mushroom, "book": _book,
+    "sword": _sword,
+    "axe": _axe,
+    "potion": _potion,
+    "gem": _gem,
+    "shield": _shield,
+    "key": _key,
+    "mushroom": _mushroom,
+    "book": _book,
 }
 
 
@@ -611,11 +728,17 @@ _DRAWERS: dict[str, Callable[[Sprite, random.Random], Ramp]] = {
 
 
 def check_size(size: int) -> None:
-    if (not isinstance(size, int) or isinstance(size, bool) or not NATIVE_SIZE <= size <= MAX_SIZE
-            or size % NATIVE_SIZE):
-        raise ValueError(f"pixel-art size must be an integer from {NATIVE_SIZE} to {MAX_SIZE} "
-                         f"and a multiple of {NATIVE_SIZE} (the native grid, upscaled by "
-                         f"nearest neighbour), got {size!r}")
+    if (
+        not isinstance(size, int)
+        or isinstance(size, bool)
+        or not NATIVE_SIZE <= size <= MAX_SIZE
+        or size % NATIVE_SIZE
+    ):
+        raise ValueError(
+            f"pixel-art size must be an integer from {NATIVE_SIZE} to {MAX_SIZE} "
+            f"and a multiple of {NATIVE_SIZE} (the native grid, upscaled by "
+            f"nearest neighbour), got {size!r}"
+        )
 
 
 def draw_item(cls: str, rng: random.Random, size: int = NATIVE_SIZE) -> Image.Image:
@@ -640,8 +763,9 @@ def item_rng(seed: int, cls: str, i: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def pixel_images(per_class: int = 32, seed: int = 0,
-                 size: int = NATIVE_SIZE) -> dict[str, list[Image.Image]]:
+def pixel_images(
+    per_class: int = 32, seed: int = 0, size: int = NATIVE_SIZE
+) -> dict[str, list[Image.Image]]:
     """``per_class`` items for every class in :data:`PIXEL_CLASSES`, keyed by class name.
 
     Item ``i`` of a class depends only on (seed, class, i, size).
@@ -649,17 +773,21 @@ def pixel_images(per_class: int = 32, seed: int = 0,
     if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
         raise ValueError(f"per_class must be an integer >= 1, got {per_class!r}")
     check_size(size)
-    return {cls: [draw_item(cls, item_rng(seed, cls, i), size) for i in range(per_class)]
-            for cls in PIXEL_CLASSES}
+    return {
+        cls: [draw_item(cls, item_rng(seed, cls, i), size) for i in range(per_class)]
+        for cls in PIXEL_CLASSES
+    }
 
 
-def contact_sheet(images: dict[str, list[Image.Image]], cols: int = 16,
-                  scale: int = 4) -> Image.Image:  # pragma: no cover - a viewing aid
+def contact_sheet(
+    images: dict[str, list[Image.Image]], cols: int = 16, scale: int = 4
+) -> Image.Image:  # pragma: no cover - a viewing aid
     """Rows of items per class, upscaled by nearest neighbour, on a mid-grey background."""
     first = next(iter(images.values()))[0]
     cell = first.size[0] * scale + 2 * scale
-    sheet = Image.new("RGBA", (cols * cell + scale, len(images) * cell + scale),
-                      (112, 112, 120, 255))
+    sheet = Image.new(
+        "RGBA", (cols * cell + scale, len(images) * cell + scale), (112, 112, 120, 255)
+    )
     for r, imgs in enumerate(images.values()):
         for c, img in enumerate(imgs[:cols]):
             big = img.resize((img.size[0] * scale, img.size[1] * scale), Image.Resampling.NEAREST)

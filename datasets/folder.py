@@ -32,7 +32,6 @@ MAX_ASPECT = 64
 CACHE_VERSION = 2  # bumped when the loader's accept/refuse rules change
 
 
-
 @dataclass(frozen=True)
 class LoadOptions:
     size: int = 64
@@ -109,17 +108,23 @@ def _check_class_name(root: Path, name: str) -> None:
         name.encode("utf-8")
     except UnicodeEncodeError:
         shown = os.fsencode(name).decode("ascii", "backslashreplace")
-        raise DatasetError(f"{root}: class folder name '{shown}' is not valid UTF-8; rename it "
-                           "(class names are stored as text in the bundle)") from None
+        raise DatasetError(
+            f"{root}: class folder name '{shown}' is not valid UTF-8; rename it "
+            "(class names are stored as text in the bundle)"
+        ) from None
 
 
 def scan_folder(root: str | os.PathLike) -> AssetFolder:
     """Find classes and their image files. Raises DatasetError for a missing or empty folder."""
     root = Path(root)
     if not root.exists():
-        raise DatasetError(f"{root}: no such folder; give a folder of images, one subfolder per class")
+        raise DatasetError(
+            f"{root}: no such folder; give a folder of images, one subfolder per class"
+        )
     if not root.is_dir():
-        raise DatasetError(f"{root}: is a file, not a folder; give a folder with one subfolder per class")
+        raise DatasetError(
+            f"{root}: is a file, not a folder; give a folder with one subfolder per class"
+        )
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
     if not subdirs:
         name = root.resolve().name or "default"
@@ -193,8 +198,10 @@ def read_rgba(path: str | os.PathLike, crop: bool = True, *, sheet: bool = False
         with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise ImageLoadError(f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} "
-                                     "pixels; possibly a decompression bomb); scale it down or remove it")
+                raise ImageLoadError(
+                    f"{path}: declared size {w}x{h} is too large (limit {MAX_PIXELS} "
+                    "pixels; possibly a decompression bomb); scale it down or remove it"
+                )
             if not sheet:
                 _check_shape(path, w, h, "image")
             if getattr(im, "n_frames", 1) > 1:
@@ -206,23 +213,41 @@ def read_rgba(path: str | os.PathLike, crop: bool = True, *, sheet: bool = False
         raise
     except UnidentifiedImageError:
         kind = _signature(path)
-        if kind:  # the right magic bytes, but Pillow could not parse the header (bad CRC, cut short)
-            raise ImageLoadError(f"{path}: damaged or unreadable ({kind} header cannot be decoded); "
-                                 "re-save it or remove it") from None
-        raise ImageLoadError(f"{path}: not an image file (no known image format inside); "
-                             "re-save it as PNG or remove it") from None
+        if (
+            kind
+        ):  # the right magic bytes, but Pillow could not parse the header (bad CRC, cut short)
+            raise ImageLoadError(
+                f"{path}: damaged or unreadable ({kind} header cannot be decoded); "
+                "re-save it or remove it"
+            ) from None
+        raise ImageLoadError(
+            f"{path}: not an image file (no known image format inside); "
+            "re-save it as PNG or remove it"
+        ) from None
     except Image.DecompressionBombError:
         # Pillow refuses a huge declared size in Image.open, before our own check can.
-        raise ImageLoadError(f"{path}: declared size is too large (limit {MAX_PIXELS} pixels; "
-                             "possibly a decompression bomb); scale it down or remove it") from None
+        raise ImageLoadError(
+            f"{path}: declared size is too large (limit {MAX_PIXELS} pixels; "
+            "possibly a decompression bomb); scale it down or remove it"
+        ) from None
     except PermissionError:
-        raise ImageLoadError(f"{path}: permission denied; make the file readable (chmod +r) or remove it") from None
+        raise ImageLoadError(
+            f"{path}: permission denied; make the file readable (chmod +r) or remove it"
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
-        detail = e.strerror if isinstance(e, OSError) and e.strerror else _one_line(e)  # strerror: no repeated path
-        raise ImageLoadError(f"{path}: damaged or unreadable ({detail}); re-save it or remove it") from None
-    except Exception as e:  # Pillow's parsers meet malformed files with struct.error, IndexError, ...
-        raise ImageLoadError(f"{path}: damaged or unreadable ({e.__class__.__name__}: {_one_line(e)}); "
-                             "re-save it or remove it") from None
+        detail = (
+            e.strerror if isinstance(e, OSError) and e.strerror else _one_line(e)
+        )  # strerror: no repeated path
+        raise ImageLoadError(
+            f"{path}: damaged or unreadable ({detail}); re-save it or remove it"
+        ) from None
+    except (
+        Exception
+    ) as e:  # Pillow's parsers meet malformed files with struct.error, IndexError, ...
+        raise ImageLoadError(
+            f"{path}: damaged or unreadable ({e.__class__.__name__}: {_one_line(e)}); "
+            "re-save it or remove it"
+        ) from None
 
     a = clear_hidden_colour(np.asarray(im))
     if crop:
@@ -237,7 +262,12 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())[:200] or e.__class__.__name__
 
 
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+)
 
 
 def _signature(path: Path) -> str | None:
@@ -311,7 +341,9 @@ def load_folder(
     or when progress is True), so a large folder need not fit in memory.
     """
     if not MIN_SIZE <= options.size <= MAX_SIZE:
-        raise DatasetError(f"image size {options.size} is out of range: use {MIN_SIZE} to {MAX_SIZE}")
+        raise DatasetError(
+            f"image size {options.size} is out of range: use {MIN_SIZE} to {MAX_SIZE}"
+        )
     folder = scan_folder(root)
     files = folder.all_files()
     file_labels = [ci for ci, c in enumerate(folder.classes) for _ in folder.files[c]]
@@ -344,7 +376,8 @@ def load_folder(
         first = next((why for p, why in skipped if p in folder.files[empty[0]]), "")
         raise DatasetError(
             f"class(es) with no readable image: {', '.join(empty)}"
-            + (f" (first: {first})" if first else "") + "; fix or remove those files"
+            + (f" (first: {first})" if first else "")
+            + "; fix or remove those files"
         )
     return LoadedDataset(
         images=images, labels=lab, classes=folder.classes, paths=paths, skipped=skipped
@@ -355,7 +388,10 @@ _FRAME_SUFFIX = re.compile(r"[\W_]*\d+$")
 
 
 def split_indices(
-    labels: np.ndarray, paths: list[Path], val_fraction: float, seed: int,
+    labels: np.ndarray,
+    paths: list[Path],
+    val_fraction: float,
+    seed: int,
     groups: list[str | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/validation split that keeps animation frames together.
@@ -380,12 +416,18 @@ def split_indices(
             found = {str(i): [int(i)] for i in idx}
         keys = sorted(found)
         rng.shuffle(keys)
-        n_val_target = max(1, round(len(idx) * val_fraction)) if len(idx) >= 4 and val_fraction > 0 else 0
+        n_val_target = (
+            max(1, round(len(idx) * val_fraction)) if len(idx) >= 4 and val_fraction > 0 else 0
+        )
         taken = 0
         for k in keys:
             g = found[k]
             # A group may overshoot the target by half its size at most (rounding), never more.
-            if taken < n_val_target and taken + len(g) <= n_val_target + len(g) // 2 and taken + len(g) < len(idx):
+            if (
+                taken < n_val_target
+                and taken + len(g) <= n_val_target + len(g) // 2
+                and taken + len(g) < len(idx)
+            ):
                 val.extend(g)
                 taken += len(g)
             else:

@@ -52,12 +52,16 @@ class GridReport:
     def message(self, size: int) -> str:
         if self.native_size is None:
             kind = "pixel art" if self.pixel_art else "not pixel art"
-            return (f"native grid: off ({kind}; {COVERAGE:.0%} of sprites are up to {self.extent} px "
-                    f"on their own grid, hard alpha {self.hard_alpha:.0%}); training at {size} px")
-        return (f"native grid: pixel art drawn at up to {self.extent} px ({COVERAGE:.0%} of "
-                f"{self.images} sprites, hard alpha {self.hard_alpha:.0%}): training at "
-                f"{self.native_size} px, exported upscaled x{size // self.native_size} by nearest "
-                f"to {size} px (--no-native-grid trains at {size} px)")
+            return (
+                f"native grid: off ({kind}; {COVERAGE:.0%} of sprites are up to {self.extent} px "
+                f"on their own grid, hard alpha {self.hard_alpha:.0%}); training at {size} px"
+            )
+        return (
+            f"native grid: pixel art drawn at up to {self.extent} px ({COVERAGE:.0%} of "
+            f"{self.images} sprites, hard alpha {self.hard_alpha:.0%}): training at "
+            f"{self.native_size} px, exported upscaled x{size // self.native_size} by nearest "
+            f"to {size} px (--no-native-grid trains at {size} px)"
+        )
 
 
 def scan_grid(arrays: list[np.ndarray], size: int) -> GridReport:
@@ -98,15 +102,19 @@ def place_native(a: np.ndarray, size: int, factor: int | None = None) -> np.ndar
     return out
 
 
-def scan_folder_grid(paths: list[Path | str | os.PathLike], size: int, limit: int = 400
-                     ) -> GridReport:
+def scan_folder_grid(
+    paths: list[Path | str | os.PathLike], size: int, limit: int = 400
+) -> GridReport:
     """scan_grid over (up to `limit`, evenly spaced) image files; unreadable ones are skipped
     here (the loader reports them)."""
     from ..errors import ImageLoadError
     from .folder import read_rgba
 
-    picks = paths if len(paths) <= limit else [paths[i] for i in
-                                                np.linspace(0, len(paths) - 1, limit).astype(int)]
+    picks = (
+        paths
+        if len(paths) <= limit
+        else [paths[i] for i in np.linspace(0, len(paths) - 1, limit).astype(int)]
+    )
     arrays = []
     for p in picks:
         try:

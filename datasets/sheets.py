@@ -105,8 +105,9 @@ def parse_grid(text: str | None) -> tuple[int, int] | str | None:
         return "auto"
     m = _GRID.match(text)
     if not m or not all(0 < int(v) <= 16384 for v in m.groups()):
-        raise ConfigError(f"--grid {text!r}: write the frame size as WIDTHxHEIGHT in px "
-                          "(e.g. 32x32), or auto")
+        raise ConfigError(
+            f"--grid {text!r}: write the frame size as WIDTHxHEIGHT in px (e.g. 32x32), or auto"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -153,8 +154,11 @@ class FolderPlan:
     @property
     def animated(self) -> bool:
         """Whether the folder needs the sheet loader (else it loads as plain stills)."""
-        return any(isinstance(s, Sheet) or s.ref is not None
-                   for srcs in self.sources.values() for s in srcs)
+        return any(
+            isinstance(s, Sheet) or s.ref is not None
+            for srcs in self.sources.values()
+            for s in srcs
+        )
 
 
 # --- reading the formats ------------------------------------------------------------------
@@ -207,8 +211,10 @@ def parse_atlas_json(doc, where: str, stem: str) -> tuple[str | None, list[Cut],
     if isinstance(raw, dict):
         entries = list(raw.items())
     else:  # the array form names each frame in "filename"
-        entries = [(f.get("filename", str(i)) if isinstance(f, dict) else str(i), f)
-                   for i, f in enumerate(raw)]
+        entries = [
+            (f.get("filename", str(i)) if isinstance(f, dict) else str(i), f)
+            for i, f in enumerate(raw)
+        ]
     cuts = []
     for name, f in entries:
         at = f"{where}: frame {name!r}"
@@ -224,8 +230,11 @@ def parse_atlas_json(doc, where: str, stem: str) -> tuple[str | None, list[Cut],
         if isinstance(source, dict):
             canvas = (0, 0, _int_field(source, "w", at), _int_field(source, "h", at))
         duration = f.get("duration", DEFAULT_DURATION_MS)
-        duration = int(duration) if isinstance(duration, (int, float)) and duration > 0 \
+        duration = (
+            int(duration)
+            if isinstance(duration, (int, float)) and duration > 0
             else DEFAULT_DURATION_MS
+        )
         cuts.append(Cut(str(name), (x, y, w, h), rotated, offset, canvas, duration_ms=duration))
     app = str(meta.get("app", "")).lower()
     tags = meta.get("frameTags")
@@ -242,8 +251,10 @@ def parse_atlas_json(doc, where: str, stem: str) -> tuple[str | None, list[Cut],
                 raise SheetError(f"{where}: animations[{anim!r}] must be a list of frame names")
             missing = [n for n in names if n not in by_name]
             if missing:
-                raise SheetError(f"{where}: animation {anim!r} names frame {missing[0]!r}, "
-                                 "which is not in frames")
+                raise SheetError(
+                    f"{where}: animation {anim!r} names frame {missing[0]!r}, "
+                    "which is not in frames"
+                )
             for i, n in enumerate(names):
                 by_name[n].animation, by_name[n].index = str(anim), i
     else:
@@ -261,8 +272,10 @@ def _apply_tags(cuts: list[Cut], tags: list, where: str) -> None:
             raise SheetError(f"{where}: frameTags entries need a name")
         lo, hi = _int_field(t, "from", where), _int_field(t, "to", where)
         if not 0 <= lo <= hi < len(cuts):
-            raise SheetError(f"{where}: tag {t['name']!r} spans frames {lo}..{hi}, but the file "
-                             f"has {len(cuts)} frames")
+            raise SheetError(
+                f"{where}: tag {t['name']!r} spans frames {lo}..{hi}, but the file "
+                f"has {len(cuts)} frames"
+            )
         direction = t.get("direction", "forward")
         direction = direction if direction in DIRECTIONS else "forward"
         for index, i in enumerate(range(lo, hi + 1)):
@@ -299,7 +312,7 @@ def parse_pingus_sprite(text: str, where: str) -> dict:
         elif key == "loop":
             out["loop"] = value != "#f"
     if "image" not in out:
-        raise SheetError(f"{where}: no (image \"...\") form")
+        raise SheetError(f'{where}: no (image "...") form')
     return out
 
 
@@ -317,9 +330,15 @@ def pingus_cuts(spec: dict, image_size: tuple[int, int], animation: str, where: 
     for r in range(rows):
         for c in range(cols):
             i = r * cols + c
-            cuts.append(Cut(f"{animation}/{i}", (px + c * w, py + r * h, w, h),
-                            animation="" if single else animation, index=-1 if single else i,
-                            duration_ms=speed))
+            cuts.append(
+                Cut(
+                    f"{animation}/{i}",
+                    (px + c * w, py + r * h, w, h),
+                    animation="" if single else animation,
+                    index=-1 if single else i,
+                    duration_ms=speed,
+                )
+            )
     return cuts
 
 
@@ -350,8 +369,14 @@ def parse_freedroid_atlas(text: str, where: str) -> list[tuple[str, list[Cut]]]:
     return pages
 
 
-def grid_cuts(size: tuple[int, int], cell: tuple[int, int], margin: int,
-              spacing: int | tuple[int, int], where: str, animation: str) -> list[Cut]:
+def grid_cuts(
+    size: tuple[int, int],
+    cell: tuple[int, int],
+    margin: int,
+    spacing: int | tuple[int, int],
+    where: str,
+    animation: str,
+) -> list[Cut]:
     """Cells of cell (w, h) px on an image of size (w, h), row by row; spacing between cells
     (one number, or (x, y)). A trailing spacing is allowed; any other remainder is a
     SheetError."""
@@ -366,15 +391,22 @@ def grid_cuts(size: tuple[int, int], cell: tuple[int, int], margin: int,
             raise SheetError(
                 f"{where}: {iw}x{ih} px is not a whole number of {cw}x{ch} frames (margin "
                 f"{margin}, spacing {spacing}); skipped; check --grid, --grid-margin and "
-                "--grid-spacing")
+                "--grid-spacing"
+            )
         counts.append(n)
     cols, rows = counts
     if cols * rows == 1:  # one cell: a still
         return [Cut(animation, (margin, margin, cw, ch))]
-    return [Cut(f"{animation}/{r * cols + c}",
-                (margin + c * (cw + sx), margin + r * (ch + sy), cw, ch),
-                animation=animation, index=r * cols + c)
-            for r in range(rows) for c in range(cols)]
+    return [
+        Cut(
+            f"{animation}/{r * cols + c}",
+            (margin + c * (cw + sx), margin + r * (ch + sy), cw, ch),
+            animation=animation,
+            index=r * cols + c,
+        )
+        for r in range(rows)
+        for c in range(cols)
+    ]
 
 
 def _runs(occupied: np.ndarray) -> np.ndarray:
@@ -403,8 +435,11 @@ def _divisions(occupied: np.ndarray) -> tuple[int, int, int]:
                 break
             k = runs[:, 0] // pitch
             last = runs[:, 1] - 1
-            if not ((last // pitch == k).all() and (last - k * pitch < cell).all()
-                    and len(np.unique(k)) == n):
+            if not (
+                (last // pitch == k).all()
+                and (last - k * pitch < cell).all()
+                and len(np.unique(k)) == n
+            ):
                 continue
             lo = np.full(n, length, np.int64)  # per cell: its first and last opaque px
             hi = np.zeros(n, np.int64)
@@ -518,7 +553,8 @@ def _numbered_files(files: list[Path], class_dir: Path, class_name: str) -> dict
     out: dict[Path, FrameRef] = {}
     for (parent, prefix), members in groups.items():
         if not 2 <= len(members) <= MAX_NUMBERED_FRAMES or (
-                len(stems) == 1 and prefix.lower() == class_name.lower()):
+            len(stems) == 1 and prefix.lower() == class_name.lower()
+        ):
             continue
         try:
             sizes = {_image_size(p) for _, p in members}
@@ -573,8 +609,11 @@ def plan_folder(folder: AssetFolder, options: SheetOptions | None = None) -> Fol
                 merged[key].cuts.extend(s.cuts)
             else:
                 merged[key] = s
-        plain = [p for p in folder.files[cls] if _real(p) not in claimed] if claimed \
+        plain = (
+            [p for p in folder.files[cls] if _real(p) not in claimed]
+            if claimed
             else list(folder.files[cls])
+        )
         # --grid WxH: every plain image is a sheet; otherwise numbered files may be frames.
         numbered = {} if isinstance(options.grid, tuple) else _numbered_files(plain, class_dir, cls)
         srcs: list[Sheet | FileFrame] = list(merged.values())
@@ -585,8 +624,14 @@ def plan_folder(folder: AssetFolder, options: SheetOptions | None = None) -> Fol
                 cuts = None
                 if isinstance(options.grid, tuple):
                     try:
-                        cuts = grid_cuts(_image_size(p), options.grid, options.margin,
-                                         options.spacing, str(p), p.stem)
+                        cuts = grid_cuts(
+                            _image_size(p),
+                            options.grid,
+                            options.margin,
+                            options.spacing,
+                            str(p),
+                            p.stem,
+                        )
                     except SheetError as e:
                         problems.append(str(e))
                         continue
@@ -615,8 +660,9 @@ def cut_region(sheet: np.ndarray, cut: Cut, where: str) -> np.ndarray:
     rw, rh = (h, w) if cut.rotated else (w, h)
     ih, iw = sheet.shape[:2]
     if w < 1 or h < 1 or x < 0 or y < 0 or x + rw > iw or y + rh > ih:
-        raise SheetError(f"{where}: frame {cut.name!r} ({x}, {y}, {rw}x{rh}) lies outside its "
-                         f"image ({iw}x{ih})")
+        raise SheetError(
+            f"{where}: frame {cut.name!r} ({x}, {y}, {rw}x{rh}) lies outside its image ({iw}x{ih})"
+        )
     region = sheet[y : y + rh, x : x + rw]
     # TexturePacker turns a rotated frame 90 degrees clockwise; turning it back is
     # counter-clockwise (np.rot90's direction).
@@ -641,8 +687,14 @@ def compose(pieces: list[_Piece], crop: bool) -> list[np.ndarray]:
         else:
             cx, cy, cw, ch = p.canvas
             h, w = p.pixels.shape[:2]
-            boxes.append((min(cx, p.offset[0]), min(cy, p.offset[1]),
-                          max(cx + cw, p.offset[0] + w), max(cy + ch, p.offset[1] + h)))
+            boxes.append(
+                (
+                    min(cx, p.offset[0]),
+                    min(cy, p.offset[1]),
+                    max(cx + cw, p.offset[0] + w),
+                    max(cy + ch, p.offset[1] + h),
+                )
+            )
     b = np.asarray(boxes)
     left, top, right, bottom = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     out = []
@@ -684,12 +736,14 @@ class _Problems:
         for line in self.lines[:MAX_WARNINGS]:
             warnings.warn(line, stacklevel=3)
         if len(self.lines) > MAX_WARNINGS:
-            warnings.warn(f"... and {len(self.lines) - MAX_WARNINGS} more sheet problem(s)",
-                          stacklevel=3)
+            warnings.warn(
+                f"... and {len(self.lines) - MAX_WARNINGS} more sheet problem(s)", stacklevel=3
+            )
 
 
-def _sheet_pieces(sheet: Sheet, pixels: np.ndarray, log_notes: list[str],
-                  problems: _Problems) -> list[_Piece]:
+def _sheet_pieces(
+    sheet: Sheet, pixels: np.ndarray, log_notes: list[str], problems: _Problems
+) -> list[_Piece]:
     """Cut one sheet. A grid of --grid auto is found here; without one, the image is a still."""
     cuts = sheet.cuts
     ih, iw = pixels.shape[:2]
@@ -715,8 +769,11 @@ def _sheet_pieces(sheet: Sheet, pixels: np.ndarray, log_notes: list[str],
             empty.append(cut.name)
             continue
         h, w = region.shape[:2]
-        ref = FrameRef(sheet.instance, cut.animation, cut.index, cut.duration_ms, cut.direction) \
-            if cut.animation else None
+        ref = (
+            FrameRef(sheet.instance, cut.animation, cut.index, cut.duration_ms, cut.direction)
+            if cut.animation
+            else None
+        )
         canvas = cut.canvas or (cut.offset[0], cut.offset[1], w, h)
         pieces.append(_Piece(region, cut.offset, canvas, ref, sheet.image))
     if outside:
@@ -728,8 +785,13 @@ def _sheet_pieces(sheet: Sheet, pixels: np.ndarray, log_notes: list[str],
     return pieces
 
 
-def _class_groups(sources: list[Sheet | FileFrame], crop: bool, notes: list[str],
-                  problems: _Problems, skipped: list[tuple[Path, str]]):
+def _class_groups(
+    sources: list[Sheet | FileFrame],
+    crop: bool,
+    notes: list[str],
+    problems: _Problems,
+    skipped: list[tuple[Path, str]],
+):
     """Per class, in order: still files (a Path: loaded as load_folder loads them), then each
     still frame and each animation of its sheets as (pieces, frames on one shared canvas)."""
     pieces: list[_Piece] = []
@@ -758,14 +820,17 @@ def _class_groups(sources: list[Sheet | FileFrame], crop: bool, notes: list[str]
         if not _shape_ok(frames[0]):
             h, w = frames[0].shape[:2]
             what = f"animation {key[1]!r}" if isinstance(key, tuple) else "a frame"
-            problems.add(f"{members[0].path}: {what} is {w}x{h} px, too small or too thin "
-                         "to be a sprite; skipped")
+            problems.add(
+                f"{members[0].path}: {what} is {w}x{h} px, too small or too thin "
+                "to be a sprite; skipped"
+            )
             continue
         yield members, frames
 
 
-def scan_arrays(root: str | os.PathLike, sheets: SheetOptions | None = None,
-                limit: int = 400) -> list[np.ndarray] | None:
+def scan_arrays(
+    root: str | os.PathLike, sheets: SheetOptions | None = None, limit: int = 400
+) -> list[np.ndarray] | None:
     """Cropped frames (each animation's on its shared canvas) for the native-grid scan, up to
     `limit` evenly spaced; None for a folder of stills (scan its files as before)."""
     plan = plan_folder(scan_folder(root), sheets)
@@ -789,9 +854,13 @@ def scan_arrays(root: str | os.PathLike, sheets: SheetOptions | None = None,
     return arrays
 
 
-def load_dataset(root: str | os.PathLike, options: LoadOptions | None = None,
-                 sheets: SheetOptions | None = None, use_cache: bool = True,
-                 log: Callable[[str], None] | None = None) -> LoadedDataset:
+def load_dataset(
+    root: str | os.PathLike,
+    options: LoadOptions | None = None,
+    sheets: SheetOptions | None = None,
+    use_cache: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> LoadedDataset:
     """Load an asset folder whose classes may hold sheets, atlases and numbered frames.
 
     A folder of stills loads exactly as load_folder loads it. Otherwise every image carries
@@ -799,8 +868,9 @@ def load_dataset(root: str | os.PathLike, options: LoadOptions | None = None,
     """
     options, sheets = options or LoadOptions(), sheets or SheetOptions()
     if not MIN_SIZE <= options.size <= MAX_SIZE:
-        raise DatasetError(f"image size {options.size} is out of range: use {MIN_SIZE} to "
-                           f"{MAX_SIZE}")
+        raise DatasetError(
+            f"image size {options.size} is out of range: use {MIN_SIZE} to {MAX_SIZE}"
+        )
     folder = scan_folder(root)
     plan = plan_folder(folder, sheets)
     if not plan.animated and not plan.problems:
@@ -825,25 +895,30 @@ def load_dataset(root: str | os.PathLike, options: LoadOptions | None = None,
             for index, (p, a) in enumerate(zip(members, _fit(frames, options))):
                 ref = p.ref
                 if ref is not None and ref.index != index:  # renumbered past skipped frames
-                    ref = FrameRef(ref.instance, ref.animation, index, ref.duration_ms,
-                                   ref.direction)
+                    ref = FrameRef(
+                        ref.instance, ref.animation, index, ref.duration_ms, ref.direction
+                    )
                 images.append(a)
                 labels.append(ci)
                 paths.append(p.path)
                 refs.append(ref)
     problems.emit()
     if skipped:
-        names = ", ".join(str(p.relative_to(folder.root)) if p.is_relative_to(folder.root)
-                          else str(p) for p, _ in skipped[:5])
+        names = ", ".join(
+            str(p.relative_to(folder.root)) if p.is_relative_to(folder.root) else str(p)
+            for p, _ in skipped[:5]
+        )
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {names}{more}", stacklevel=2)
     lab = np.asarray(labels, dtype=np.int64)
     empty = [c for i, c in enumerate(folder.classes) if not (lab == i).any()]
     if empty:
         first = next((why for _, why in skipped), "") or next(iter(problems.lines), "")
-        raise DatasetError(f"class(es) with no usable image or frame: {', '.join(empty)}"
-                           + (f" (first problem: {first})" if first else "")
-                           + "; fix or remove those files")
+        raise DatasetError(
+            f"class(es) with no usable image or frame: {', '.join(empty)}"
+            + (f" (first problem: {first})" if first else "")
+            + "; fix or remove those files"
+        )
     if log is not None:
         for line in notes[:MAX_WARNINGS]:
             log(line)
@@ -851,17 +926,25 @@ def load_dataset(root: str | os.PathLike, options: LoadOptions | None = None,
             log(f"... and {len(notes) - MAX_WARNINGS} more sheets")
         log(summary(refs))
     animated = any(r is not None for r in refs)
-    return LoadedDataset(images=np.stack(images), labels=lab, classes=folder.classes, paths=paths,
-                         skipped=skipped, frames=refs if animated else None)
+    return LoadedDataset(
+        images=np.stack(images),
+        labels=lab,
+        classes=folder.classes,
+        paths=paths,
+        skipped=skipped,
+        frames=refs if animated else None,
+    )
 
 
 def summary(refs: list[FrameRef | None]) -> str:
-    """"sheets: 340 frames in 25 animations (12 sheets), 40 stills"."""
+    """ "sheets: 340 frames in 25 animations (12 sheets), 40 stills"."""
     anims = {(r.instance, r.animation) for r in refs if r is not None}
     sheets = {r.instance for r in refs if r is not None}
     frames = sum(r is not None for r in refs)
-    return (f"sheets: {frames} frames in {len(anims)} animation(s) of {len(sheets)} sheet(s), "
-            f"{len(refs) - frames} still(s)")
+    return (
+        f"sheets: {frames} frames in {len(anims)} animation(s) of {len(sheets)} sheet(s), "
+        f"{len(refs) - frames} still(s)"
+    )
 
 
 def split_groups(frames: list[FrameRef | None] | None) -> list[str | None] | None:

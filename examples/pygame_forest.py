@@ -39,16 +39,28 @@ FOG = (190, 210, 214)  # far props fade toward this (aerial perspective)
 CHUNK = 16  # variants per progress step
 # What the game knows about its props: relative height and how common each is. The demo
 # bundle's classes are listed; any other class gets the defaults.
-PROPS = {"pine": (1.0, 3), "broadleaf": (1.0, 3), "palm": (0.95, 1), "cactus": (0.6, 1),
-         "bush": (0.5, 2), "fern": (0.45, 2), "flower": (0.32, 2), "mushroom": (0.26, 1)}
+PROPS = {
+    "pine": (1.0, 3),
+    "broadleaf": (1.0, 3),
+    "palm": (0.95, 1),
+    "cactus": (0.6, 1),
+    "bush": (0.5, 2),
+    "fern": (0.45, 2),
+    "flower": (0.32, 2),
+    "mushroom": (0.26, 1),
+}
 DEFAULT_PROP = (0.8, 1)
 TUFTS = 900  # grass blades drawn on the meadow
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bundle", type=Path, default=Path("out/demo/plants.avae.onnx"),
-                   help="assetvae bundle (default: the one `make demo` writes)")
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        default=Path("out/demo/plants.avae.onnx"),
+        help="assetvae bundle (default: the one `make demo` writes)",
+    )
     p.add_argument("--seed", type=int, default=7, help="world seed (0 to 2**64-1)")
     p.add_argument("--count", type=int, default=240, help="number of props")
     p.add_argument("--spread", type=float, default=0.8, help="variety within each class")
@@ -87,13 +99,25 @@ def background(seed: int) -> np.ndarray:
     t = np.clip(ys / HORIZON, 0, 1)[..., None]
     img[:] = (1 - t) * np.array(SKY_TOP) + t * np.array(SKY_HORIZON)
     # Hills: sums of sines whose phases come from the seed stream too.
-    phases = 2 * np.pi * np.array([rng.uniform(seed, "forest/hills", rng.STREAM_CHOICE, i)
-                                   for i in range(6)])
-    for level, (base, amp, col) in enumerate(((HORIZON - 46, 22, (150, 178, 190)),
-                                             (HORIZON - 22, 16, (128, 164, 142)))):
+    phases = (
+        2
+        * np.pi
+        * np.array([rng.uniform(seed, "forest/hills", rng.STREAM_CHOICE, i) for i in range(6)])
+    )
+    for level, (base, amp, col) in enumerate(
+        ((HORIZON - 46, 22, (150, 178, 190)), (HORIZON - 22, 16, (128, 164, 142)))
+    ):
         ph = phases[3 * level : 3 * level + 3]
-        ridge = (base - amp * (np.sin(xs / 97 + ph[0]) + 0.6 * np.sin(xs / 41 + ph[1])
-                               + 0.3 * np.sin(xs / 17 + ph[2])) / 1.9)
+        ridge = (
+            base
+            - amp
+            * (
+                np.sin(xs / 97 + ph[0])
+                + 0.6 * np.sin(xs / 41 + ph[1])
+                + 0.3 * np.sin(xs / 17 + ph[2])
+            )
+            / 1.9
+        )
         mask = (ys >= ridge) & (ys < HORIZON)
         img[mask] = np.broadcast_to(np.array(col, np.float64), img.shape)[mask]
     # Meadow: a depth gradient, mottled by value noise laid out in perspective on the ground.
@@ -182,16 +206,25 @@ def grow_forest(pygame, screen, font, gen, seed: int, count: int, spread: float,
         keys = [f"forest/{name}/{i}" for i in idx]
         progress[name] = 0
         # The callback runs in the worker thread: it only stores a number.
-        futures[name] = (idx, gen.variants_async(
-            name, keys, seed=seed, spread=spread, chunk=CHUNK,
-            progress=lambda done, total, name=name: progress.__setitem__(name, done)))
+        futures[name] = (
+            idx,
+            gen.variants_async(
+                name,
+                keys,
+                seed=seed,
+                spread=spread,
+                chunk=CHUNK,
+                progress=lambda done, total, name=name: progress.__setitem__(name, done),
+            ),
+        )
     clock = pygame.time.Clock()
     while not all(f.done() for _, f in futures.values()):
         for event in pygame.event.get():
             if event.type == pygame.QUIT:
                 raise SystemExit(0)
-        draw_loading(pygame, screen, font, sum(progress.values()), count,
-                     f"Growing the forest (seed {seed})")
+        draw_loading(
+            pygame, screen, font, sum(progress.values()), count, f"Growing the forest (seed {seed})"
+        )
         pygame.display.flip()
         clock.tick(60)
     if not headless:  # let the finished bar show for a moment
@@ -283,14 +316,18 @@ def run(pygame, screen, font, gen, args: argparse.Namespace, seed: int, headless
     while True:
         pygame.display.set_caption(f"assetvae forest - seed {seed}")
         try:
-            world, sprites = grow_forest(pygame, screen, font, gen, seed, args.count, args.spread,
-                                         headless)
+            world, sprites = grow_forest(
+                pygame, screen, font, gen, seed, args.count, args.spread, headless
+            )
         except AssetVAEError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         scene = compose(pygame, gen, seed, world, sprites)
-        hud = font.render(f"seed {seed}  -  {args.count} props  -  {len(gen.classes)} classes",
-                          True, (255, 255, 255))
+        hud = font.render(
+            f"seed {seed}  -  {args.count} props  -  {len(gen.classes)} classes",
+            True,
+            (255, 255, 255),
+        )
         scene.blit(hud, (12, 10))
         if headless:
             save_screenshot(pygame, scene, args.screenshot)
@@ -301,8 +338,9 @@ def run(pygame, screen, font, gen, args: argparse.Namespace, seed: int, headless
         reseed = False
         while not reseed:
             event = pygame.event.wait()
-            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
-                                             and event.key == pygame.K_ESCAPE):
+            if event.type == pygame.QUIT or (
+                event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE
+            ):
                 return 0
             if event.type == pygame.KEYDOWN and event.key == pygame.K_r:
                 seed, reseed = (seed + 1) % 2**64, True

@@ -23,8 +23,9 @@ PARITY_LIMIT = 2  # largest allowed pixel difference (of 255) from the float32 g
 _FLOAT32_INPUTS = {"Resize": (1, 2)}
 
 
-def decoder_graph_fp16(decoder, latent_dim: int, image_size: int,
-                       layout: OutputLayout = OutputLayout.UINT8_NHWC) -> onnx.ModelProto:
+def decoder_graph_fp16(
+    decoder, latent_dim: int, image_size: int, layout: OutputLayout = OutputLayout.UINT8_NHWC
+) -> onnx.ModelProto:
     """decoder_graph's contract (z float32 in, the layout's output out), computed in float16."""
     g = GraphBuilder()
     z16 = g.node("Cast", ["z"], to=TensorProto.FLOAT16)
@@ -32,7 +33,7 @@ def decoder_graph_fp16(decoder, latent_dim: int, image_size: int,
     logits = decoder.onnx(g, z16)
     half = g.nodes[first:]  # the decoder's own nodes: these run in float16
     out = output_tail(g, g.node("Cast", [logits], to=TensorProto.FLOAT), layout, image_size)
-    rest = g.nodes[:first] + g.nodes[first + len(half):]
+    rest = g.nodes[:first] + g.nodes[first + len(half) :]
 
     inits = {t.name: t for t in g.inits}
     used_by_rest = {name for n in rest for name in n.input}

@@ -20,11 +20,32 @@ from ..plugin_api.layout import OutputLayout, emit_output, graph_output
 OPSET = 13
 IR_VERSION = 8  # readable by ONNX Runtime >= 1.10 and engine runtimes of that age
 # What every engine runtime loads (shared/DESIGN.md); a test checks decoders against it.
-ALLOWED_OPS = frozenset({
-    "Gemm", "MatMul", "Conv", "ConvTranspose", "Resize", "Relu", "LeakyRelu", "Sigmoid",
-    "Add", "Mul", "Reshape", "Transpose", "Round", "Clip", "Cast",
-    "DepthToSpace", "Concat", "Softmax", "Tanh", "Pad", "Slice", "InstanceNormalization",
-})
+ALLOWED_OPS = frozenset(
+    {
+        "Gemm",
+        "MatMul",
+        "Conv",
+        "ConvTranspose",
+        "Resize",
+        "Relu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Add",
+        "Mul",
+        "Reshape",
+        "Transpose",
+        "Round",
+        "Clip",
+        "Cast",
+        "DepthToSpace",
+        "Concat",
+        "Softmax",
+        "Tanh",
+        "Pad",
+        "Slice",
+        "InstanceNormalization",
+    }
+)
 
 
 class GraphBuilder:
@@ -59,12 +80,21 @@ class GraphBuilder:
     # --- the handful of layer shapes the blocks need -------------------------------------
     def gemm(self, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
         """x @ weight.T + bias (torch's Linear)."""
-        return self.node("Gemm", [x, self.const(weight, "weight"), self.const(bias, "bias")], transB=1)
+        return self.node(
+            "Gemm", [x, self.const(weight, "weight"), self.const(bias, "bias")], transB=1
+        )
 
-    def conv(self, x: str, weight: np.ndarray, bias: np.ndarray, stride: int = 1, pad: int = 0) -> str:
+    def conv(
+        self, x: str, weight: np.ndarray, bias: np.ndarray, stride: int = 1, pad: int = 0
+    ) -> str:
         k = weight.shape[-1]
-        return self.node("Conv", [x, self.const(weight, "weight"), self.const(bias, "bias")],
-                         kernel_shape=[k, k], pads=[pad] * 4, strides=[stride, stride])
+        return self.node(
+            "Conv",
+            [x, self.const(weight, "weight"), self.const(bias, "bias")],
+            kernel_shape=[k, k],
+            pads=[pad] * 4,
+            strides=[stride, stride],
+        )
 
     def reshape(self, x: str, shape: list[int]) -> str:
         return self.node("Reshape", [x, self.const(np.array(shape, np.int64), "shape")])
@@ -72,40 +102,60 @@ class GraphBuilder:
     def upsample_nearest(self, x: str, factor: int) -> str:
         # asymmetric + floor reproduces torch's nearest upsampling exactly.
         scales = self.const(np.array([1, 1, factor, factor], np.float32), "scales")
-        return self.node("Resize", [x, "", scales], mode="nearest",
-                         coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return self.node(
+            "Resize",
+            [x, "", scales],
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
 
     def downsample_nearest(self, x: str, factor: int) -> str:
         """Every factor-th pixel (asymmetric + floor picks index i * factor, as x[::factor])."""
         scales = self.const(np.array([1, 1, 1 / factor, 1 / factor], np.float32), "scales")
-        return self.node("Resize", [x, "", scales], mode="nearest",
-                         coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return self.node(
+            "Resize",
+            [x, "", scales],
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
 
-    def group_norm(self, x: str, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float,
-                   size: int) -> str:
+    def group_norm(
+        self, x: str, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float, size: int
+    ) -> str:
         """GroupNorm as InstanceNormalization over [N, groups, rest] (opset 13 has no
         GroupNormalization), reshaped back with constant shapes, then the per-channel affine."""
         c = weight.shape[0]
         h = self.reshape(x, [0, groups, -1])
-        h = self.node("InstanceNormalization", [h, self.const(np.ones(groups, np.float32), "gn_scale"),
-                                                self.const(np.zeros(groups, np.float32), "gn_bias")],
-                      epsilon=float(eps))
+        h = self.node(
+            "InstanceNormalization",
+            [
+                h,
+                self.const(np.ones(groups, np.float32), "gn_scale"),
+                self.const(np.zeros(groups, np.float32), "gn_bias"),
+            ],
+            epsilon=float(eps),
+        )
         h = self.reshape(h, [0, c, size, size])
         h = self.node("Mul", [h, self.const(weight.reshape(c, 1, 1), "gn_weight")])
         return self.node("Add", [h, self.const(bias.reshape(c, 1, 1), "gn_bias")])
 
-    def model(self, name: str, inputs: list[onnx.ValueInfoProto],
-              outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+    def model(
+        self, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]
+    ) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, name, inputs, outputs, initializer=self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="assetvae")
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="assetvae"
+        )
         model.ir_version = IR_VERSION
         onnx.checker.check_model(model, full_check=True)
         return model
 
 
-def output_tail(g: GraphBuilder, logits: str, layout: OutputLayout, size: int
-                ) -> onnx.ValueInfoProto:
+def output_tail(
+    g: GraphBuilder, logits: str, layout: OutputLayout, size: int
+) -> onnx.ValueInfoProto:
     """Logits -> the bundle's output tensor ``image``: the layout module writes the nodes and
     says the output's type and shape."""
     emit_output(layout, g, logits)
@@ -114,8 +164,9 @@ def output_tail(g: GraphBuilder, logits: str, layout: OutputLayout, size: int
     return helper.make_tensor_value_info("image", elem, ["N", *dims])
 
 
-def decoder_graph(decoder, latent_dim: int, image_size: int,
-                  layout: OutputLayout = OutputLayout.UINT8_NHWC) -> onnx.ModelProto:
+def decoder_graph(
+    decoder, latent_dim: int, image_size: int, layout: OutputLayout = OutputLayout.UINT8_NHWC
+) -> onnx.ModelProto:
     """z float32 [N, latent] -> image (uint8 [N, S, S, 4], or float32 [N, 4, S, S] in [0, 1])."""
     g = GraphBuilder()
     out = output_tail(g, decoder.onnx(g, "z"), layout, image_size)
@@ -135,6 +186,11 @@ def encoder_graph(encoder, latent_dim: int, image_size: int) -> onnx.ModelProto:
     mean, logvar = encoder.onnx(g, h)
     g.node("Identity", [mean], output="mean")
     g.node("Identity", [logvar], output="logvar")
-    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", image_size, image_size, 4])
-    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", latent_dim]) for n in ("mean", "logvar")]
+    image = helper.make_tensor_value_info(
+        "image", TensorProto.UINT8, ["N", image_size, image_size, 4]
+    )
+    outs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", latent_dim])
+        for n in ("mean", "logvar")
+    ]
     return g.model("assetvae_encoder", [image], outs)

@@ -23,8 +23,16 @@ from .layout import OutputLayout
 from .manifest import Manifest
 
 __all__ = [
-    "Generator", "Manifest", "OutputLayout", "read_manifest", "to_pil",
-    "AssetVAEError", "BundleError", "SamplingError", "DeviceError", "AtlasError",
+    "Generator",
+    "Manifest",
+    "OutputLayout",
+    "read_manifest",
+    "to_pil",
+    "AssetVAEError",
+    "BundleError",
+    "SamplingError",
+    "DeviceError",
+    "AtlasError",
     "GeneratorClosedError",
 ]
 

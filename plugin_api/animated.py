@@ -73,45 +73,85 @@ def _classes_with(gen: Generator, classes: Sequence[str], anim: str) -> list[str
     found = [c for c in gen.classes if anim in gen.animations(c)]
     if not found:
         have = sorted({a for c in gen.classes for a in gen.animations(c)})
-        hint = f"animations in this bundle: {', '.join(have[:20])}" if have else \
-            "this bundle has no animations (it was trained on stills)"
+        hint = (
+            f"animations in this bundle: {', '.join(have[:20])}"
+            if have
+            else "this bundle has no animations (it was trained on stills)"
+        )
         raise SamplingError(f"no class has an animation {anim!r}; {hint}")
     return found
 
 
-def write_animation_preview(gen: Generator, out: str | os.PathLike, anim: str,
-                            classes: Sequence[str] = (), n: int = 8, *, seed: int = 0,
-                            spread: float = 1.0, truncation: float | None = None,
-                            scale: int = 2) -> PreviewResult:
+def write_animation_preview(
+    gen: Generator,
+    out: str | os.PathLike,
+    anim: str,
+    classes: Sequence[str] = (),
+    n: int = 8,
+    *,
+    seed: int = 0,
+    spread: float = 1.0,
+    truncation: float | None = None,
+    scale: int = 2,
+) -> PreviewResult:
     """OUT.png (animated PNG), OUT.gif and OUT_frames.png (each variant's frames in a row)
     of n variants (keys 0..n-1) per class playing `anim`. Without classes, every class that
     has the animation. Frame times are the first class's."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PREVIEW:
-        raise SamplingError(f"n={n!r} is out of range for an animated preview: use 1 to "
-                            f"{MAX_PREVIEW}")
+        raise SamplingError(
+            f"n={n!r} is out of range for an animated preview: use 1 to {MAX_PREVIEW}"
+        )
     stem = _stem(out)
     names = _classes_with(gen, classes, anim)
     keys = list(range(n))
-    clips = [(c, gen.animation(c, anim, keys, seed=seed, spread=spread, truncation=truncation))
-             for c in names]
+    clips = [
+        (c, gen.animation(c, anim, keys, seed=seed, spread=spread, truncation=truncation))
+        for c in names
+    ]
     info = gen.animation_info(names[0], anim)
     durations = info["durations"]
     order = _playback(len(durations), info["direction"])
-    sheets = [labelled_grid([(c, clip[:, f % clip.shape[1]]) for c, clip in clips], scale=scale,
-                            columns=min(n, 16)) for f in order]
-    strip = labelled_grid([(f"{c} {k}", clip[k]) for c, clip in clips for k in range(n)],
-                          scale=scale, columns=max(clip.shape[1] for _, clip in clips))
+    sheets = [
+        labelled_grid(
+            [(c, clip[:, f % clip.shape[1]]) for c, clip in clips], scale=scale, columns=min(n, 16)
+        )
+        for f in order
+    ]
+    strip = labelled_grid(
+        [(f"{c} {k}", clip[k]) for c, clip in clips for k in range(n)],
+        scale=scale,
+        columns=max(clip.shape[1] for _, clip in clips),
+    )
     times = [durations[f] for f in order]
-    apng, gif, png = (stem.with_suffix(".png"), stem.with_suffix(".gif"),
-                      stem.with_name(stem.name + "_frames.png"))
+    apng, gif, png = (
+        stem.with_suffix(".png"),
+        stem.with_suffix(".gif"),
+        stem.with_name(stem.name + "_frames.png"),
+    )
     with contextlib.ExitStack() as stack:
         t_apng, t_gif, t_png = (stack.enter_context(atomic_path(p)) for p in (apng, gif, png))
-        sheets[0].save(t_apng, format="PNG", save_all=True, append_images=sheets[1:],
-                       duration=times, loop=0, disposal=0, blend=0)
-        frames_p = [s.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=0)
-                    for s in sheets]
-        frames_p[0].save(t_gif, format="GIF", save_all=True, append_images=frames_p[1:],
-                         duration=times, loop=0, disposal=1)
+        sheets[0].save(
+            t_apng,
+            format="PNG",
+            save_all=True,
+            append_images=sheets[1:],
+            duration=times,
+            loop=0,
+            disposal=0,
+            blend=0,
+        )
+        frames_p = [
+            s.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=0) for s in sheets
+        ]
+        frames_p[0].save(
+            t_gif,
+            format="GIF",
+            save_all=True,
+            append_images=frames_p[1:],
+            duration=times,
+            loop=0,
+            disposal=1,
+        )
         strip.save(t_png, format="PNG")
     return PreviewResult([apng, gif, png], len(order), times)
 
@@ -145,8 +185,9 @@ def _block(clip: _Clip, padding: int, extrude: int) -> np.ndarray:
     cell = s + 2 * extrude
     rows = -(-f // clip.cols)
     cols = min(f, clip.cols)
-    out = np.zeros((rows * cell + (rows - 1) * padding, cols * cell + (cols - 1) * padding, 4),
-                   np.uint8)
+    out = np.zeros(
+        (rows * cell + (rows - 1) * padding, cols * cell + (cols - 1) * padding, 4), np.uint8
+    )
     for i, im in enumerate(clip.frames):
         r, c = divmod(i, clip.cols)
         if extrude:
@@ -156,11 +197,21 @@ def _block(clip: _Clip, padding: int, extrude: int) -> np.ndarray:
     return out
 
 
-def bake_animations(gen: Generator, out: str | os.PathLike, *, classes: Sequence[str] = (),
-                    animations: Sequence[str] = (), n: int = 16, first_key: int = 0,
-                    seed: int = 0, spread: float = 1.0, truncation: float | None = None,
-                    padding: int = DEFAULT_PADDING, extrude: int = DEFAULT_EXTRUDE,
-                    max_size: int = DEFAULT_MAX_SIZE) -> BakeResult:
+def bake_animations(
+    gen: Generator,
+    out: str | os.PathLike,
+    *,
+    classes: Sequence[str] = (),
+    animations: Sequence[str] = (),
+    n: int = 16,
+    first_key: int = 0,
+    seed: int = 0,
+    spread: float = 1.0,
+    truncation: float | None = None,
+    padding: int = DEFAULT_PADDING,
+    extrude: int = DEFAULT_EXTRUDE,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> BakeResult:
     """Bake keys first_key .. first_key+n-1 of each (class, animation) as playable atlases.
 
     animations: names to bake (each class must have them, or, with no classes given, the
@@ -181,17 +232,22 @@ def bake_animations(gen: Generator, out: str | os.PathLike, *, classes: Sequence
         names = list(dict.fromkeys(classes)) or gen.classes
         jobs = [(c, a) for c in names for a in gen.animations(c)]
         if not jobs:
-            raise AtlasError("nothing to bake: no animations in "
-                             + (", ".join(names) if classes else "this bundle")
-                             + "; bake stills without --animation")
+            raise AtlasError(
+                "nothing to bake: no animations in "
+                + (", ".join(names) if classes else "this bundle")
+                + "; bake stills without --animation"
+            )
     request = {"seed": seed, "spread": spread, "truncation": truncation}
     for c, a in jobs:  # no keys: checks seed, spread and truncation before any decoding
         gen.animation_latents(c, a, [], **request)
     size = gen.image_size
     cell = size + 2 * extrude
     if cell > max_size:
-        raise AtlasError(f"--max-size {max_size} is smaller than one frame ({size} px"
-                         + (f" + 2 x {extrude} px extrude" if extrude else "") + "); raise it")
+        raise AtlasError(
+            f"--max-size {max_size} is smaller than one frame ({size} px"
+            + (f" + 2 x {extrude} px extrude" if extrude else "")
+            + "); raise it"
+        )
     per_row = max(1, (max_size + padding) // (cell + padding))
     keys = range(first_key, first_key + n)
     clips: list[_Clip] = []
@@ -199,30 +255,54 @@ def bake_animations(gen: Generator, out: str | os.PathLike, *, classes: Sequence
         info = gen.animation_info(c, a)
         frames = gen.animation(c, a, keys, **request)
         for key, clip in zip(keys, frames):
-            clips.append(_Clip(c, a, key, clip, info["durations"], info["direction"],
-                               min(per_row, len(clip))))
+            clips.append(
+                _Clip(
+                    c, a, key, clip, info["durations"], info["direction"], min(per_row, len(clip))
+                )
+            )
     blocks = []
     for k, clip in enumerate(clips):
         image = _block(clip, padding, extrude)
         if image.shape[0] > max_size:
-            raise AtlasError(f"--max-size {max_size} cannot hold one {clip.frames.shape[0]}-frame "
-                             "animation; raise it")
+            raise AtlasError(
+                f"--max-size {max_size} cannot hold one {clip.frames.shape[0]}-frame "
+                "animation; raise it"
+            )
         h, w = image.shape[:2]
         blocks.append(Frame(f"{k}", clip.cls, clip.key, image, None, (0, 0, w, h)))
     pages = pack_frames(blocks, padding, 0, max_size, False)
-    settings = {"seed": str(int(seed)), "spread": float(spread), "truncation": truncation,
-                "first_key": str(first_key), "n": n, "padding": padding, "extrude": extrude,
-                "max_size": max_size, "image_size": size, "rng": gen.manifest.rng,
-                "bundle": gen.path.name, "bundle_sha256": _sha256(gen.path)}
+    settings = {
+        "seed": str(int(seed)),
+        "spread": float(spread),
+        "truncation": truncation,
+        "first_key": str(first_key),
+        "n": n,
+        "padding": padding,
+        "extrude": extrude,
+        "max_size": max_size,
+        "image_size": size,
+        "rng": gen.manifest.rng,
+        "bundle": gen.path.name,
+        "bundle_sha256": _sha256(gen.path),
+    }
     stem = _stem(out)
     names = atlas_file_names(stem.name, len(pages))
     files: dict[str, bytes] = {}
     pngs: dict[str, bytes] = {}
     for page, (json_name, png_name) in zip(pages, names):
-        doc = _page_json(page, [clips[int(b.name)] for b in page.frames], settings, png_name,
-                         [j for j, _ in names if j != json_name], len(pages), padding, extrude)
-        files[json_name] = (json.dumps(doc, sort_keys=True, indent=2, allow_nan=False,
-                                       ensure_ascii=False) + "\n").encode("utf-8")
+        doc = _page_json(
+            page,
+            [clips[int(b.name)] for b in page.frames],
+            settings,
+            png_name,
+            [j for j, _ in names if j != json_name],
+            len(pages),
+            padding,
+            extrude,
+        )
+        files[json_name] = (
+            json.dumps(doc, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        ).encode("utf-8")
         pngs[png_name] = _encode_png(page.pixels)
     files.update(pngs)
     paths = [stem.with_name(name) for name in files]
@@ -230,12 +310,21 @@ def bake_animations(gen: Generator, out: str | os.PathLike, *, classes: Sequence
         temps = [stack.enter_context(atomic_path(p)) for p in paths]
         for tmp, data in zip(temps, files.values()):
             tmp.write_bytes(data)
-    return BakeResult(paths, [(p.width, p.height) for p in pages],
-                      sum(c.frames.shape[0] for c in clips))
+    return BakeResult(
+        paths, [(p.width, p.height) for p in pages], sum(c.frames.shape[0] for c in clips)
+    )
 
 
-def _page_json(page, clips: list[_Clip], settings: dict[str, Any], png_name: str,
-               others: list[str], n_pages: int, padding: int, extrude: int) -> dict[str, Any]:
+def _page_json(
+    page,
+    clips: list[_Clip],
+    settings: dict[str, Any],
+    png_name: str,
+    others: list[str],
+    n_pages: int,
+    padding: int,
+    extrude: int,
+) -> dict[str, Any]:
     frames: dict[str, Any] = {}
     tags: dict[str, _Clip] = {}
     size = settings["image_size"]
@@ -248,27 +337,47 @@ def _page_json(page, clips: list[_Clip], settings: dict[str, Any], png_name: str
             r, c = divmod(i, clip.cols)
             x = block.x + c * (cell + padding) + extrude
             y = block.y + r * (cell + padding) + extrude
-            extra: dict[str, Any] = {"class": clip.cls, "animation": clip.anim,
-                                     "seed": settings["seed"], "key": str(clip.key), "frame": i,
-                                     "spread": settings["spread"]}
+            extra: dict[str, Any] = {
+                "class": clip.cls,
+                "animation": clip.anim,
+                "seed": settings["seed"],
+                "key": str(clip.key),
+                "frame": i,
+                "spread": settings["spread"],
+            }
             if settings["truncation"] is not None:
                 extra["truncation"] = settings["truncation"]
             frames[f"{tag}/{i:0{width}d}"] = {
-                "frame": _rect(x, y, size, size), "rotated": False, "trimmed": False,
-                "spriteSourceSize": _rect(0, 0, size, size), "sourceSize": {"w": size, "h": size},
-                "pivot": {"x": 0.5, "y": 0.5}, "duration": int(clip.durations[i]),
-                "assetvae": extra}
+                "frame": _rect(x, y, size, size),
+                "rotated": False,
+                "trimmed": False,
+                "spriteSourceSize": _rect(0, 0, size, size),
+                "sourceSize": {"w": size, "h": size},
+                "pivot": {"x": 0.5, "y": 0.5},
+                "duration": int(clip.durations[i]),
+                "assetvae": extra,
+            }
     order = sorted(frames)  # the order json.dumps(sort_keys=True) lists them in
     index = {name: i for i, name in enumerate(order)}
     frame_tags, lists = [], {}
     for tag in sorted(tags):
         names = [name for name in order if name.rsplit("/", 1)[0] == tag]
-        frame_tags.append({"name": tag, "from": index[names[0]], "to": index[names[-1]],
-                           "direction": tags[tag].direction})
+        frame_tags.append(
+            {
+                "name": tag,
+                "from": index[names[0]],
+                "to": index[names[-1]],
+                "direction": tags[tag].direction,
+            }
+        )
         lists[tag] = names
     meta: dict[str, Any] = {
-        "app": "assetvae", "version": ATLAS_FORMAT_VERSION, "image": png_name,
-        "format": "RGBA8888", "size": {"w": page.width, "h": page.height}, "scale": "1",
+        "app": "assetvae",
+        "version": ATLAS_FORMAT_VERSION,
+        "image": png_name,
+        "format": "RGBA8888",
+        "size": {"w": page.width, "h": page.height},
+        "scale": "1",
         "frameTags": frame_tags,
         "assetvae": {**settings, "page": page.index, "pages": n_pages},
     }

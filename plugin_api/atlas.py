@@ -44,10 +44,22 @@ from .generator import MAX_VARIANTS, Generator
 from .manifest import MAX_IMAGE_SIDE
 
 __all__ = [
-    "AtlasError", "Blend", "Frame", "Page", "Atlas", "BakeResult",
-    "parse_blend", "build_atlas", "pack_frames", "atlas_files", "atlas_file_names", "write_atlas",
+    "AtlasError",
+    "Blend",
+    "Frame",
+    "Page",
+    "Atlas",
+    "BakeResult",
+    "parse_blend",
+    "build_atlas",
+    "pack_frames",
+    "atlas_files",
+    "atlas_file_names",
+    "write_atlas",
     "bake_atlas",
-    "DEFAULT_MAX_SIZE", "DEFAULT_PADDING", "DEFAULT_EXTRUDE",
+    "DEFAULT_MAX_SIZE",
+    "DEFAULT_PADDING",
+    "DEFAULT_EXTRUDE",
 ]
 
 DEFAULT_MAX_SIZE = 2048
@@ -86,11 +98,13 @@ def parse_blend(text: str) -> Blend:
     try:
         t = float(parts[2])
     except ValueError:
-        raise AtlasError(f"--blend {text!r}: T must be a number from 0 to 1, "
-                         f"got {parts[2]!r}") from None
+        raise AtlasError(
+            f"--blend {text!r}: T must be a number from 0 to 1, got {parts[2]!r}"
+        ) from None
     if not math.isfinite(t) or not 0.0 <= t <= 1.0:
-        raise AtlasError(f"--blend {text!r}: T must be from 0 (all {parts[0]}) "
-                         f"to 1 (all {parts[1]})")
+        raise AtlasError(
+            f"--blend {text!r}: T must be from 0 (all {parts[0]}) to 1 (all {parts[1]})"
+        )
     return Blend(parts[0], parts[1], t)
 
 
@@ -178,8 +192,9 @@ def _pack(cells: list[tuple[int, int]], max_size: int, gap: int) -> list[tuple[i
         rest = cells[start:]
         placed, uw, uh = _shelf(rest, max_size, max_size, gap)
         if not placed:  # cannot happen: every cell was checked against max_size
-            raise AtlasError(f"a frame of {rest[0][0]}x{rest[0][1]} px does not fit in "
-                             f"--max-size {max_size}")
+            raise AtlasError(
+                f"a frame of {rest[0][0]}x{rest[0][1]} px does not fit in --max-size {max_size}"
+            )
         if len(placed) == len(rest):
             # The last page: the narrowest shelf width that gives the smallest page.
             pw, ph = _page_side(uw, max_size), _page_side(uh, max_size)
@@ -270,17 +285,26 @@ def build_atlas(
     pages = pack_frames(frames, padding, extrude, max_size, trim)
 
     settings = {
-        "seed": str(int(seed)), "spread": spread, "truncation": truncation,
+        "seed": str(int(seed)),
+        "spread": spread,
+        "truncation": truncation,
         "first_key": str(first_key),
-        "n": n, "padding": padding, "extrude": extrude, "max_size": max_size, "trim": bool(trim),
-        "image_size": size, "rng": gen.manifest.rng, "bundle": gen.path.name,
+        "n": n,
+        "padding": padding,
+        "extrude": extrude,
+        "max_size": max_size,
+        "trim": bool(trim),
+        "image_size": size,
+        "rng": gen.manifest.rng,
+        "bundle": gen.path.name,
         "bundle_sha256": _sha256(gen.path),
     }
     return Atlas(pages, settings)
 
 
-def pack_frames(frames: list[Frame], padding: int, extrude: int, max_size: int,
-                trim: bool) -> list[Page]:
+def pack_frames(
+    frames: list[Frame], padding: int, extrude: int, max_size: int, trim: bool
+) -> list[Page]:
     """Lay frames out on pages in bake order (tallest first when trimmed) and draw the pages.
 
     The one packing rule: a bake and a merge of its shards (plugin_api/shards.py) both call it,
@@ -300,7 +324,7 @@ def pack_frames(frames: list[Frame], padding: int, extrude: int, max_size: int,
             f = frames[i]
             f.page, f.x, f.y = p, x + extrude, y + extrude
             page_frames.append(f)
-        order = order[len(placed):]
+        order = order[len(placed) :]
         pixels = np.zeros((ph, pw, 4), np.uint8)
         for f in page_frames:
             sx, sy, w, h = f.src
@@ -335,7 +359,10 @@ def _frame_json(f: Frame, settings: dict[str, Any]) -> dict[str, Any]:
     sx, sy, w, h = f.src
     s = f.image.shape
     extra: dict[str, Any] = {
-        "class": f.group, "seed": settings["seed"], "key": str(f.key), "spread": settings["spread"],
+        "class": f.group,
+        "seed": settings["seed"],
+        "key": str(f.key),
+        "spread": settings["spread"],
     }
     if settings["truncation"] is not None:
         extra["truncation"] = settings["truncation"]
@@ -362,7 +389,8 @@ def atlas_file_names(stem: str, pages: int) -> list[tuple[str, str]]:
 def _encode_png(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels), "RGBA").save(
-        buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
+        buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL
+    )
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ from .manifest import METADATA_KEY, Manifest
 
 MAX_BUNDLE_BYTES = 2 * 1024**3  # protobuf's own limit; bigger is not a bundle we wrote
 
+
 def sidecar_path(bundle: str | os.PathLike) -> Path:
     """NAME.avae.onnx -> NAME.avae.json (the optional manifest beside the bundle)."""
     bundle = Path(bundle)
@@ -59,8 +60,10 @@ def providers_for(device: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if device == "cuda":
         if "CUDAExecutionProvider" not in available:
-            raise DeviceError("device 'cuda' asked for, but this onnxruntime has no CUDA provider; "
-                              "install assetvae[gpu] (onnxruntime-gpu) or use device 'cpu'")
+            raise DeviceError(
+                "device 'cuda' asked for, but this onnxruntime has no CUDA provider; "
+                "install assetvae[gpu] (onnxruntime-gpu) or use device 'cpu'"
+            )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "auto":
         return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -74,10 +77,14 @@ def open_session(
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # engines see our errors, not ORT's warnings
     if threads is not None:
-        if (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)
-                or not 1 <= threads <= 1024):
-            raise DeviceError(f"threads={threads!r} is out of range: use 1 to 1024, "
-                              "or None for all cores")
+        if (
+            isinstance(threads, bool)
+            or not isinstance(threads, numbers.Integral)
+            or not 1 <= threads <= 1024
+        ):
+            raise DeviceError(
+                f"threads={threads!r} is out of range: use 1 to 1024, or None for all cores"
+            )
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     try:
@@ -86,13 +93,16 @@ def open_session(
         raise
     except Exception as e:  # ORT raises its own Fail/InvalidProtobuf/... types
         first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:160]
-        raise BundleError(f"{path}: not a valid ONNX bundle ({first}); "
-                          "re-export it with assetvae export") from None
+        raise BundleError(
+            f"{path}: not a valid ONNX bundle ({first}); re-export it with assetvae export"
+        ) from None
     if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
         # ORT falls back to the CPU, with only a log line, when CUDA or cuDNN cannot load.
-        raise DeviceError("device 'cuda' asked for, but ONNX Runtime's CUDA provider did not "
-                          "start (are the CUDA and cuDNN libraries that onnxruntime-gpu needs "
-                          "installed?); use device 'auto' or 'cpu'")
+        raise DeviceError(
+            "device 'cuda' asked for, but ONNX Runtime's CUDA provider did not "
+            "start (are the CUDA and cuDNN libraries that onnxruntime-gpu needs "
+            "installed?); use device 'auto' or 'cpu'"
+        )
     return session
 
 
@@ -105,12 +115,16 @@ def manifest_of(session: ort.InferenceSession, data: bytes, path: Path) -> Manif
     if side.is_file():
         m = _parse(side.read_bytes(), side)
         if m.graph_sha256 != _sha256(data):
-            raise BundleError(f"{side}: this manifest belongs to another graph (hash mismatch); "
-                              f"keep each bundle with its own .json")
+            raise BundleError(
+                f"{side}: this manifest belongs to another graph (hash mismatch); "
+                f"keep each bundle with its own .json"
+            )
         return m
-    raise BundleError(f"{path}: an ONNX file, but not an assetvae bundle "
-                      f"(no '{METADATA_KEY}' metadata "
-                      f"and no {side.name} beside it)")
+    raise BundleError(
+        f"{path}: an ONNX file, but not an assetvae bundle "
+        f"(no '{METADATA_KEY}' metadata "
+        f"and no {side.name} beside it)"
+    )
 
 
 def _parse(text: str | bytes, where: Path) -> Manifest:
@@ -126,16 +140,20 @@ def check_graph(session: ort.InferenceSession, m: Manifest, path: Path) -> None:
     if len(ins) != 1 or ins[0].name != "z" or len(ins[0].shape) != 2:
         raise BundleError(f"{path}: graph input must be one tensor 'z' [N, latent]")
     if ins[0].shape[1] != m.latent_dim:
-        raise BundleError(f"{path}: manifest says latent size {m.latent_dim} but the graph takes "
-                          f"{ins[0].shape[1]}; re-export the bundle")
+        raise BundleError(
+            f"{path}: manifest says latent size {m.latent_dim} but the graph takes "
+            f"{ins[0].shape[1]}; re-export the bundle"
+        )
     if ins[0].type != "tensor(float)":
         raise BundleError(f"{path}: graph input 'z' must be float32, not {ins[0].type}")
     if not outs or outs[0].name != "image" or len(outs[0].shape) != 4:
         raise BundleError(f"{path}: graph output must be 'image' with 4 dimensions")
     want, want_type = graph_output(m.output, m.image_size, m.channels)
     if list(outs[0].shape[1:]) != want or outs[0].type != want_type:
-        raise BundleError(f"{path}: manifest says {m.output} {want} but the graph gives "
-                          f"{outs[0].type} {outs[0].shape[1:]}; re-export the bundle")
+        raise BundleError(
+            f"{path}: manifest says {m.output} {want} but the graph gives "
+            f"{outs[0].type} {outs[0].shape[1:]}; re-export the bundle"
+        )
 
 
 def open_bundle(
@@ -163,13 +181,17 @@ def open_encoder(bundle: Path, m: Manifest, device: str = "cpu", threads: int | 
     """The encoder session of a bundle exported with --encoder, checked against the manifest."""
     path = encoder_path(bundle)
     if m.encoder_sha256 is None:
-        raise BundleError(f"{bundle}: exported without an encoder; "
-                          "re-export with assetvae export --encoder")
+        raise BundleError(
+            f"{bundle}: exported without an encoder; re-export with assetvae export --encoder"
+        )
     if not path.is_file():
-        raise BundleError(f"{path}: missing; keep it beside {Path(bundle).name} "
-                          "(assetvae export --encoder writes it)")
+        raise BundleError(
+            f"{path}: missing; keep it beside {Path(bundle).name} "
+            "(assetvae export --encoder writes it)"
+        )
     data = _read_bytes(path)
     if _sha256(data) != m.encoder_sha256:
-        raise BundleError(f"{path}: belongs to another bundle (hash mismatch); "
-                          "re-export both together")
+        raise BundleError(
+            f"{path}: belongs to another bundle (hash mismatch); re-export both together"
+        )
     return open_session(data, path, device=device, threads=threads)

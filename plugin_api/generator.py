@@ -43,8 +43,9 @@ class _Opened:
 
     __slots__ = ("session", "manifest", "path", "device", "threads")
 
-    def __init__(self, session: Any, manifest: Manifest, path: Path, device: str,
-                 threads: int | None):
+    def __init__(
+        self, session: Any, manifest: Manifest, path: Path, device: str, threads: int | None
+    ):
         self.session = session  # onnxruntime.InferenceSession of the decoder
         self.manifest, self.path, self.device, self.threads = manifest, path, device, threads
 
@@ -76,8 +77,9 @@ class Generator:
         self._closed = False
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str = "auto",
-             threads: int | None = None) -> Generator:
+    def load(
+        cls, path: str | os.PathLike, *, device: str = "auto", threads: int | None = None
+    ) -> Generator:
         """Open a bundle. device: 'auto' (CUDA if available, else CPU), 'cpu' or 'cuda';
         threads: ONNX Runtime's intra-op threads (None: all cores).
 
@@ -116,8 +118,10 @@ class Generator:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise GeneratorClosedError(f"this Generator ({self.path.name}) is closed; "
-                                       "load the bundle again to keep generating")
+            raise GeneratorClosedError(
+                f"this Generator ({self.path.name}) is closed; "
+                "load the bundle again to keep generating"
+            )
 
     # --- what the bundle holds -----------------------------------------------------------
     @property
@@ -134,8 +138,10 @@ class Generator:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else self.provider
-        return (f"Generator({str(self.path)!r}, {len(self.classes)} classes, {self.image_size}px, "
-                f"latent {self.latent_dim}, {state})")
+        return (
+            f"Generator({str(self.path)!r}, {len(self.classes)} classes, {self.image_size}px, "
+            f"latent {self.latent_dim}, {state})"
+        )
 
     def _class(self, name: str) -> ClassLatent:
         self._check_open()
@@ -145,16 +151,26 @@ class Generator:
             import difflib
 
             close = difflib.get_close_matches(str(name), self.classes, n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(map(repr, close))}?" if close else \
-                f"classes are: {', '.join(self.classes[:20])}"
+            hint = (
+                f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else f"classes are: {', '.join(self.classes[:20])}"
+            )
             raise SamplingError(f"unknown class {name!r}; {hint}") from None
 
     def _noise(self, seed: int, keys: list[Key], truncation: float | None) -> np.ndarray:
         return sampling.normals(seed, keys, self.latent_dim, truncation)
 
     # --- latents -------------------------------------------------------------------------
-    def latents(self, cls: str, keys: Keys, *, seed: int, spread: float = 1.0,
-                truncation: float | None = None) -> np.ndarray:
+    def latents(
+        self,
+        cls: str,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """The latent vectors z float32 [len(keys), latent] of variants ``keys`` of ``cls``.
 
         Checks everything before any work: with ``keys=[]`` it only validates the request.
@@ -164,8 +180,17 @@ class Generator:
         keys = _check_keys(keys)
         return sampling.class_latents(c, seed, keys, self._noise(seed, keys, truncation), spread)
 
-    def blend_latents(self, a: str, b: str, t: float, keys: Keys, *, seed: int,
-                      spread: float = 1.0, truncation: float | None = None) -> np.ndarray:
+    def blend_latents(
+        self,
+        a: str,
+        b: str,
+        t: float,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """The latents of hybrids of classes a and b: t=0 is a, t=1 is b."""
         ca, cb = self._class(a), self._class(b)
         spread = sampling.check_spread(spread)
@@ -196,8 +221,15 @@ class Generator:
             out[i : i + DECODE_CHUNK] = to_uint8_nhwc(raw, self.manifest.output)
         return out
 
-    def variants(self, cls: str, keys: Keys, *, seed: int, spread: float = 1.0,
-                 truncation: float | None = None) -> np.ndarray:
+    def variants(
+        self,
+        cls: str,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """One prop per key: uint8 [len(keys), H, W, 4]. Same (seed, key) -> same pixels, always.
 
         cls: a class name of the bundle; keys: ints in [0, 2**64) or strs, such as
@@ -205,20 +237,37 @@ class Generator:
         spread: 0 is the class prototype, 1 the class's own variety, up to 10; truncation:
         None, or redraw normal draws beyond this magnitude (>= 0.05).
         """
-        return self.decode(self.latents(cls, keys, seed=seed, spread=spread,
-                                        truncation=truncation))
+        return self.decode(self.latents(cls, keys, seed=seed, spread=spread, truncation=truncation))
 
-    def sample(self, cls: str, n: int, *, seed: int = 0, spread: float = 1.0,
-               truncation: float | None = None) -> np.ndarray:
+    def sample(
+        self,
+        cls: str,
+        n: int,
+        *,
+        seed: int = 0,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """n variants of cls: the variants with keys 0..n-1 under this seed."""
-        return self.variants(cls, range(_check_n(n)), seed=seed, spread=spread,
-                             truncation=truncation)
+        return self.variants(
+            cls, range(_check_n(n)), seed=seed, spread=spread, truncation=truncation
+        )
 
-    def blend(self, a: str, b: str, t: float, keys: Keys, *, seed: int, spread: float = 1.0,
-              truncation: float | None = None) -> np.ndarray:
+    def blend(
+        self,
+        a: str,
+        b: str,
+        t: float,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """Hybrids of two classes, one per key: t=0 is class a, t=1 is class b."""
-        return self.decode(self.blend_latents(a, b, t, keys, seed=seed, spread=spread,
-                                              truncation=truncation))
+        return self.decode(
+            self.blend_latents(a, b, t, keys, seed=seed, spread=spread, truncation=truncation)
+        )
 
     def prototype(self, cls: str) -> np.ndarray:
         """The class prototype decoded (what spread 0 gives): uint8 [1, H, W, 4]."""
@@ -229,29 +278,47 @@ class Generator:
         """The names of class cls's animations (empty for a class trained on stills)."""
         return [a.name for a in self._class(cls).animations]
 
-    def animation_latents(self, cls: str, anim: str, keys: Keys, *, seed: int,
-                          spread: float = 1.0, truncation: float | None = None) -> np.ndarray:
+    def animation_latents(
+        self,
+        cls: str,
+        anim: str,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """The latents float32 [len(keys), frames, latent] of animated variants ``keys``."""
         c = self._class(cls)
         a = sampling.find_animation(c, anim)
         spread = sampling.check_spread(spread)
         keys = _check_keys(keys)
         if len(keys) * a.frames > MAX_VARIANTS:
-            raise SamplingError(f"{len(keys):,} variants of {a.frames} frames is more than "
-                                f"{MAX_VARIANTS:,} sprites in one call; ask for fewer keys")
-        return sampling.animation_latents(c, a, seed, keys, self._noise(seed, keys, truncation),
-                                          spread)
+            raise SamplingError(
+                f"{len(keys):,} variants of {a.frames} frames is more than "
+                f"{MAX_VARIANTS:,} sprites in one call; ask for fewer keys"
+            )
+        return sampling.animation_latents(
+            c, a, seed, keys, self._noise(seed, keys, truncation), spread
+        )
 
-    def animation(self, cls: str, anim: str, keys: Keys, *, seed: int, spread: float = 1.0,
-                  truncation: float | None = None) -> np.ndarray:
+    def animation(
+        self,
+        cls: str,
+        anim: str,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """Animated variants, one per key: uint8 [len(keys), frames, H, W, 4].
 
         A variant's identity comes from its (seed, key) as a still variant's does, and stays
         the same in every frame while the animation's own motion plays. The frame times and
         playback direction are in ``animation_info(cls, anim)``.
         """
-        z = self.animation_latents(cls, anim, keys, seed=seed, spread=spread,
-                                   truncation=truncation)
+        z = self.animation_latents(cls, anim, keys, seed=seed, spread=spread, truncation=truncation)
         n, f, d = z.shape
         s = self.image_size
         return self.decode(z.reshape(n * f, d)).reshape(n, f, s, s, 4)
@@ -259,14 +326,26 @@ class Generator:
     def animation_info(self, cls: str, anim: str) -> dict:
         """{"frames", "durations" (ms per frame), "direction", "sources"} of an animation."""
         a = sampling.find_animation(self._class(cls), anim)
-        return {"frames": a.frames, "durations": list(a.durations) or [100] * a.frames,
-                "direction": a.direction, "sources": list(a.sources)}
+        return {
+            "frames": a.frames,
+            "durations": list(a.durations) or [100] * a.frames,
+            "direction": a.direction,
+            "sources": list(a.sources),
+        }
 
     # --- non-blocking, for load screens ---------------------------------------------------
-    def variants_async(self, cls: str, keys: Keys, *, seed: int, spread: float = 1.0,
-                       truncation: float | None = None,
-                       progress: Callable[[int, int], object] | None = None,
-                       chunk: int = ASYNC_CHUNK, executor: Executor | None = None) -> Future:
+    def variants_async(
+        self,
+        cls: str,
+        keys: Keys,
+        *,
+        seed: int,
+        spread: float = 1.0,
+        truncation: float | None = None,
+        progress: Callable[[int, int], object] | None = None,
+        chunk: int = ASYNC_CHUNK,
+        executor: Executor | None = None,
+    ) -> Future:
         """variants() in a background thread: returns a concurrent.futures.Future at once.
 
         ``future.result()`` is exactly ``variants(cls, keys, seed=..., spread=...,
@@ -284,8 +363,9 @@ class Generator:
         if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
             raise SamplingError(f"chunk={chunk!r} must be a positive int")
         pool = executor if executor is not None else self._background()
-        return pool.submit(self._variants_chunked, c, keys, seed, spread, truncation, progress,
-                           int(chunk))
+        return pool.submit(
+            self._variants_chunked, c, keys, seed, spread, truncation, progress, int(chunk)
+        )
 
     def _variants_chunked(self, c, keys, seed, spread, truncation, progress, chunk) -> np.ndarray:
         # Checked when submitted; runs to the end even if close() is called meanwhile.
@@ -313,8 +393,9 @@ class Generator:
         with self._lazy_lock:
             self._check_open()
             if self._encoder is None:
-                self._encoder = open_encoder(self.path, self.manifest, device=self._device,
-                                             threads=self._threads)
+                self._encoder = open_encoder(
+                    self.path, self.manifest, device=self._device, threads=self._threads
+                )
             return self._encoder
 
     def encode(self, images) -> np.ndarray:
@@ -340,12 +421,14 @@ class Generator:
         self._check_open()
         z = np.asarray(z, dtype=np.float64)
         if z.shape != (self.latent_dim,) or not np.isfinite(z).all():
-            raise SamplingError(f"z must be {self.latent_dim} finite numbers, "
-                                f"got shape {list(z.shape)}")
+            raise SamplingError(
+                f"z must be {self.latent_dim} finite numbers, got shape {list(z.shape)}"
+            )
         return self.classes[sampling.nearest_class(self.manifest.classes, z)]
 
-    def variants_like(self, image, keys: Keys, *, seed: int, spread: float = 1.0,
-                      truncation: float | None = None) -> np.ndarray:
+    def variants_like(
+        self, image, keys: Keys, *, seed: int, spread: float = 1.0, truncation: float | None = None
+    ) -> np.ndarray:
         """Variants of one given sprite, one per key: centred on its latent, varied as its
         nearest class varies. Needs a bundle exported with ``assetvae export --encoder``."""
         spread = sampling.check_spread(spread)
@@ -358,27 +441,33 @@ class Generator:
 
 def _check_n(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_VARIANTS:
-        raise SamplingError(f"n={n!r} is out of range: ask for 0 to {MAX_VARIANTS:,} variants "
-                            "per call")
+        raise SamplingError(
+            f"n={n!r} is out of range: ask for 0 to {MAX_VARIANTS:,} variants per call"
+        )
     return int(n)
 
 
 def _check_keys(keys: Keys) -> list[Key]:
     if isinstance(keys, (str, bytes)):  # a lone str would silently become one key per character
-        raise SamplingError(f"keys must be a list of keys, not a single {type(keys).__name__}; "
-                            f"write [{keys!r}]")
+        raise SamplingError(
+            f"keys must be a list of keys, not a single {type(keys).__name__}; write [{keys!r}]"
+        )
     if isinstance(keys, (bool, int, np.integer)):  # the old n argument of variants_like and blend
-        raise SamplingError(f"keys must be a list of keys, not the int {keys!r}; "
-                            f"write range({keys!r}) for keys 0..{keys!r}-1")
+        raise SamplingError(
+            f"keys must be a list of keys, not the int {keys!r}; "
+            f"write range({keys!r}) for keys 0..{keys!r}-1"
+        )
     n = len(keys) if hasattr(keys, "__len__") else None
     if n is not None and n > MAX_VARIANTS:  # refused before range(10**9) is ever materialised
         raise SamplingError(f"{n:,} keys in one call; split into calls of at most {MAX_VARIANTS:,}")
     try:
         keys = list(itertools.islice(keys, MAX_VARIANTS + 1))
     except TypeError:
-        raise SamplingError(f"keys must be a sequence of ints and strs, "
-                            f"got {type(keys).__name__}") from None
+        raise SamplingError(
+            f"keys must be a sequence of ints and strs, got {type(keys).__name__}"
+        ) from None
     if len(keys) > MAX_VARIANTS:
-        raise SamplingError(f"more than {MAX_VARIANTS:,} keys in one call; "
-                            "split them into smaller calls")
+        raise SamplingError(
+            f"more than {MAX_VARIANTS:,} keys in one call; split them into smaller calls"
+        )
     return keys

@@ -84,16 +84,22 @@ def labelled_grid(
 
     Sprites are composited over a flat background so transparency reads as in a game.
     """
-    if (isinstance(scale, bool) or not isinstance(scale, (int, np.integer))
-            or not 1 <= scale <= MAX_SCALE):
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, np.integer))
+        or not 1 <= scale <= MAX_SCALE
+    ):
         raise SamplingError(f"scale {scale!r} is out of range: use 1 to {MAX_SCALE}")
     rows = [(label, np.asarray(imgs)) for label, imgs in rows]
     h, w = rows[0][1].shape[1:3]
     cell_w, cell_h = w * scale + gap, h * scale + gap
     n_cols = columns or max(len(imgs) for _, imgs in rows)
     n_cols = max(1, n_cols)
-    lines = [(label, imgs[i : i + n_cols])
-             for label, imgs in rows for i in range(0, max(1, len(imgs)), n_cols)]
+    lines = [
+        (label, imgs[i : i + n_cols])
+        for label, imgs in rows
+        for i in range(0, max(1, len(imgs)), n_cols)
+    ]
     font = ImageFont.load_default()
     labels = [label[:MAX_LABEL] for label, _ in rows]
     # Wider than LABEL_WIDTH only when a label needs it (e.g. a blend row "broadleaf~mushroom 0.5").
@@ -101,16 +107,19 @@ def labelled_grid(
     label_w = max([LABEL_WIDTH] + [int(measure.textlength(t, font=font)) + 8 for t in labels])
     sheet_w, sheet_h = label_w + n_cols * cell_w + gap, len(lines) * cell_h + gap
     if max(sheet_w, sheet_h) > MAX_IMAGE_SIDE:
-        raise SamplingError(f"the sheet would be {sheet_w}x{sheet_h} px (limit {MAX_IMAGE_SIDE} px "
-                            "a side); ask for fewer variants or a smaller scale")
+        raise SamplingError(
+            f"the sheet would be {sheet_w}x{sheet_h} px (limit {MAX_IMAGE_SIDE} px "
+            "a side); ask for fewer variants or a smaller scale"
+        )
     sheet = Image.new("RGBA", (sheet_w, sheet_h), background)
     draw = ImageDraw.Draw(sheet)
     last = None
     for r, (label, imgs) in enumerate(lines):
         y = gap + r * cell_h
         if label != last:
-            draw.text((4, y + cell_h // 2 - 6), label[:MAX_LABEL], fill=(255, 255, 255, 255),
-                      font=font)
+            draw.text(
+                (4, y + cell_h // 2 - 6), label[:MAX_LABEL], fill=(255, 255, 255, 255), font=font
+            )
             last = label
         for c, im in enumerate(to_pil(imgs) if len(imgs) else []):
             if scale != 1:

@@ -133,19 +133,23 @@ class Manifest:
         try:
             d = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as e:
-            raise BundleError(f"bundle manifest is not valid JSON ({e}); "
-                              "re-export the bundle") from None
+            raise BundleError(
+                f"bundle manifest is not valid JSON ({e}); re-export the bundle"
+            ) from None
         return cls.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: Any) -> Manifest:
         """Validate and build. Every problem is a BundleError naming the field."""
         _check(isinstance(d, dict), "manifest must be a JSON object")
-        _check(d.get("format") == FORMAT_NAME,
-               f"format is {d.get('format')!r}, not {FORMAT_NAME!r}")
+        _check(
+            d.get("format") == FORMAT_NAME, f"format is {d.get('format')!r}, not {FORMAT_NAME!r}"
+        )
         version = d.get("version")
-        _check(isinstance(version, str) and _parse_version(version) is not None,
-               f"version {version!r} is not of the form MAJOR.MINOR")
+        _check(
+            isinstance(version, str) and _parse_version(version) is not None,
+            f"version {version!r} is not of the form MAJOR.MINOR",
+        )
         major = _parse_version(version)[0]
         supported = _parse_version(FORMAT_VERSION)[0]
         if major > supported:
@@ -159,8 +163,10 @@ class Manifest:
         _check(channels == 4, f"channels is {channels}; this runtime reads RGBA (4) bundles")
         output = d.get("output", OutputLayout.UINT8_NHWC.value)
         layouts = tuple(x.value for x in OutputLayout)
-        _check(isinstance(output, str) and output in layouts,
-               f"output layout {output!r} is not one of {layouts}")
+        _check(
+            isinstance(output, str) and output in layouts,
+            f"output layout {output!r} is not one of {layouts}",
+        )
         rng = d.get("rng")
         _check(rng in RNG_SPECS, f"RNG spec {rng!r} is unknown to this runtime; upgrade assetvae")
         raw = d.get("classes")
@@ -175,10 +181,18 @@ class Manifest:
         enc_sha = d.get("encoder_sha256")
         _check(enc_sha is None or isinstance(enc_sha, str), "encoder_sha256 must be a string")
         return cls(
-            image_size=image_size, latent_dim=latent, classes=classes, channels=channels,
-            output=OutputLayout(output), rng=rng, training=d.get("training", {}),
+            image_size=image_size,
+            latent_dim=latent,
+            classes=classes,
+            channels=channels,
+            output=OutputLayout(output),
+            rng=rng,
+            training=d.get("training", {}),
             export=d.get("export", {}),
-            format=FORMAT_NAME, version=version, graph_sha256=sha, encoder_sha256=enc_sha,
+            format=FORMAT_NAME,
+            version=version,
+            graph_sha256=sha,
+            encoder_sha256=enc_sha,
         )
 
 
@@ -200,8 +214,10 @@ def _parse_version(v: str) -> tuple[int, int] | None:
 
 def _int(d: dict, key: str, lo: int, hi: int) -> int:
     v = d.get(key)
-    _check(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
-           f"{key} must be an integer in {lo}..{hi}, got {v!r}")
+    _check(
+        isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
+        f"{key} must be an integer in {lo}..{hi}, got {v!r}",
+    )
     return v
 
 
@@ -212,7 +228,8 @@ def _floats(a: np.ndarray) -> list[float]:
 def _numbers(row: list) -> bool:
     # JSON gives exact int and float objects: one C-level pass; anything else, the careful check
     return set(map(type, row)) <= _JSON_NUMBERS or all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in row)
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in row
+    )
 
 
 def _rows(v: Any, n: int, what: str) -> np.ndarray:
@@ -256,8 +273,12 @@ def _gauss(c: ClassLatent | Component) -> dict[str, Any]:
 
 def class_to_dict(c: ClassLatent) -> dict[str, Any]:
     """One class as the manifest stores it (also the run directory's class_model.json rows)."""
-    d = {"name": c.name, "count": c.count, **_gauss(c),
-         "components": [{"weight": k.weight, **_gauss(k)} for k in c.components]}
+    d = {
+        "name": c.name,
+        "count": c.count,
+        **_gauss(c),
+        "components": [{"weight": k.weight, **_gauss(k)} for k in c.components],
+    }
     if c.exemplars is not None:
         d["exemplars"] = {"scale": c.exemplar_scale, "centroids": [_floats(e) for e in c.exemplars]}
         if c.prototype is not None:
@@ -269,8 +290,12 @@ def class_to_dict(c: ClassLatent) -> dict[str, Any]:
 
 def animation_to_dict(a: AnimationLatent) -> dict[str, Any]:
     d: dict[str, Any] = {
-        "name": a.name, "frames": a.frames, "prototype": a.prototype, "scale": a.scale,
-        "direction": a.direction, "means": [_floats(m) for m in a.means],
+        "name": a.name,
+        "frames": a.frames,
+        "prototype": a.prototype,
+        "scale": a.scale,
+        "direction": a.direction,
+        "means": [_floats(m) for m in a.means],
         "offsets": [[_floats(f) for f in inst] for inst in a.offsets],
     }
     if a.durations:
@@ -289,51 +314,88 @@ def animation_from_dict(a: Any, latent: int, cls: str, j: int) -> AnimationLaten
     where = f"class {cls!r} animation {name!r}"
     frames = _int(a, "frames", 1, MAX_ANIMATION_FRAMES) if "frames" in a else None
     means = a.get("means")
-    _check(isinstance(means, list) and 0 < len(means) <= MAX_EXEMPLARS,
-           f"{where}: means must be a list of 1 to {MAX_EXEMPLARS} vectors")
+    _check(
+        isinstance(means, list) and 0 < len(means) <= MAX_EXEMPLARS,
+        f"{where}: means must be a list of 1 to {MAX_EXEMPLARS} vectors",
+    )
     offsets = a.get("offsets")
-    _check(isinstance(offsets, list) and len(offsets) == len(means),
-           f"{where}: offsets must hold one list of frames per mean")
-    n_frames = frames if frames is not None else (len(offsets[0]) if offsets and
-                                                  isinstance(offsets[0], list) else 0)
-    _check(1 <= n_frames <= MAX_ANIMATION_FRAMES,
-           f"{where}: frames must be 1 to {MAX_ANIMATION_FRAMES}")
+    _check(
+        isinstance(offsets, list) and len(offsets) == len(means),
+        f"{where}: offsets must hold one list of frames per mean",
+    )
+    n_frames = (
+        frames
+        if frames is not None
+        else (len(offsets[0]) if offsets and isinstance(offsets[0], list) else 0)
+    )
+    _check(
+        1 <= n_frames <= MAX_ANIMATION_FRAMES,
+        f"{where}: frames must be 1 to {MAX_ANIMATION_FRAMES}",
+    )
     _check(len(means) * n_frames * latent <= MAX_ANIMATION_VALUES, f"{where} is too large")
     for inst in offsets:
-        _check(isinstance(inst, list) and len(inst) == n_frames,
-               f"{where}: each instance's offsets must list {n_frames} frames")
+        _check(
+            isinstance(inst, list) and len(inst) == n_frames,
+            f"{where}: each instance's offsets must list {n_frames} frames",
+        )
     m = _rows(means, latent, f"{where} mean")
     o = _rows([f for inst in offsets for f in inst], latent, f"{where} offset")
     prototype = a.get("prototype", 0)
-    _check(isinstance(prototype, int) and not isinstance(prototype, bool)
-           and 0 <= prototype < len(means), f"{where}: prototype must be an index into its means")
+    _check(
+        isinstance(prototype, int)
+        and not isinstance(prototype, bool)
+        and 0 <= prototype < len(means),
+        f"{where}: prototype must be an index into its means",
+    )
     scale = a.get("scale", 0.3)
-    _check(isinstance(scale, (int, float)) and not isinstance(scale, bool)
-           and math.isfinite(scale) and 0 <= scale <= 10, f"{where}: scale must be 0 to 10")
+    _check(
+        isinstance(scale, (int, float))
+        and not isinstance(scale, bool)
+        and math.isfinite(scale)
+        and 0 <= scale <= 10,
+        f"{where}: scale must be 0 to 10",
+    )
     durations = a.get("durations", [])
-    _check(isinstance(durations, list) and (not durations or len(durations) == n_frames)
-           and all(isinstance(x, int) and not isinstance(x, bool) and 0 < x <= 60_000
-                   for x in durations),
-           f"{where}: durations must list {n_frames} times in ms (1 to 60000)")
+    _check(
+        isinstance(durations, list)
+        and (not durations or len(durations) == n_frames)
+        and all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 < x <= 60_000 for x in durations
+        ),
+        f"{where}: durations must list {n_frames} times in ms (1 to 60000)",
+    )
     direction = a.get("direction", "forward")
     _check(direction in DIRECTIONS, f"{where}: direction must be one of {DIRECTIONS}")
     sources = a.get("sources", [])
-    _check(isinstance(sources, list) and all(isinstance(x, str) for x in sources),
-           f"{where}: sources must be a list of strings")
-    return AnimationLatent(name=name, means=m, offsets=o.reshape(len(means), n_frames, latent),
-                           prototype=prototype, scale=float(scale), durations=list(durations),
-                           direction=direction, sources=list(sources))
+    _check(
+        isinstance(sources, list) and all(isinstance(x, str) for x in sources),
+        f"{where}: sources must be a list of strings",
+    )
+    return AnimationLatent(
+        name=name,
+        means=m,
+        offsets=o.reshape(len(means), n_frames, latent),
+        prototype=prototype,
+        scale=float(scale),
+        durations=list(durations),
+        direction=direction,
+        sources=list(sources),
+    )
 
 
 def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     """Validate and build one class record; every problem is a BundleError naming the field."""
     _check(isinstance(c, dict), f"classes[{i}] must be an object")
     name = c.get("name")
-    _check(isinstance(name, str) and 0 < len(name) <= 200,
-           f"classes[{i}].name must be a non-empty string")
+    _check(
+        isinstance(name, str) and 0 < len(name) <= 200,
+        f"classes[{i}].name must be a non-empty string",
+    )
     count = c.get("count", 0)
-    _check(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
-           f"class {name!r}: count must be a non-negative integer")
+    _check(
+        isinstance(count, int) and not isinstance(count, bool) and count >= 0,
+        f"class {name!r}: count must be a non-negative integer",
+    )
     centroid = _vector(c.get("centroid"), latent, f"class {name!r} centroid")
     chol = _factor(c.get("chol"), latent, f"class {name!r} factor")
     comps = c.get("components", [])
@@ -342,35 +404,61 @@ def class_from_dict(c: Any, latent: int, i: int = 0) -> ClassLatent:
     for j, k in enumerate(comps):
         _check(isinstance(k, dict), f"class {name!r} component {j} must be an object")
         w = k.get("weight")
-        _check(_positive_number(w),
-               f"class {name!r} component {j}: weight must be a positive number")
-        components.append(Component(
-            weight=float(w),
-            centroid=_vector(k.get("centroid"), latent, f"class {name!r} component {j} centroid"),
-            chol=_factor(k.get("chol"), latent, f"class {name!r} component {j} factor"),
-        ))
+        _check(
+            _positive_number(w), f"class {name!r} component {j}: weight must be a positive number"
+        )
+        components.append(
+            Component(
+                weight=float(w),
+                centroid=_vector(
+                    k.get("centroid"), latent, f"class {name!r} component {j} centroid"
+                ),
+                chol=_factor(k.get("chol"), latent, f"class {name!r} component {j} factor"),
+            )
+        )
     exemplars, scale, prototype = None, 0.0, None
     ex = c.get("exemplars")
     if ex is not None:
         _check(isinstance(ex, dict), f"class {name!r}: exemplars must be an object")
         scale = ex.get("scale")
-        _check(isinstance(scale, (int, float)) and not isinstance(scale, bool)
-               and math.isfinite(scale) and 0 <= scale <= 10,
-               f"class {name!r}: exemplars.scale must be a number in 0..10")
+        _check(
+            isinstance(scale, (int, float))
+            and not isinstance(scale, bool)
+            and math.isfinite(scale)
+            and 0 <= scale <= 10,
+            f"class {name!r}: exemplars.scale must be a number in 0..10",
+        )
         rows = ex.get("centroids")
-        _check(isinstance(rows, list) and 0 < len(rows) <= MAX_EXEMPLARS,
-               f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} "
-               "vectors")
+        _check(
+            isinstance(rows, list) and 0 < len(rows) <= MAX_EXEMPLARS,
+            f"class {name!r}: exemplars.centroids must be a list of 1 to {MAX_EXEMPLARS} vectors",
+        )
         exemplars = _rows(rows, latent, f"class {name!r} exemplar")
         prototype = ex.get("prototype")
-        _check(prototype is None or (isinstance(prototype, int) and not isinstance(prototype, bool)
-                                     and 0 <= prototype < len(rows)),
-               f"class {name!r}: exemplars.prototype must be an index into its centroids")
+        _check(
+            prototype is None
+            or (
+                isinstance(prototype, int)
+                and not isinstance(prototype, bool)
+                and 0 <= prototype < len(rows)
+            ),
+            f"class {name!r}: exemplars.prototype must be an index into its centroids",
+        )
     anims = c.get("animations", [])
     _check(isinstance(anims, list), f"class {name!r}: animations must be a list")
     animations = [animation_from_dict(a, latent, name, j) for j, a in enumerate(anims)]
-    _check(len({a.name for a in animations}) == len(animations),
-           f"class {name!r}: animation names must be unique")
-    return ClassLatent(name=name, count=count, centroid=centroid, chol=chol, components=components,
-                       exemplars=exemplars, exemplar_scale=float(scale), prototype=prototype,
-                       animations=animations)
+    _check(
+        len({a.name for a in animations}) == len(animations),
+        f"class {name!r}: animation names must be unique",
+    )
+    return ClassLatent(
+        name=name,
+        count=count,
+        centroid=centroid,
+        chol=chol,
+        components=components,
+        exemplars=exemplars,
+        exemplar_scale=float(scale),
+        prototype=prototype,
+        animations=animations,
+    )

@@ -95,8 +95,7 @@ def _check_u64(value: Any, what: str) -> int:
         raise TypeError(f"{what} must be an int in {_U64_RANGE}, got {type(value).__name__}")
     value = int(value)
     if not 0 <= value <= _M64:
-        raise ValueError(f"{what} must be in {_U64_RANGE} (negative ints are refused), "
-                         f"got {value}")
+        raise ValueError(f"{what} must be in {_U64_RANGE} (negative ints are refused), got {value}")
     return value
 
 
@@ -112,8 +111,10 @@ def _check_truncation(truncation: float | None) -> float | None:
     if truncation is None:
         return None
     if isinstance(truncation, bool) or not isinstance(truncation, numbers.Real):
-        raise TypeError(f"truncation must be None or a number >= {MIN_TRUNCATION}, "
-                        f"got {type(truncation).__name__}")
+        raise TypeError(
+            f"truncation must be None or a number >= {MIN_TRUNCATION}, "
+            f"got {type(truncation).__name__}"
+        )
     tau = float(truncation)
     if not tau >= MIN_TRUNCATION:  # also refuses NaN
         raise ValueError(f"truncation must be None or >= {MIN_TRUNCATION}, got {truncation!r}")
@@ -154,8 +155,9 @@ def key_hash(key: Key) -> int:
 
 
 def _stream_base(seed: int, stream: int) -> int:
-    return _mix(_check_u64(seed, "seed") ^ SEED_TAG) ^ ((_check_u64(stream, "stream")
-                                                         * STREAM_MUL) & _M64)
+    return _mix(_check_u64(seed, "seed") ^ SEED_TAG) ^ (
+        (_check_u64(stream, "stream") * STREAM_MUL) & _M64
+    )
 
 
 def variant_state(seed: int, key: Key, stream: int = STREAM_NORMALS) -> int:
@@ -227,8 +229,9 @@ def _to_f32(x: float) -> float:
     return _F32.unpack(_F32.pack(x))[0]
 
 
-def _normals_reference(seed: int, key: Key, dim: int, truncation: float | None = None,
-                       stream: int = STREAM_NORMALS) -> np.ndarray:
+def _normals_reference(
+    seed: int, key: Key, dim: int, truncation: float | None = None, stream: int = STREAM_NORMALS
+) -> np.ndarray:
     """Scalar pure-Python reference of the normals; the definition the ports follow."""
     dim = _check_dim(dim)
     tau = _check_truncation(truncation)
@@ -253,8 +256,9 @@ def _normals_reference(seed: int, key: Key, dim: int, truncation: float | None =
     return np.array(out, dtype=np.float32)
 
 
-def normals(seed: int, key: Key, dim: int, truncation: float | None = None, *,
-            stream: int = STREAM_NORMALS) -> np.ndarray:
+def normals(
+    seed: int, key: Key, dim: int, truncation: float | None = None, *, stream: int = STREAM_NORMALS
+) -> np.ndarray:
     """The latent noise of variant ``(seed, key)``: float32 array of ``dim`` standard normals.
 
     Args:
@@ -321,8 +325,9 @@ def _key_hashes(keys: Sequence[Key] | np.ndarray) -> np.ndarray:
     if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
         arr = keys.reshape(-1)
         if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
-            raise ValueError(f"key must be in {_U64_RANGE} (negative ints are refused), "
-                             f"got {int(arr.min())}")
+            raise ValueError(
+                f"key must be in {_U64_RANGE} (negative ints are refused), got {int(arr.min())}"
+            )
         return _mix_np(arr.astype(np.uint64) ^ np.uint64(KEY_INT_TAG))
     keys = list(keys)
     n = len(keys)
@@ -334,13 +339,15 @@ def _key_hashes(keys: Sequence[Key] | np.ndarray) -> np.ndarray:
         ints = [keys[i] for i in int_idx] if str_idx.size else keys
         for k in ints:
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-                raise TypeError(f"key must be an int in {_U64_RANGE} or a str, "
-                                f"got {type(k).__name__}")
+                raise TypeError(
+                    f"key must be an int in {_U64_RANGE} or a str, got {type(k).__name__}"
+                )
         lo, hi = min(ints), max(ints)
         if lo < 0 or hi > _M64:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"key must be in {_U64_RANGE} (negative ints are refused), "
-                             f"got {int(bad)}")
+            raise ValueError(
+                f"key must be in {_U64_RANGE} (negative ints are refused), got {int(bad)}"
+            )
         arr = np.array([int(k) for k in ints], dtype=np.uint64)
         out[int_idx] = _mix_np(arr ^ np.uint64(KEY_INT_TAG))
     if str_idx.size:
@@ -374,8 +381,9 @@ def _pairs_for(need: int, keep: float) -> int:
 _BLOCK_ELEMENTS = 1 << 14
 
 
-def _normals_block(states: np.ndarray, dim: int, tau: float | None, keep: float,
-                   out: np.ndarray) -> None:
+def _normals_block(
+    states: np.ndarray, dim: int, tau: float | None, keep: float, out: np.ndarray
+) -> None:
     """Fill ``out`` [len(states), dim] with the normals of each state (the batch kernel)."""
     n_rows = states.shape[0]
     filled = np.zeros(n_rows, dtype=np.int64)
@@ -412,9 +420,14 @@ def _normals_block(states: np.ndarray, dim: int, tau: float | None, keep: float,
         rows = rows[filled[rows] < dim]
 
 
-def normals_batch(seed: int, keys: Sequence[Key] | np.ndarray, dim: int,
-                  truncation: float | None = None, *,
-                  stream: int = STREAM_NORMALS) -> np.ndarray:
+def normals_batch(
+    seed: int,
+    keys: Sequence[Key] | np.ndarray,
+    dim: int,
+    truncation: float | None = None,
+    *,
+    stream: int = STREAM_NORMALS,
+) -> np.ndarray:
     """:func:`normals` for many keys at once: float32 array ``[len(keys), dim]``.
 
     Row ``r`` is bit-identical to ``normals(seed, keys[r], dim, truncation)`` whatever the
@@ -435,7 +448,7 @@ def normals_batch(seed: int, keys: Sequence[Key] | np.ndarray, dim: int,
     block = max(1, _BLOCK_ELEMENTS // (2 * _pairs_for(dim, keep)))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         for lo in range(0, n_rows, block):
-            _normals_block(states[lo:lo + block], dim, tau, keep, out[lo:lo + block])
+            _normals_block(states[lo : lo + block], dim, tau, keep, out[lo : lo + block])
     return out
 
 
@@ -445,8 +458,9 @@ def uniform(seed: int, key: Key, stream: int = STREAM_CHOICE, index: int = 0) ->
     return _u01(variant_state(seed, key, stream), _check_u64(index, "index"))
 
 
-def uniform_batch(seed: int, keys: Sequence[Key] | np.ndarray, stream: int = STREAM_CHOICE,
-                  index: int = 0) -> np.ndarray:
+def uniform_batch(
+    seed: int, keys: Sequence[Key] | np.ndarray, stream: int = STREAM_CHOICE, index: int = 0
+) -> np.ndarray:
     """:func:`uniform` for many keys: float64 array ``[len(keys)]``."""
     index = _check_u64(index, "index")
     with np.errstate(over="ignore"):
@@ -476,8 +490,14 @@ def _pick(cum: np.ndarray, last: int, u: np.ndarray | float) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, target, side="right"), last)
 
 
-def choice(seed: int, key: Key, weights: Sequence[float] | np.ndarray, *, index: int = 0,
-           stream: int = STREAM_CHOICE) -> int:
+def choice(
+    seed: int,
+    key: Key,
+    weights: Sequence[float] | np.ndarray,
+    *,
+    index: int = 0,
+    stream: int = STREAM_CHOICE,
+) -> int:
     """Pick a component with probability proportional to ``weights``, using stream 1.
 
     ``u = uniform(seed, key, stream, index)``; ``cum`` = running float64 sums of the
@@ -488,9 +508,14 @@ def choice(seed: int, key: Key, weights: Sequence[float] | np.ndarray, *, index:
     return int(_pick(cum, last, uniform(seed, key, stream, index)))
 
 
-def choice_batch(seed: int, keys: Sequence[Key] | np.ndarray,
-                 weights: Sequence[float] | np.ndarray, *, index: int = 0,
-                 stream: int = STREAM_CHOICE) -> np.ndarray:
+def choice_batch(
+    seed: int,
+    keys: Sequence[Key] | np.ndarray,
+    weights: Sequence[float] | np.ndarray,
+    *,
+    index: int = 0,
+    stream: int = STREAM_CHOICE,
+) -> np.ndarray:
     """:func:`choice` for many keys: int64 array ``[len(keys)]``."""
     cum, last = _cumulative(weights)
     return _pick(cum, last, uniform_batch(seed, keys, stream, index)).astype(np.int64)
@@ -538,10 +563,8 @@ def verify_vectors(vectors: dict[str, Any] | None = None) -> int:
         args = (seed, c["dim"], c["truncation"])
         want = [int(b, 16) for b in c["bits"]]
         ref = _normals_reference(seed, key, c["dim"], c["truncation"], int(c["stream"]))
-        batch = normals_batch(seed, [key], c["dim"], c["truncation"],
-                              stream=int(c["stream"]))[0]
+        batch = normals_batch(seed, [key], c["dim"], c["truncation"], stream=int(c["stream"]))[0]
         assert ref.view(np.uint32).tolist() == want, ("reference", key, args)
         assert batch.view(np.uint32).tolist() == want, ("batch", key, args)
         count += 1
     return count
-

@@ -64,15 +64,18 @@ def check_blend(t: float) -> float:
     return t
 
 
-def normals(seed: int, keys: Sequence[rng.Key], dim: int,
-            truncation: float | None = None) -> np.ndarray:
+def normals(
+    seed: int, keys: Sequence[rng.Key], dim: int, truncation: float | None = None
+) -> np.ndarray:
     """The seed stream's normals [len(keys), dim] of variants (seed, key); SamplingError on a bad
     seed, key or truncation."""
     try:
         return rng.normals_batch(seed, keys, dim, truncation)
     except UnicodeEncodeError as e:  # a str key holding a lone surrogate (a mis-decoded file name)
-        msg = (f"key {e.object!r} is not valid Unicode text (lone surrogate at position "
-               f"{e.start}); string keys must be encodable as UTF-8")
+        msg = (
+            f"key {e.object!r} is not valid Unicode text (lone surrogate at position "
+            f"{e.start}); string keys must be encodable as UTF-8"
+        )
         raise SamplingError(msg) from None
     except (ValueError, TypeError, OverflowError) as e:
         raise SamplingError(str(e)) from None
@@ -108,8 +111,12 @@ def gaussian_latents(
 
 
 def exemplar_latents(
-    prototype: np.ndarray, exemplars: np.ndarray, chol: np.ndarray, noise: np.ndarray,
-    spread: float, scale: float,
+    prototype: np.ndarray,
+    exemplars: np.ndarray,
+    chol: np.ndarray,
+    noise: np.ndarray,
+    spread: float,
+    scale: float,
 ) -> np.ndarray:
     """z = p + spread * ((e - p) + scale * (L @ n)) per row: e the row's chosen exemplar, p the
     class prototype (the prototype exemplar, or the class mean).
@@ -145,16 +152,18 @@ def class_latents(
     """
     if c.exemplars is not None:
         pick = _picks(seed, keys, np.ones(len(c.exemplars)))
-        return exemplar_latents(c.anchor(), c.exemplars[pick], c.chol, noise, spread,
-                                c.exemplar_scale)
+        return exemplar_latents(
+            c.anchor(), c.exemplars[pick], c.chol, noise, spread, c.exemplar_scale
+        )
     if c.components:
         pick = _picks(seed, keys, [k.weight for k in c.components])
         return component_latents(c.components, pick, noise, spread)
     return gaussian_latents(c.centroid, c.chol, noise, spread)
 
 
-def sample_class(c: ClassLatent, seed: int, keys: list, *, spread: float = 1.0,
-                 truncation: float | None = None) -> np.ndarray:
+def sample_class(
+    c: ClassLatent, seed: int, keys: list, *, spread: float = 1.0, truncation: float | None = None
+) -> np.ndarray:
     """class_latents with the noise drawn here: float32 [len(keys), latent]."""
     noise = normals(seed, keys, len(c.centroid), truncation)
     return class_latents(c, seed, keys, noise, check_spread(spread))
@@ -211,16 +220,28 @@ def find_animation(c: ClassLatent, name: str) -> AnimationLatent:
 
     names = [a.name for a in c.animations]
     if not names:
-        raise SamplingError(f"class {c.name!r} has no animations (it was trained on stills); "
-                            "train on sprite sheets to animate it")
+        raise SamplingError(
+            f"class {c.name!r} has no animations (it was trained on stills); "
+            "train on sprite sheets to animate it"
+        )
     close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(map(repr, close))}?" if close else \
-        f"its animations are: {', '.join(names[:20])}" + (" ..." if len(names) > 20 else "")
+    hint = (
+        f"did you mean {', '.join(map(repr, close))}?"
+        if close
+        else f"its animations are: {', '.join(names[:20])}" + (" ..." if len(names) > 20 else "")
+    )
     raise SamplingError(f"class {c.name!r} has no animation {name!r}; {hint}")
 
 
-def sample_animation(c: ClassLatent, name: str, seed: int, keys: list, *, spread: float = 1.0,
-                     truncation: float | None = None) -> np.ndarray:
+def sample_animation(
+    c: ClassLatent,
+    name: str,
+    seed: int,
+    keys: list,
+    *,
+    spread: float = 1.0,
+    truncation: float | None = None,
+) -> np.ndarray:
     """animation_latents with the noise drawn here: float32 [len(keys), frames, latent]."""
     a = find_animation(c, name)
     noise = normals(seed, keys, len(c.centroid), truncation)

@@ -75,14 +75,16 @@ def parse_shard(text: str | Shard) -> Shard:
         return text
     parts = str(text).split("/")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise AtlasError(f"--shard {text!r}: write it as I/N, shard I of N counted from 0 "
-                         "(0/4, 1/4, 2/4, 3/4)")
+        raise AtlasError(
+            f"--shard {text!r}: write it as I/N, shard I of N counted from 0 (0/4, 1/4, 2/4, 3/4)"
+        )
     index, count = int(parts[0]), int(parts[1])
     if not 1 <= count <= MAX_SHARDS:
         raise AtlasError(f"--shard {text!r}: N must be from 1 to {MAX_SHARDS}")
     if index >= count:
-        raise AtlasError(f"--shard {text!r}: I counts from 0, so shard I of {count} is 0 to "
-                         f"{count - 1}")
+        raise AtlasError(
+            f"--shard {text!r}: I counts from 0, so shard I of {count} is 0 to {count - 1}"
+        )
     return Shard(index, count)
 
 
@@ -96,8 +98,14 @@ def _groups(gen: Generator, classes: Sequence[str], blends: Sequence[Blend | str
     return names + [b.name for b in mixes]
 
 
-def bake_shard(gen: Generator, out: str | os.PathLike, shard: Shard | str, n: int = 16,
-               first_key: int = 0, **options: Any) -> BakeResult:
+def bake_shard(
+    gen: Generator,
+    out: str | os.PathLike,
+    shard: Shard | str,
+    n: int = 16,
+    first_key: int = 0,
+    **options: Any,
+) -> BakeResult:
     """Bake shard I/N of the bake of keys first_key .. first_key+n-1 (other options as for
     bake_atlas) as an atlas of its own; merge_shards joins the N of them."""
     shard = parse_shard(shard)
@@ -105,13 +113,20 @@ def bake_shard(gen: Generator, out: str | os.PathLike, shard: Shard | str, n: in
     n = _check_int(n, "-n", 1, MAX_VARIANTS, " variants per class")
     first_key = _check_int(first_key, "--first-key", 0, _U64_MAX - (n - 1), f" (with -n {n})")
     if n < shard.count:
-        raise AtlasError(f"--shard {shard}: {shard.count} shards need at least {shard.count} "
-                         f"keys per class, -n is {n}")
+        raise AtlasError(
+            f"--shard {shard}: {shard.count} shards need at least {shard.count} "
+            f"keys per class, -n is {n}"
+        )
     own_first, own_n = shard.keys(first_key, n)
     atlas = build_atlas(gen, n=own_n, first_key=own_first, **options)
     groups = _groups(gen, options.get("classes", ()), options.get("blends", ()))
-    atlas.settings["shard"] = {"index": shard.index, "count": shard.count,
-                               "first_key": str(first_key), "n": n, "groups": groups}
+    atlas.settings["shard"] = {
+        "index": shard.index,
+        "count": shard.count,
+        "first_key": str(first_key),
+        "n": n,
+        "groups": groups,
+    }
     paths = write_atlas(atlas, out)
     return BakeResult(paths, [(p.width, p.height) for p in atlas.pages], len(atlas.frames))
 
@@ -129,13 +144,18 @@ def _read_page(path: Path) -> _Page:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AtlasError(f"{path}: no such file; give the JSON files the shard bakes "
-                         "wrote") from None
+        raise AtlasError(
+            f"{path}: no such file; give the JSON files the shard bakes wrote"
+        ) from None
     except (OSError, ValueError) as e:
         raise AtlasError(f"{path}: not readable as atlas JSON ({e})") from None
     meta = doc.get("meta") if isinstance(doc, dict) else None
-    if not (isinstance(meta, dict) and meta.get("app") == "assetvae"
-            and isinstance(meta.get("assetvae"), dict) and isinstance(doc.get("frames"), dict)):
+    if not (
+        isinstance(meta, dict)
+        and meta.get("app") == "assetvae"
+        and isinstance(meta.get("assetvae"), dict)
+        and isinstance(doc.get("frames"), dict)
+    ):
         raise AtlasError(f"{path}: not an atlas written by assetvae bake")
     if "shard" not in meta["assetvae"]:
         raise AtlasError(f"{path}: a whole bake, not a shard (bake shards with --shard I/N)")
@@ -197,17 +217,24 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
         s = page.meta["assetvae"]
         other = {k: v for k, v in s["shard"].items() if k != "index"}
         if _common(s) != _common(settings) or other != whole:
-            diff = sorted(k for k in set(_common(s)) | set(_common(settings))
-                          if _common(s).get(k) != _common(settings).get(k)) or ["shard"]
-            raise AtlasError(f"{page.path} and {first.path} are shards of different bakes "
-                             f"(they differ in {', '.join(diff)})")
+            diff = sorted(
+                k
+                for k in set(_common(s)) | set(_common(settings))
+                if _common(s).get(k) != _common(settings).get(k)
+            ) or ["shard"]
+            raise AtlasError(
+                f"{page.path} and {first.path} are shards of different bakes "
+                f"(they differ in {', '.join(diff)})"
+            )
         by_shard.setdefault(s["shard"]["index"], []).append(page)
 
     count, full_first, full_n = whole["count"], int(whole["first_key"]), whole["n"]
     missing = [i for i in range(count) if i not in by_shard]
     if missing:
-        raise AtlasError(f"shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing: "
-                         "give the JSON files of every shard of the bake")
+        raise AtlasError(
+            f"shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing: "
+            "give the JSON files of every shard of the bake"
+        )
     groups: dict[str, list[Frame]] = {g: [] for g in whole["groups"]}
     for index in range(count):
         shard_pages = by_shard[index]
@@ -220,18 +247,23 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
         for g in groups:
             keys = sorted(f.key for f in frames if f.group == g)
             if keys != want:
-                raise AtlasError(f"shard {index}/{count} ({shard_pages[0].path}): class {g!r} "
-                                 f"does not hold keys {own_first}..{own_first + own_n - 1}")
+                raise AtlasError(
+                    f"shard {index}/{count} ({shard_pages[0].path}): class {g!r} "
+                    f"does not hold keys {own_first}..{own_first + own_n - 1}"
+                )
         if len(frames) != len(want) * len(groups):
-            raise AtlasError(f"shard {index}/{count} ({shard_pages[0].path}) holds frames of "
-                             "classes the bake does not name")
+            raise AtlasError(
+                f"shard {index}/{count} ({shard_pages[0].path}) holds frames of "
+                "classes the bake does not name"
+            )
         for f in frames:
             groups[f.group].append(f)
 
     # The whole bake's order: group by group, key by key.
     ordered = [f for g in groups.values() for f in sorted(g, key=lambda f: f.key)]
-    atlas_pages = pack_frames(ordered, settings["padding"], settings["extrude"],
-                              settings["max_size"], settings["trim"])
+    atlas_pages = pack_frames(
+        ordered, settings["padding"], settings["extrude"], settings["max_size"], settings["trim"]
+    )
     merged = {**_common(settings), "first_key": str(full_first), "n": full_n}
     written = write_atlas(Atlas(atlas_pages, merged), stem)
     return BakeResult(written, [(p.width, p.height) for p in atlas_pages], len(ordered))

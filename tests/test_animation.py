@@ -41,9 +41,16 @@ def _anim(c: ClassLatent, m: int = 3, f: int = 5, seed: int = 1) -> AnimationLat
     r = np.random.default_rng(seed)
     off = r.standard_normal((m, f, D))
     off -= off.mean(axis=1, keepdims=True)
-    return AnimationLatent("walk", c.centroid + r.standard_normal((m, D)), off, prototype=1,
-                           scale=0.3, durations=[80] * f, direction="pingpong",
-                           sources=[f"s{i}" for i in range(m)])
+    return AnimationLatent(
+        "walk",
+        c.centroid + r.standard_normal((m, D)),
+        off,
+        prototype=1,
+        scale=0.3,
+        durations=[80] * f,
+        direction="pingpong",
+        sources=[f"s{i}" for i in range(m)],
+    )
 
 
 # --- the latent model ------------------------------------------------------------------------
@@ -87,12 +94,16 @@ def test_animation_rule_is_the_exemplar_rule_per_frame_with_one_noise():
         want = proto + 0.8 * ((frames - proto) + ident[None])
         np.testing.assert_allclose(z[row], want, rtol=0, atol=1e-5)
         # one identity for all frames: frame-to-frame steps are the instance's own motion
-        np.testing.assert_allclose(np.diff(z[row], axis=0), 0.8 * np.diff(frames, axis=0)
-                                   + 0.2 * np.diff(proto, axis=0), atol=1e-5)
+        np.testing.assert_allclose(
+            np.diff(z[row], axis=0),
+            0.8 * np.diff(frames, axis=0) + 0.2 * np.diff(proto, axis=0),
+            atol=1e-5,
+        )
     # spread 0 plays the prototype animation whatever the key
     z0 = sampling.animation_latents(c, a, 42, keys, noise, 0.0)
-    np.testing.assert_array_equal(z0, np.broadcast_to(
-        (a.means[1][None] + a.offsets[1]).astype(np.float32), z0.shape))
+    np.testing.assert_array_equal(
+        z0, np.broadcast_to((a.means[1][None] + a.offsets[1]).astype(np.float32), z0.shape)
+    )
 
 
 def test_animation_rule_is_batch_independent_and_pure():
@@ -117,8 +128,14 @@ def test_manifest_round_trip_and_version():
     back = class_from_dict(json.loads(json.dumps(d)), D)
     (a,) = back.animations
     ref = c.animations[0]
-    assert (a.name, a.prototype, a.scale, a.durations, a.direction, a.sources) == \
-        (ref.name, ref.prototype, ref.scale, ref.durations, ref.direction, ref.sources)
+    assert (a.name, a.prototype, a.scale, a.durations, a.direction, a.sources) == (
+        ref.name,
+        ref.prototype,
+        ref.scale,
+        ref.durations,
+        ref.direction,
+        ref.sources,
+    )
     np.testing.assert_array_equal(a.offsets, ref.offsets)
     assert FORMAT_VERSION == "1.2"
     still = _class()  # a still class's record is exactly 1.1's
@@ -141,8 +158,15 @@ def test_bad_animation_records_and_old_bundles():
         change(d["animations"][0])
         with pytest.raises(BundleError, match=msg):
             class_from_dict(d, D)
-    old = {"format": "assetvae-bundle", "version": "1.1", "image_size": 8, "channels": 4,
-           "latent_dim": D, "rng": rng.SPEC_NAME, "classes": [class_to_dict(_class())]}
+    old = {
+        "format": "assetvae-bundle",
+        "version": "1.1",
+        "image_size": 8,
+        "channels": 4,
+        "latent_dim": D,
+        "rng": rng.SPEC_NAME,
+        "classes": [class_to_dict(_class())],
+    }
     m = Manifest.from_dict(old)
     assert m.version == "1.1" and m.classes[0].animations == []
 
@@ -155,16 +179,32 @@ def _sheets(root: Path) -> None:
     for k, col in enumerate(looks):
         save(strip([frame(i, col) for i in range(4)]), root / "grid" / f"p{k}" / "walk.png")
         save(strip([frame(i % 2, col) for i in range(4)]), root / "packed" / f"a{k}.png")
-        doc = {"frames": {f"bob_{i}.png": {"frame": {"x": i * 16, "y": 0, "w": 16, "h": 16}}
-                          for i in range(4)},
-               "meta": {"image": f"a{k}.png", "app": "https://www.codeandweb.com/texturepacker"}}
+        doc = {
+            "frames": {
+                f"bob_{i}.png": {"frame": {"x": i * 16, "y": 0, "w": 16, "h": 16}} for i in range(4)
+            },
+            "meta": {"image": f"a{k}.png", "app": "https://www.codeandweb.com/texturepacker"},
+        }
         (root / "packed" / f"a{k}.json").write_text(json.dumps(doc))
         save(strip([frame(i, col[::-1]) for i in range(6)]), root / "slime" / f"s{k}.png")
-        doc = {"frames": [{"filename": f"s {i}.aseprite", "duration": 120,
-                           "frame": {"x": i * 16, "y": 0, "w": 16, "h": 16}} for i in range(6)],
-               "meta": {"app": "http://www.aseprite.org/", "image": f"s{k}.png",
-                        "frameTags": [{"name": "idle", "from": 0, "to": 2, "direction": "pingpong"},
-                                      {"name": "hop", "from": 3, "to": 5}]}}
+        doc = {
+            "frames": [
+                {
+                    "filename": f"s {i}.aseprite",
+                    "duration": 120,
+                    "frame": {"x": i * 16, "y": 0, "w": 16, "h": 16},
+                }
+                for i in range(6)
+            ],
+            "meta": {
+                "app": "http://www.aseprite.org/",
+                "image": f"s{k}.png",
+                "frameTags": [
+                    {"name": "idle", "from": 0, "to": 2, "direction": "pingpong"},
+                    {"name": "hop", "from": 3, "to": 5},
+                ],
+            },
+        }
         (root / "slime" / f"s{k}.json").write_text(json.dumps(doc))
 
 
@@ -174,8 +214,24 @@ def animated_bundle(tmp_path_factory) -> Path:
     _sheets(root / "data")
     run = CliRunner().invoke(
         __import__("assetvae.cli", fromlist=["main"]).main,
-        ["train", str(root / "data"), "--out", str(root / "run"), "--size", "16", "--latent", "6",
-         "--width", "8", "--epochs", "2", "--grid", "16x16", "-q"])
+        [
+            "train",
+            str(root / "data"),
+            "--out",
+            str(root / "run"),
+            "--size",
+            "16",
+            "--latent",
+            "6",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--grid",
+            "16x16",
+            "-q",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert "walk.png: 4x1 frames of 16x16" in run.output
     assert "sheets: 28 frames in 8 animation(s) of 6 sheet(s), 0 still(s)" in run.output
@@ -193,10 +249,17 @@ def test_three_formats_train_and_animate(animated_bundle):
     with Generator.load(animated_bundle) as gen:
         assert gen.manifest.version == "1.2"
         assert {c: gen.animations(c) for c in gen.classes} == {
-            "grid": ["walk"], "packed": ["bob"], "slime": ["hop", "idle"]}
+            "grid": ["walk"],
+            "packed": ["bob"],
+            "slime": ["hop", "idle"],
+        }
         info = gen.animation_info("slime", "idle")
-        assert info == {"frames": 3, "durations": [120] * 3, "direction": "pingpong",
-                        "sources": ["s0", "s1"]}
+        assert info == {
+            "frames": 3,
+            "durations": [120] * 3,
+            "direction": "pingpong",
+            "sources": ["s0", "s1"],
+        }
         clip = gen.animation("grid", "walk", range(3), seed=5, spread=0.7)
         assert clip.shape == (3, 4, 16, 16, 4) and clip.dtype == np.uint8
         z = gen.animation_latents("grid", "walk", range(3), seed=5, spread=0.7)
@@ -211,8 +274,21 @@ def test_sample_animation_writes_apng_gif_and_strip(animated_bundle, tmp_path):
     from assetvae.cli import main
 
     out = tmp_path / "walk.png"
-    r = CliRunner().invoke(main, ["sample", str(animated_bundle), "--animation", "idle", "-n", "3",
-                                  "--seed", "4", "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            str(animated_bundle),
+            "--animation",
+            "idle",
+            "-n",
+            "3",
+            "--seed",
+            "4",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     with Image.open(out) as im:  # pingpong: 0 1 2 1
         assert im.format == "PNG" and getattr(im, "n_frames", 1) == 4
@@ -220,22 +296,39 @@ def test_sample_animation_writes_apng_gif_and_strip(animated_bundle, tmp_path):
         assert im.n_frames == 4 and im.info["duration"] == 120
     with Image.open(tmp_path / "walk_frames.png") as im:
         assert im.size[1] > im.size[0] / 3  # rows: one per variant
-    r = CliRunner().invoke(main, ["sample", str(animated_bundle), "--animation", "fly",
-                                  "-o", str(out)])
+    r = CliRunner().invoke(
+        main, ["sample", str(animated_bundle), "--animation", "fly", "-o", str(out)]
+    )
     assert r.exit_code == 2 and "error: no class has an animation 'fly'" in r.output
 
 
 def test_bake_animation_frame_tags(animated_bundle, tmp_path):
     from assetvae.cli import main
 
-    r = CliRunner().invoke(main, ["bake", str(animated_bundle), "--animation", "all", "-n", "2",
-                                  "--first-key", "9999", "-o", str(tmp_path / "anim")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "bake",
+            str(animated_bundle),
+            "--animation",
+            "all",
+            "-n",
+            "2",
+            "--first-key",
+            "9999",
+            "-o",
+            str(tmp_path / "anim"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "anim.json").read_text())
     names = list(doc["frames"])  # as listed: sorted
     tags = {t["name"]: t for t in doc["meta"]["frameTags"]}
-    assert set(tags) == {f"{a}/{k}" for a in ("grid/walk", "packed/bob", "slime/hop",
-                                              "slime/idle") for k in ("9999", "10000")}
+    assert set(tags) == {
+        f"{a}/{k}"
+        for a in ("grid/walk", "packed/bob", "slime/hop", "slime/idle")
+        for k in ("9999", "10000")
+    }
     page = np.asarray(Image.open(tmp_path / "anim.png"))
     from assetvae.plugin_api import Generator
 
@@ -250,11 +343,26 @@ def test_bake_animation_frame_tags(animated_bundle, tmp_path):
         np.testing.assert_array_equal(page[y : y + h, x : x + w], want[i])
     assert doc["animations"]["slime/idle/10000"] == names[t["from"] : t["to"] + 1]
     again = tmp_path / "again"
-    CliRunner().invoke(main, ["bake", str(animated_bundle), "--animation", "all", "-n", "2",
-                              "--first-key", "9999", "-o", str(again)])
+    CliRunner().invoke(
+        main,
+        [
+            "bake",
+            str(animated_bundle),
+            "--animation",
+            "all",
+            "-n",
+            "2",
+            "--first-key",
+            "9999",
+            "-o",
+            str(again),
+        ],
+    )
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "anim.png").read_bytes()
-    r = CliRunner().invoke(main, ["bake", str(animated_bundle), "--animation", "walk", "--trim",
-                                  "-o", str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        main,
+        ["bake", str(animated_bundle), "--animation", "walk", "--trim", "-o", str(tmp_path / "x")],
+    )
     assert r.exit_code == 2 and "leave out" in r.output
 
 

@@ -27,11 +27,20 @@ def test_components_found_only_where_there_are_several_looks():
     assert sorted(np.bincount(choose_components(two_looks))) == [20, 20]
     one_long_look = r.normal(size=(40, 32)) * np.r_[5.0, np.ones(31)]
     assert np.bincount(choose_components(one_long_look)).tolist() == [40]
-    assert np.bincount(choose_components(r.normal(size=(8, 32)))).tolist() == [8]  # too few to split
-    cm = fit_class_model(two_looks, np.full_like(two_looks, 0.1), np.zeros(40, int), ["tree"], components=None)
+    assert np.bincount(choose_components(r.normal(size=(8, 32)))).tolist() == [
+        8
+    ]  # too few to split
+    cm = fit_class_model(
+        two_looks, np.full_like(two_looks, 0.1), np.zeros(40, int), ["tree"], components=None
+    )
     comps = cm[0].components
     assert len(comps) == 2 and sum(c.weight for c in comps) == 1.0
-    assert fit_class_model(two_looks, np.full_like(two_looks, 0.1), np.zeros(40, int), ["tree"])[0].components == []
+    assert (
+        fit_class_model(two_looks, np.full_like(two_looks, 0.1), np.zeros(40, int), ["tree"])[
+            0
+        ].components
+        == []
+    )
 
 
 def test_generator_picks_components_by_the_seed_stream(bundle, tmp_path):
@@ -47,12 +56,15 @@ def test_generator_picks_components_by_the_seed_stream(bundle, tmp_path):
     keys = list(range(400))
     z = gen.latents("pine", keys, seed=11, spread=1.0)
     side = (z.mean(axis=1) > 0).astype(int)
-    assert np.array_equal(side, rng.choice_batch(11, keys, [3.0, 1.0]))  # the documented choice rule
+    assert np.array_equal(
+        side, rng.choice_batch(11, keys, [3.0, 1.0])
+    )  # the documented choice rule
     assert 0.18 < side.mean() < 0.32  # about a quarter from the weight-1 component
     z0 = gen.latents("pine", keys[:4], seed=11, spread=0.0)
     assert set(np.round(z0[:, 0], 3)) <= {-3.0, 3.0}  # spread 0: each variant's component prototype
-    assert np.array_equal(gen.variants("pine", [7], seed=11),
-                          gen.variants("pine", [0, 7], seed=11)[1:])
+    assert np.array_equal(
+        gen.variants("pine", [7], seed=11), gen.variants("pine", [0, 7], seed=11)[1:]
+    )
 
 
 def test_latent_map_cli_redraws_figures(trained_run):
@@ -90,8 +102,26 @@ def test_noise_spec_and_corruption():
 def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
-    r = runner.invoke(main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2", "--size", "32",
-                             "--latent", "8", "--width", "8", "--noise", "salt-pepper:0.1", "-q"])
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            str(tiny_plants),
+            "--out",
+            str(run),
+            "--epochs",
+            "2",
+            "--size",
+            "32",
+            "--latent",
+            "8",
+            "--width",
+            "8",
+            "--noise",
+            "salt-pepper:0.1",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((run / "config.json").read_text())["train"]["noise"] == "salt-pepper:0.1"
     bundle = tmp_path / "p.avae.onnx"
@@ -104,24 +134,28 @@ def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path
     # the runtime's encoder matches the torch encoder of the run
     import torch
 
-    from assetvae.rundir import reconstruct_with_run
-
     from assetvae.plugin_api.images import prepare_sprite
+    from assetvae.rundir import reconstruct_with_run
 
     _, restore = reconstruct_with_run(run)
     fitted = prepare_sprite(sprite, 32)  # both sides get the sprite as the trainer saw it
-    assert np.abs(restore(fitted[None]).astype(int) - gen.reconstruct([fitted]).astype(int)).max() <= 2
+    assert (
+        np.abs(restore(fitted[None]).astype(int) - gen.reconstruct([fitted]).astype(int)).max() <= 2
+    )
     like = gen.variants_like(sprite, range(4), seed=3, spread=0.5)
     assert like.shape == (4, 32, 32, 4)
     assert np.array_equal(like, gen.variants_like(sprite, range(4), seed=3, spread=0.5))
     assert np.array_equal(like[2:], gen.variants_like(sprite, [2, 3], seed=3, spread=0.5))
-    assert np.array_equal(gen.variants_like(sprite, [0], seed=3, spread=0.0),
-                          gen.decode(z))  # spread 0: the sprite's own latent
+    assert np.array_equal(
+        gen.variants_like(sprite, [0], seed=3, spread=0.0), gen.decode(z)
+    )  # spread 0: the sprite's own latent
     assert gen.nearest_class(z[0]) in gen.classes
     del torch
     src = sorted((tiny_plants / "pine").iterdir())[0]
     sheet = tmp_path / "like.png"
-    r = runner.invoke(main, ["sample", str(bundle), "--like", str(src), "-n", "4", "-o", str(sheet)])
+    r = runner.invoke(
+        main, ["sample", str(bundle), "--like", str(src), "-n", "4", "-o", str(sheet)]
+    )
     assert r.exit_code == 0, r.output and sheet.is_file()
     for source in (run, bundle):
         out = tmp_path / f"restored_{source.name}"
@@ -131,7 +165,9 @@ def test_denoising_run_encoder_export_like_and_reconstruct(tiny_plants, tmp_path
     # a bundle without an encoder says what to do
     plain = tmp_path / "plain.avae.onnx"
     assert runner.invoke(main, ["export", str(run), "-o", str(plain)]).exit_code == 0
-    r = runner.invoke(main, ["sample", str(plain), "--like", str(src), "-o", str(tmp_path / "x.png")])
+    r = runner.invoke(
+        main, ["sample", str(plain), "--like", str(src), "-o", str(tmp_path / "x.png")]
+    )
     assert r.exit_code == 2 and "--encoder" in r.output and not (tmp_path / "x.png").exists()
 
 
@@ -145,14 +181,36 @@ def test_discover_styles_in_a_flat_folder(tmp_path):
         for i, im in enumerate(imgs[cls]):
             im.save(flat / f"{cls}{i}.png")
     run = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(flat), "--out", str(run), "--epochs", "2", "--size", "32",
-                                  "--latent", "8", "--width", "8", "--discover", "2", "-q"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(flat),
+            "--out",
+            str(run),
+            "--epochs",
+            "2",
+            "--size",
+            "32",
+            "--latent",
+            "8",
+            "--width",
+            "8",
+            "--discover",
+            "2",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cm = json.loads((run / "class_model.json").read_text())
     assert [c["name"] for c in cm] == ["style_0", "style_1"]
     assert sum(c["count"] for c in cm) >= 14 and cm[0]["count"] >= cm[1]["count"]
-    assert (run / "previews" / "style_0.png").is_file() and (run / "previews" / "style_1.png").is_file()
-    r = CliRunner().invoke(main, ["train", str(flat), "--out", str(tmp_path / "r2"), "--discover", "1", "-q"])
+    assert (run / "previews" / "style_0.png").is_file() and (
+        run / "previews" / "style_1.png"
+    ).is_file()
+    r = CliRunner().invoke(
+        main, ["train", str(flat), "--out", str(tmp_path / "r2"), "--discover", "1", "-q"]
+    )
     assert r.exit_code == 2 and "--discover 1 is out of range" in r.output
 
 
@@ -167,24 +225,39 @@ def test_exemplar_sampling_rule(bundle, tmp_path):
     keys = list(range(50))
     z = gen.latents("pine", keys, seed=4, spread=1.0)
     pick = rng.choice_batch(4, keys, np.ones(5))
-    assert np.array_equal(z, ex[pick].astype(np.float32))  # scale 0, spread 1: the exemplars themselves
+    assert np.array_equal(
+        z, ex[pick].astype(np.float32)
+    )  # scale 0, spread 1: the exemplars themselves
     c = np.asarray(pine["centroid"], np.float32)
-    assert np.array_equal(gen.latents("pine", keys[:3], seed=4, spread=0.0),
-                          np.repeat(c[None], 3, 0))
+    assert np.array_equal(
+        gen.latents("pine", keys[:3], seed=4, spread=0.0), np.repeat(c[None], 3, 0)
+    )
     assert len(set(pick.tolist())) == 5
-    pine["exemplars"] = {"scale": 0.5, "centroids": ex.tolist(), "prototype": 2}  # spread 0: a real look
+    pine["exemplars"] = {
+        "scale": 0.5,
+        "centroids": ex.tolist(),
+        "prototype": 2,
+    }  # spread 0: a real look
     gen = Generator.load(write_with_manifest(bundle, d, path))
-    assert np.array_equal(gen.latents("pine", keys[:3], seed=4, spread=0.0),
-                          np.repeat(ex[2:3].astype(np.float32), 3, 0))
-    assert np.array_equal(gen.latents("pine", keys, seed=4, spread=1.0)[0],
-                          gen.latents("pine", keys[:1], seed=4, spread=1.0)[0])
+    assert np.array_equal(
+        gen.latents("pine", keys[:3], seed=4, spread=0.0),
+        np.repeat(ex[2:3].astype(np.float32), 3, 0),
+    )
+    assert np.array_equal(
+        gen.latents("pine", keys, seed=4, spread=1.0)[0],
+        gen.latents("pine", keys[:1], seed=4, spread=1.0)[0],
+    )
     # bad exemplar records are refused like any other manifest fault
     from assetvae.plugin_api import BundleError
     from assetvae.plugin_api.manifest import Manifest
 
-    for bad in ({"scale": -1, "centroids": ex.tolist()}, {"scale": 0.3, "centroids": [[1.0] * (dim - 1)]},
-                {"scale": 0.3, "centroids": ex.tolist(), "prototype": 5},
-                {"scale": 0.3, "centroids": []}, {"scale": 0.3, "centroids": [[float("nan")] * dim]}):
+    for bad in (
+        {"scale": -1, "centroids": ex.tolist()},
+        {"scale": 0.3, "centroids": [[1.0] * (dim - 1)]},
+        {"scale": 0.3, "centroids": ex.tolist(), "prototype": 5},
+        {"scale": 0.3, "centroids": []},
+        {"scale": 0.3, "centroids": [[float("nan")] * dim]},
+    ):
         pine["exemplars"] = bad
         try:
             Manifest.from_dict(json.loads(json.dumps(d)))
@@ -194,9 +267,30 @@ def test_exemplar_sampling_rule(bundle, tmp_path):
 
 
 def test_training_with_exemplars_exports_them(tiny_plants, tmp_path):
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(tmp_path / "run"), "--epochs", "1",
-                                  "--size", "32", "--latent", "8", "--width", "8", "--exemplars", "0.3", "-q"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(tiny_plants),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--size",
+            "32",
+            "--latent",
+            "8",
+            "--width",
+            "8",
+            "--exemplars",
+            "0.3",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cm = json.loads((tmp_path / "run" / "class_model.json").read_text())
-    assert all(c["exemplars"]["scale"] == 0.3 and len(c["exemplars"]["centroids"]) == c["count"] for c in cm)
+    assert all(
+        c["exemplars"]["scale"] == 0.3 and len(c["exemplars"]["centroids"]) == c["count"]
+        for c in cm
+    )
     assert all(0 <= c["exemplars"]["prototype"] < c["count"] for c in cm)

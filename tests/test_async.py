@@ -20,8 +20,14 @@ def test_async_result_equals_the_blocking_call_and_reports_progress(gen):
     keys = [f"forest/pine/{i}" for i in range(50)] + list(range(20))
     calls: list[tuple[int, int, str]] = []
     future = gen.variants_async(
-        "pine", keys, seed=7, spread=0.6, truncation=2.0, chunk=16,
-        progress=lambda d, t: calls.append((d, t, threading.current_thread().name)))
+        "pine",
+        keys,
+        seed=7,
+        spread=0.6,
+        truncation=2.0,
+        chunk=16,
+        progress=lambda d, t: calls.append((d, t, threading.current_thread().name)),
+    )
     got = future.result(timeout=60)
     assert np.array_equal(got, gen.variants("pine", keys, seed=7, spread=0.6, truncation=2.0))
     assert [(d, t) for d, t, _ in calls] == [(16, 70), (32, 70), (48, 70), (64, 70), (70, 70)]
@@ -32,8 +38,9 @@ def test_many_jobs_at_once_and_an_own_executor(gen):
     want = {c: gen.variants(c, range(40), seed=3) for c in gen.classes}
     futures = {c: gen.variants_async(c, range(40), seed=3, chunk=7) for c in gen.classes}
     with ThreadPoolExecutor(max_workers=3) as pool:
-        own = {c: gen.variants_async(c, range(40), seed=3, chunk=5, executor=pool)
-               for c in gen.classes}
+        own = {
+            c: gen.variants_async(c, range(40), seed=3, chunk=5, executor=pool) for c in gen.classes
+        }
         blocking = {c: gen.variants(c, range(40), seed=3) for c in gen.classes}  # meanwhile
         for c in gen.classes:
             assert np.array_equal(futures[c].result(timeout=60), want[c])

@@ -44,8 +44,12 @@ def check_layout(doc: dict, page: np.ndarray, padding: int, extrude: int) -> Non
         cells.append((x0, y0, x1, y1))
     for i, a in enumerate(cells):
         for b in cells[i + 1 :]:
-            apart = (a[2] + padding <= b[0] or b[2] + padding <= a[0]
-                     or a[3] + padding <= b[1] or b[3] + padding <= a[1])
+            apart = (
+                a[2] + padding <= b[0]
+                or b[2] + padding <= a[0]
+                or a[3] + padding <= b[1]
+                or b[3] + padding <= a[1]
+            )
             assert apart, (a, b)
 
 
@@ -56,9 +60,24 @@ def crop(page: np.ndarray, frame: dict, extrude: int = 0) -> np.ndarray:
 
 
 def test_bake_writes_texturepacker_hash_json_and_exact_pixels(bundle, gen, tmp_path):
-    r = bake(bundle, tmp_path / "forest", "--class", "cactus", "--class", "pine", "-n", "12",
-             "--seed", "42",
-             "--spread", "0.7", "--padding", "3", "--extrude", "2")
+    r = bake(
+        bundle,
+        tmp_path / "forest",
+        "--class",
+        "cactus",
+        "--class",
+        "pine",
+        "-n",
+        "12",
+        "--seed",
+        "42",
+        "--spread",
+        "0.7",
+        "--padding",
+        "3",
+        "--extrude",
+        "2",
+    )
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forest.json", "forest.png"]
     doc, page = load(tmp_path / "forest.json")
@@ -88,9 +107,21 @@ def test_bake_writes_texturepacker_hash_json_and_exact_pixels(bundle, gen, tmp_p
 
 
 def test_same_bake_twice_gives_identical_bytes(bundle, tmp_path):
-    args = ("--class", "pine", "--blend", "pine:mushroom:0.25", "-n", "9", "--seed", "5",
-            "--max-size", "128",
-            "--trim", "--truncation", "2")
+    args = (
+        "--class",
+        "pine",
+        "--blend",
+        "pine:mushroom:0.25",
+        "-n",
+        "9",
+        "--seed",
+        "5",
+        "--max-size",
+        "128",
+        "--trim",
+        "--truncation",
+        "2",
+    )
     assert bake(bundle, tmp_path / "a" / "set", *args).exit_code == 0
     assert bake(bundle, tmp_path / "b" / "set", *args).exit_code == 0
     a = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
@@ -100,8 +131,9 @@ def test_same_bake_twice_gives_identical_bytes(bundle, tmp_path):
 
 def test_multipage_when_max_size_is_small(bundle, gen, tmp_path):
     # 32 px + 2x1 extrude = 34 px cells, 2 px apart: 2x2 cells fit in 80 px, so 5 frames -> 2 pages.
-    r = bake(bundle, tmp_path / "f", "--class", "mushroom", "-n", "5", "--max-size", "80",
-             "--seed", "3")
+    r = bake(
+        bundle, tmp_path / "f", "--class", "mushroom", "-n", "5", "--max-size", "80", "--seed", "3"
+    )
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["f_0.json", "f_0.png", "f_1.json", "f_1.png"]
@@ -124,13 +156,13 @@ def test_multipage_when_max_size_is_small(bundle, gen, tmp_path):
 def test_a_key_range_is_a_shard_of_the_full_bake(bundle, tmp_path):
     both = ("--class", "pine", "--class", "cactus")
     assert bake(bundle, tmp_path / "full", *both, "-n", "10", "--seed", "9").exit_code == 0
-    r = bake(bundle, tmp_path / "shard", *both, "-n", "3", "--first-key", "4",
-             "--seed", "9")
+    r = bake(bundle, tmp_path / "shard", *both, "-n", "3", "--first-key", "4", "--seed", "9")
     assert r.exit_code == 0, r.output
     full, full_page = load(tmp_path / "full.json")
     shard, shard_page = load(tmp_path / "shard.json")
-    assert sorted(shard["frames"]) == sorted(f"{c}/{k:04d}" for c in ("pine", "cactus")
-                                             for k in (4, 5, 6))
+    assert sorted(shard["frames"]) == sorted(
+        f"{c}/{k:04d}" for c in ("pine", "cactus") for k in (4, 5, 6)
+    )
     for name, f in shard["frames"].items():
         assert f["assetvae"] == full["frames"][name]["assetvae"]
         assert np.array_equal(crop(shard_page, f, 1), crop(full_page, full["frames"][name], 1))
@@ -191,19 +223,22 @@ def test_pack_fills_pages_in_order():
         assert w <= 32 and h <= 32 and w & (w - 1) == 0 and h & (h - 1) == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--class", "oak"], "unknown class 'oak'"),
-    (["-n", "0"], "-n 0 is out of range"),
-    (["--max-size", "16"], "--max-size 16 is smaller than one frame"),
-    (["--blend", "pine:cactus"], "write it as CLASS_A:CLASS_B:T"),
-    (["--blend", "pine:cactus:half"], "T must be a number"),
-    (["--blend", "pine:cactus:1.5"], "T must be from 0"),
-    (["--blend", "pine:oak:0.5"], "unknown class 'oak'"),
-    (["--spread", "-1"], "spread -1.0 is out of range"),
-    (["--padding", "-1"], "--padding -1 is out of range"),
-    (["--seed", "-1"], "seed"),
-    (["--first-key", str(2**64 - 2), "-n", "4"], "--first-key"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--class", "oak"], "unknown class 'oak'"),
+        (["-n", "0"], "-n 0 is out of range"),
+        (["--max-size", "16"], "--max-size 16 is smaller than one frame"),
+        (["--blend", "pine:cactus"], "write it as CLASS_A:CLASS_B:T"),
+        (["--blend", "pine:cactus:half"], "T must be a number"),
+        (["--blend", "pine:cactus:1.5"], "T must be from 0"),
+        (["--blend", "pine:oak:0.5"], "unknown class 'oak'"),
+        (["--spread", "-1"], "spread -1.0 is out of range"),
+        (["--padding", "-1"], "--padding -1 is out of range"),
+        (["--seed", "-1"], "seed"),
+        (["--first-key", str(2**64 - 2), "-n", "4"], "--first-key"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_no_files(bundle, tmp_path, args, message):
     out = tmp_path / "out"
     out.mkdir()
@@ -241,17 +276,44 @@ def test_parse_blend():
 
 def test_sample_blend_row(bundle, tmp_path):
     out = tmp_path / "sheet.png"
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine",
-                                  "--blend", "pine:cactus:0.5",
-                                  "-n", "4", "--device", "cpu", "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            str(bundle),
+            "--class",
+            "pine",
+            "--blend",
+            "pine:cactus:0.5",
+            "-n",
+            "4",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "2 row(s)" in r.output
     two_rows = Image.open(out).size
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--class", "pine", "-n", "4",
-                                  "--device", "cpu",
-                                  "-o", str(tmp_path / "one.png")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            str(bundle),
+            "--class",
+            "pine",
+            "-n",
+            "4",
+            "--device",
+            "cpu",
+            "-o",
+            str(tmp_path / "one.png"),
+        ],
+    )
     assert Image.open(tmp_path / "one.png").size[1] < two_rows[1]
-    r = CliRunner().invoke(main, ["sample", str(bundle), "--blend", "pine-cactus",
-                                  "-o", str(tmp_path / "x.png")])
+    r = CliRunner().invoke(
+        main, ["sample", str(bundle), "--blend", "pine-cactus", "-o", str(tmp_path / "x.png")]
+    )
     assert r.exit_code == 2 and r.stderr.startswith("error: --blend 'pine-cactus'")
     assert not (tmp_path / "x.png").exists()

@@ -42,14 +42,30 @@ from assetvae.errors import CheckpointError
 from assetvae.plugin_api import BundleError, Generator, OutputLayout, SamplingError
 from assetvae.plugin_api.manifest import METADATA_KEY
 
-SMALL = ["--size", "16", "--latent", "4", "--width", "4", "--batch", "8", "--epochs", "1",
-         "--warmup", "0", "--preview-every", "0", "-q"]
+SMALL = [
+    "--size",
+    "16",
+    "--latent",
+    "4",
+    "--width",
+    "4",
+    "--batch",
+    "8",
+    "--epochs",
+    "1",
+    "--warmup",
+    "0",
+    "--preview-every",
+    "0",
+    "-q",
+]
 
 
 # --- helpers ----------------------------------------------------------------------------------
 def cli(*args) -> object:
-    return CliRunner().invoke(main, [os.fsdecode(a) if isinstance(a, (bytes, Path)) else str(a)
-                                     for a in args])
+    return CliRunner().invoke(
+        main, [os.fsdecode(a) if isinstance(a, (bytes, Path)) else str(a) for a in args]
+    )
 
 
 def assert_refused(r, *needles: str) -> str:
@@ -94,12 +110,17 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny but well-formed PNG (correct CRCs) whose IHDR declares width x height RGBA."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
-def class_folder_with(tmp_path: Path, bad_name: str | bytes,
-                      data: bytes | None) -> tuple[Path, Path]:
+def class_folder_with(
+    tmp_path: Path, bad_name: str | bytes, data: bytes | None
+) -> tuple[Path, Path]:
     """data/oak has one good sprite, data/pine holds only the bad file. Returns (root, bad path)."""
     root = tmp_path / "data"
     write_rgba(root / "oak" / "0.png", sprite())
@@ -134,26 +155,52 @@ IMAGE_CASES = {
     # id: (file name, bytes, needles in the message)
     "zero_byte": ("a.png", b"", ["empty file (0 bytes)", "remove it"]),
     "truncated": ("a.png", _GOOD[: len(_GOOD) // 2], ["damaged or unreadable", "truncated"]),
-    "text_named_png": ("a.png", b"this is a shopping list, not a sprite\n",
-                       ["not an image file", "re-save it as PNG"]),
-    "png_signature_then_garbage": ("a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 8,
-                                   ["damaged or unreadable"]),
-    "bad_crc": ("a.png", bytes(_bad_crc),
-                ["damaged or unreadable", "PNG header cannot be decoded"]),
-    "decompression_bomb": ("a.png", png_declaring(100_000, 100_000),
-                           ["declared size", "too large", "decompression bomb"]),
-    "bomb_under_pillow_limit": ("a.png", png_declaring(9000, 8000),
-                                ["declared size 9000x8000 is too large"]),
-    "one_by_one": ("a.png", png_bytes(np.full((1, 1, 4), 255, np.uint8)),
-                   ["1x1 px", "too small or too thin"]),
-    "ten_thousand_by_one": ("a.png", png_bytes(np.full((1, 10000, 4), 255, np.uint8)),
-                            ["10000x1 px", "aspect ratio"]),
+    "text_named_png": (
+        "a.png",
+        b"this is a shopping list, not a sprite\n",
+        ["not an image file", "re-save it as PNG"],
+    ),
+    "png_signature_then_garbage": (
+        "a.png",
+        b"\x89PNG\r\n\x1a\n" + b"garbage" * 8,
+        ["damaged or unreadable"],
+    ),
+    "bad_crc": (
+        "a.png",
+        bytes(_bad_crc),
+        ["damaged or unreadable", "PNG header cannot be decoded"],
+    ),
+    "decompression_bomb": (
+        "a.png",
+        png_declaring(100_000, 100_000),
+        ["declared size", "too large", "decompression bomb"],
+    ),
+    "bomb_under_pillow_limit": (
+        "a.png",
+        png_declaring(9000, 8000),
+        ["declared size 9000x8000 is too large"],
+    ),
+    "one_by_one": (
+        "a.png",
+        png_bytes(np.full((1, 1, 4), 255, np.uint8)),
+        ["1x1 px", "too small or too thin"],
+    ),
+    "ten_thousand_by_one": (
+        "a.png",
+        png_bytes(np.full((1, 10000, 4), 255, np.uint8)),
+        ["10000x1 px", "aspect ratio"],
+    ),
     "fully_transparent": ("a.png", png_bytes(np.zeros((8, 8, 4), np.uint8)), ["fully transparent"]),
-    "one_opaque_pixel": ("a.png", png_bytes(np.pad(np.full((1, 1, 4), 255, np.uint8),
-                                                   ((5, 5), (5, 5), (0, 0)))),
-                         ["opaque area is 1x1 px"]),
-    "jpeg_cut_short": ("a.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 10,
-                       ["JPEG header cannot be decoded"]),
+    "one_opaque_pixel": (
+        "a.png",
+        png_bytes(np.pad(np.full((1, 1, 4), 255, np.uint8), ((5, 5), (5, 5), (0, 0)))),
+        ["opaque area is 1x1 px"],
+    ),
+    "jpeg_cut_short": (
+        "a.jpg",
+        b"\xff\xd8\xff\xe0" + b"\0" * 10,
+        ["JPEG header cannot be decoded"],
+    ),
 }
 
 
@@ -175,8 +222,12 @@ def test_class_of_only_that_file_is_refused_by_train(tmp_path, case):
     name, data, needles = IMAGE_CASES[case]
     root, bad = class_folder_with(tmp_path, name, data)
     run = tmp_path / "run"
-    line = assert_refused(cli("train", root, "--out", run, *SMALL),
-                          "class(es) with no readable image: pine", str(bad), "fix or remove")
+    line = assert_refused(
+        cli("train", root, "--out", run, *SMALL),
+        "class(es) with no readable image: pine",
+        str(bad),
+        "fix or remove",
+    )
     assert needles[0] in line
     assert_nothing_written(run)
 
@@ -186,8 +237,9 @@ def test_unreadable_file(tmp_path, monkeypatch):
     make_unreadable(bad, monkeypatch)
     with pytest.raises(ImageLoadError, match="permission denied; make the file readable"):
         load_image(bad, LoadOptions(size=16))
-    assert_refused(cli("train", root, "--out", tmp_path / "run", *SMALL), "pine",
-                   "permission denied")
+    assert_refused(
+        cli("train", root, "--out", tmp_path / "run", *SMALL), "pine", "permission denied"
+    )
     assert_nothing_written(tmp_path / "run")
 
 
@@ -214,8 +266,11 @@ def test_dangling_symlink(tmp_path):
 def test_directory_named_like_an_image(tmp_path):
     root, _ = class_folder_with(tmp_path, "placeholder.png", None)
     (root / "pine" / "x.png").mkdir()
-    assert_refused(cli("train", root, "--out", tmp_path / "run", *SMALL),
-                   "class folder(s) with no images: pine", "add images or remove")
+    assert_refused(
+        cli("train", root, "--out", tmp_path / "run", *SMALL),
+        "class folder(s) with no images: pine",
+        "add images or remove",
+    )
     with pytest.raises(ImageLoadError, match="x.png"):
         load_image(root / "pine" / "x.png", LoadOptions(size=16))
     assert_nothing_written(tmp_path / "run")
@@ -232,23 +287,31 @@ def test_class_of_only_corrupt_files_names_the_class_and_the_first_reason(tmp_pa
 
 def test_empty_folder_and_only_other_extensions(tmp_path):
     (tmp_path / "empty").mkdir()
-    assert_refused(cli("train", tmp_path / "empty", "--out", tmp_path / "r1", *SMALL),
-                   "no images found", ".png", "put images in one subfolder per class")
+    assert_refused(
+        cli("train", tmp_path / "empty", "--out", tmp_path / "r1", *SMALL),
+        "no images found",
+        ".png",
+        "put images in one subfolder per class",
+    )
     oak = tmp_path / "other" / "oak"
     write_rgba(oak / "a.png", sprite()).rename(oak / "a.tga")
     (tmp_path / "other" / "oak" / "notes.png.txt").write_text("x")
-    assert_refused(cli("train", tmp_path / "other", "--out", tmp_path / "r2", *SMALL),
-                   "no images found (looked for .bmp, .gif, .jpeg, .jpg, .png, .webp)")
+    assert_refused(
+        cli("train", tmp_path / "other", "--out", tmp_path / "r2", *SMALL),
+        "no images found (looked for .bmp, .gif, .jpeg, .jpg, .png, .webp)",
+    )
     assert_nothing_written(tmp_path / "r1")
     assert_nothing_written(tmp_path / "r2")
 
 
 def test_missing_folder_and_a_file_instead_of_a_folder(tmp_path):
-    assert_refused(cli("train", tmp_path / "nope", "--out", tmp_path / "r", *SMALL),
-                   "no such folder")
+    assert_refused(
+        cli("train", tmp_path / "nope", "--out", tmp_path / "r", *SMALL), "no such folder"
+    )
     (tmp_path / "f.png").write_bytes(png_bytes(sprite()))
-    assert_refused(cli("train", tmp_path / "f.png", "--out", tmp_path / "r", *SMALL),
-                   "is a file, not a folder")
+    assert_refused(
+        cli("train", tmp_path / "f.png", "--out", tmp_path / "r", *SMALL), "is a file, not a folder"
+    )
     assert_nothing_written(tmp_path / "r")
 
 
@@ -259,17 +322,32 @@ def test_non_utf8_class_folder_name_is_refused_before_training(tmp_path):
     os.makedirs(pine)
     with open(os.path.join(pine, b"0.png"), "wb") as f:
         f.write(png_bytes(sprite()))
-    assert_refused(cli("train", root, "--out", tmp_path / "run", *SMALL),
-                   "class folder name '\\xffpine' is not valid UTF-8", "rename it")
+    assert_refused(
+        cli("train", root, "--out", tmp_path / "run", *SMALL),
+        "class folder name '\\xffpine' is not valid UTF-8",
+        "rename it",
+    )
     assert_nothing_written(tmp_path / "run")
 
 
 def test_non_utf8_file_name_in_a_message_prints_in_a_real_process(tmp_path):
     """A surrogate-escaped name must reach the real stderr without an encoding crash."""
     root, bad = class_folder_with(tmp_path, b"\xff\xfe-broken.png", b"junk")
-    r = subprocess.run([sys.executable, "-m", "assetvae.cli", "train", os.fsencode(root), "--out",
-                        os.fsencode(tmp_path / "run"), *SMALL], capture_output=True, timeout=120,
-                       env={**os.environ, "ASSETVAE_CACHE": str(tmp_path / "cache")})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assetvae.cli",
+            "train",
+            os.fsencode(root),
+            "--out",
+            os.fsencode(tmp_path / "run"),
+            *SMALL,
+        ],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "ASSETVAE_CACHE": str(tmp_path / "cache")},
+    )
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == 2, err
     assert "Traceback" not in err
@@ -278,25 +356,31 @@ def test_non_utf8_file_name_in_a_message_prints_in_a_real_process(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--size", "48"], "image size 48 is not supported: use one of 16, 32, 64, 128"),
-    (["--size", "100000"], "image size 100000 is not supported"),
-    (["--latent", "0"], "latent size 0 is out of range: use 2 to 512"),
-    (["--latent", "100000"], "latent size 100000 is out of range"),
-    (["--epochs", "0"], "epochs must be at least 1"),
-    (["--batch", "0"], "batch size must be at least 1"),
-    (["--seed", "-1"], "seed -1 is out of range"),
-    (["--lr", "0"], "learning rate must be positive"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "48"], "image size 48 is not supported: use one of 16, 32, 64, 128"),
+        (["--size", "100000"], "image size 100000 is not supported"),
+        (["--latent", "0"], "latent size 0 is out of range: use 2 to 512"),
+        (["--latent", "100000"], "latent size 100000 is out of range"),
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--batch", "0"], "batch size must be at least 1"),
+        (["--seed", "-1"], "seed -1 is out of range"),
+        (["--lr", "0"], "learning rate must be positive"),
+    ],
+)
 def test_out_of_range_training_options(tiny_plants, tmp_path, args, message):
     assert_refused(cli("train", tiny_plants, "--out", tmp_path / "run", "-q", *args), message)
     assert_nothing_written(tmp_path / "run")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--size", "5"], "size must be an integer from 16"),
-    (["--per-class", "0"], "per_class must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "5"], "size must be an integer from 16"),
+        (["--per-class", "0"], "per_class must be an integer >= 1"),
+    ],
+)
 def test_out_of_range_demo_data_options(tmp_path, args, message):
     assert_refused(cli("demo-data", tmp_path / "demo", *args), message)
     assert not (tmp_path / "demo").exists() or not any((tmp_path / "demo").iterdir())
@@ -342,9 +426,12 @@ def test_sixteen_bit_pngs_keep_their_range(tmp_path):
     px[:, 10:, 3] = 0
     raw = b"".join(b"\0" + row.astype(">u2").tobytes() for row in px)
     ihdr = struct.pack(">IIBBBBB", 20, 10, 16, 6, 0, 0, 0)
-    (tmp_path / "c16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-                                       + png_chunk(b"IDAT", zlib.compress(raw))
-                                       + png_chunk(b"IEND", b""))
+    (tmp_path / "c16.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
     a = load_image(tmp_path / "c16.png", LoadOptions(size=16))
     assert tuple(a[8, 8]) == (255, 0, 0, 255)
 
@@ -433,33 +520,60 @@ def _wrong_weights(run: Path) -> None:
 
 
 CHECKPOINT_CASES = {
-    "missing_checkpoint": (lambda run: (run / "checkpoint.pt").unlink(),
-                           ["no checkpoint in this run directory", "train first"]),
-    "zero_byte_checkpoint": (lambda run: (run / "checkpoint.pt").write_bytes(b""),
-                             ["empty file (0 bytes)", "retrain"]),
-    "truncated_checkpoint": (_truncate,
-                             ["damaged or not an assetvae checkpoint", "retrain or restore"]),
-    "random_bytes_checkpoint": (lambda run: (run / "checkpoint.pt").write_bytes(os.urandom(4096)),
-                                ["damaged or not an assetvae checkpoint"]),
-    "foreign_torch_file": (lambda run: __import__("torch").save([1, 2, 3], run / "checkpoint.pt"),
-                           ["not an assetvae checkpoint"]),
-    "weights_of_another_model": (_wrong_weights,
-                                 ["weights do not fit the model", "decoder.fc.weight"]),
-    "no_weights": (lambda run: _edit_state(run, lambda s: s.pop("model")),
-                   ["incomplete checkpoint"]),
-    "bad_config": (lambda run: _edit_state(
-        run, lambda s: s["config"]["model"].__setitem__("image_size", "big")),
-                   ["checkpoint has no valid config", "image size big"]),
-    "newer_checkpoint": (lambda run: _edit_state(run, lambda s: s.__setitem__("version", 99)),
-                         ["newer assetvae", "upgrade"]),
-    "nan_class_model": (lambda run: (run / "class_model.json").write_text(
-        (run / "class_model.json").read_text().replace("[", "[NaN, ", 1)),
-        ["class_model.json", "damaged class model"]),
-    "class_model_wrong_size": (lambda run: (run / "class_model.json").write_text(json.dumps(
-        [{"name": "x", "count": 1, "centroid": [0.0], "chol": [[1.0]]}])),
-        ["class_model.json", "centroid must be a list of 8 numbers"]),
-    "missing_class_model": (lambda run: (run / "class_model.json").unlink(),
-                            ["class_model.json: missing"]),
+    "missing_checkpoint": (
+        lambda run: (run / "checkpoint.pt").unlink(),
+        ["no checkpoint in this run directory", "train first"],
+    ),
+    "zero_byte_checkpoint": (
+        lambda run: (run / "checkpoint.pt").write_bytes(b""),
+        ["empty file (0 bytes)", "retrain"],
+    ),
+    "truncated_checkpoint": (
+        _truncate,
+        ["damaged or not an assetvae checkpoint", "retrain or restore"],
+    ),
+    "random_bytes_checkpoint": (
+        lambda run: (run / "checkpoint.pt").write_bytes(os.urandom(4096)),
+        ["damaged or not an assetvae checkpoint"],
+    ),
+    "foreign_torch_file": (
+        lambda run: __import__("torch").save([1, 2, 3], run / "checkpoint.pt"),
+        ["not an assetvae checkpoint"],
+    ),
+    "weights_of_another_model": (
+        _wrong_weights,
+        ["weights do not fit the model", "decoder.fc.weight"],
+    ),
+    "no_weights": (
+        lambda run: _edit_state(run, lambda s: s.pop("model")),
+        ["incomplete checkpoint"],
+    ),
+    "bad_config": (
+        lambda run: _edit_state(
+            run, lambda s: s["config"]["model"].__setitem__("image_size", "big")
+        ),
+        ["checkpoint has no valid config", "image size big"],
+    ),
+    "newer_checkpoint": (
+        lambda run: _edit_state(run, lambda s: s.__setitem__("version", 99)),
+        ["newer assetvae", "upgrade"],
+    ),
+    "nan_class_model": (
+        lambda run: (run / "class_model.json").write_text(
+            (run / "class_model.json").read_text().replace("[", "[NaN, ", 1)
+        ),
+        ["class_model.json", "damaged class model"],
+    ),
+    "class_model_wrong_size": (
+        lambda run: (run / "class_model.json").write_text(
+            json.dumps([{"name": "x", "count": 1, "centroid": [0.0], "chol": [[1.0]]}])
+        ),
+        ["class_model.json", "centroid must be a list of 8 numbers"],
+    ),
+    "missing_class_model": (
+        lambda run: (run / "class_model.json").unlink(),
+        ["class_model.json: missing"],
+    ),
 }
 
 
@@ -473,8 +587,10 @@ def test_damaged_run_directory_is_refused_by_export(trained_run, tmp_path, case)
     assert_nothing_written(out)
 
 
-@pytest.mark.parametrize("case", ["zero_byte_checkpoint", "truncated_checkpoint",
-                                  "weights_of_another_model", "bad_config"])
+@pytest.mark.parametrize(
+    "case",
+    ["zero_byte_checkpoint", "truncated_checkpoint", "weights_of_another_model", "bad_config"],
+)
 def test_damaged_checkpoint_is_refused_by_resume(trained_run, tmp_path, case):
     damage, needles = CHECKPOINT_CASES[case]
     run = _copy_run(trained_run, tmp_path / "run")
@@ -485,8 +601,9 @@ def test_damaged_checkpoint_is_refused_by_resume(trained_run, tmp_path, case):
 
 
 def test_missing_run_directory(tmp_path):
-    assert_refused(cli("export", tmp_path / "nope", "-o", tmp_path / "x.onnx"),
-                   "no such run directory")
+    assert_refused(
+        cli("export", tmp_path / "nope", "-o", tmp_path / "x.onnx"), "no such run directory"
+    )
     assert_refused(cli("train", "--resume", tmp_path / "nope"), "no such run directory")
 
 
@@ -536,6 +653,7 @@ def _edited(edit):
     def make(d: dict) -> str:
         edit(d)
         return json.dumps(d)
+
     return make
 
 
@@ -553,42 +671,67 @@ def _latent_9(d: dict) -> str:
 
 BUNDLE_CASES = {
     # id: (function of the valid manifest dict -> metadata text (None: no manifest), needles)
-    "onnx_without_manifest": (lambda d: None,
-        ["an ONNX file, but not an assetvae bundle", "no 'assetvae.manifest'"]),
+    "onnx_without_manifest": (
+        lambda d: None,
+        ["an ONNX file, but not an assetvae bundle", "no 'assetvae.manifest'"],
+    ),
     "malformed_json": (lambda d: json.dumps(d)[:-7], ["manifest is not valid JSON", "re-export"]),
     "manifest_not_an_object": (lambda d: "[1, 2]", ["manifest must be a JSON object"]),
-    "nan_centroid": (lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]), "NaN", 1),
-                     ["not valid JSON", "NaN is not allowed"]),
-    "infinite_centroid": (lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]),
-                                                          "1e999", 1),
-                          ["centroid holds NaN or infinite values"]),
-    "infinity_literal": (lambda d: json.dumps(d).replace(str(d["classes"][0]["chol"][0][0]),
-                                                         "Infinity", 1),
-                         ["Infinity is not allowed"]),
+    "nan_centroid": (
+        lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]), "NaN", 1),
+        ["not valid JSON", "NaN is not allowed"],
+    ),
+    "infinite_centroid": (
+        lambda d: json.dumps(d).replace(str(d["classes"][0]["centroid"][0]), "1e999", 1),
+        ["centroid holds NaN or infinite values"],
+    ),
+    "infinity_literal": (
+        lambda d: json.dumps(d).replace(str(d["classes"][0]["chol"][0][0]), "Infinity", 1),
+        ["Infinity is not allowed"],
+    ),
     "non_triangular_factor": (_set_chol(0, 3, 0.5), ["factor must be lower triangular"]),
     "singular_factor": (_set_chol(2, 2, 0.0), ["factor must have a positive diagonal"]),
     "negative_diagonal": (_set_chol(1, 1, -1.0), ["positive diagonal (positive definite)"]),
-    "ragged_factor": (_edited(lambda d: d["classes"][0]["chol"][4].pop()),
-                      ["factor must be a list of 8 numbers"]),
-    "latent_disagrees_with_graph": (_latent_9,
-        ["manifest says latent size 9 but the graph takes 8", "re-export"]),
-    "image_size_disagrees_with_graph": (_edited(lambda d: d.__setitem__("image_size", 64)),
-                                        [f"manifest says {OutputLayout.UINT8_NHWC} [64, 64, 4]"]),
-    "newer_major_version": (_edited(lambda d: d.__setitem__("version", "2.0")),
-                            ["format version 2.0 is newer than this runtime supports",
-                             "upgrade assetvae"]),
-    "garbage_version": (_edited(lambda d: d.__setitem__("version", "one")),
-                        ["version 'one' is not of the form"]),
-    "other_format": (_edited(lambda d: d.__setitem__("format", "somebody-else")),
-                     ["format is 'somebody-else'"]),
-    "unknown_rng": (_edited(lambda d: d.__setitem__("rng", "mt19937")),
-                    ["RNG spec 'mt19937' is unknown"]),
-    "no_classes": (_edited(lambda d: d.__setitem__("classes", [])),
-                   ["classes must be a non-empty list"]),
-    "duplicate_classes": (_edited(lambda d: d["classes"].__setitem__(1, d["classes"][0])),
-                          ["class names must be unique"]),
-    "latent_is_a_string": (_edited(lambda d: d.__setitem__("latent_dim", "8")),
-                           ["latent_dim must be an integer"]),
+    "ragged_factor": (
+        _edited(lambda d: d["classes"][0]["chol"][4].pop()),
+        ["factor must be a list of 8 numbers"],
+    ),
+    "latent_disagrees_with_graph": (
+        _latent_9,
+        ["manifest says latent size 9 but the graph takes 8", "re-export"],
+    ),
+    "image_size_disagrees_with_graph": (
+        _edited(lambda d: d.__setitem__("image_size", 64)),
+        [f"manifest says {OutputLayout.UINT8_NHWC} [64, 64, 4]"],
+    ),
+    "newer_major_version": (
+        _edited(lambda d: d.__setitem__("version", "2.0")),
+        ["format version 2.0 is newer than this runtime supports", "upgrade assetvae"],
+    ),
+    "garbage_version": (
+        _edited(lambda d: d.__setitem__("version", "one")),
+        ["version 'one' is not of the form"],
+    ),
+    "other_format": (
+        _edited(lambda d: d.__setitem__("format", "somebody-else")),
+        ["format is 'somebody-else'"],
+    ),
+    "unknown_rng": (
+        _edited(lambda d: d.__setitem__("rng", "mt19937")),
+        ["RNG spec 'mt19937' is unknown"],
+    ),
+    "no_classes": (
+        _edited(lambda d: d.__setitem__("classes", [])),
+        ["classes must be a non-empty list"],
+    ),
+    "duplicate_classes": (
+        _edited(lambda d: d["classes"].__setitem__(1, d["classes"][0])),
+        ["class names must be unique"],
+    ),
+    "latent_is_a_string": (
+        _edited(lambda d: d.__setitem__("latent_dim", "8")),
+        ["latent_dim must be an integer"],
+    ),
 }
 
 
@@ -609,11 +752,13 @@ def test_bad_bundle_is_refused(bundle, tmp_path, case):
 
 def test_not_onnx_empty_and_folder_bundles(tmp_path):
     (tmp_path / "text.avae.onnx").write_text("definitely not protobuf")
-    assert_refused(cli("inspect", tmp_path / "text.avae.onnx"), "not a valid ONNX bundle",
-                   "re-export it")
+    assert_refused(
+        cli("inspect", tmp_path / "text.avae.onnx"), "not a valid ONNX bundle", "re-export it"
+    )
     (tmp_path / "empty.avae.onnx").write_bytes(b"")
-    assert_refused(cli("sample", tmp_path / "empty.avae.onnx", "-o", tmp_path / "s.png"),
-                   "empty file")
+    assert_refused(
+        cli("sample", tmp_path / "empty.avae.onnx", "-o", tmp_path / "s.png"), "empty file"
+    )
     assert_nothing_written(tmp_path / "s.png")
     assert_refused(cli("inspect", tmp_path / "missing.avae.onnx"), "no such bundle file")
     (tmp_path / "dir.avae.onnx").mkdir()
@@ -635,23 +780,26 @@ def test_sidecar_for_another_graph_is_refused(bundle, tmp_path):
 
 
 # --- 5. sampling requests ---------------------------------------------------------------------
-@pytest.mark.parametrize("args, needles", [
-    (["--class", "pinee"], ["unknown class 'pinee'", "did you mean 'pine'?"]),
-    (["--class", "Cactus"], ["unknown class 'Cactus'", "did you mean 'cactus'?"]),
-    (["--class", "zzzz"], ["unknown class 'zzzz'", "classes are: cactus, mushroom, pine"]),
-    (["--spread", "-1"], ["spread -1.0 is out of range", "use 0 (the class prototype) to 10"]),
-    (["--spread", "1e9"], ["spread 1000000000.0 is out of range"]),
-    (["--spread", "nan"], ["spread nan is out of range"]),
-    (["--spread", "inf"], ["spread inf is out of range"]),
-    (["-n", str(10**9)], ["n=1000000000 is too many for a sheet", "assetvae bake"]),
-    (["-n", "-1"], ["n=-1 is out of range"]),
-    (["--seed", str(2**64)], ["seed must be in [0, 2**64)", "18446744073709551616"]),
-    (["--seed", "-1"], ["seed must be in [0, 2**64)", "negative ints are refused"]),
-    (["--seed", str(10**30)], ["seed must be in [0, 2**64)"]),
-    (["--truncation", "0.001"], ["truncation must be None or >= 0.05"]),
-    (["--scale", "0"], ["scale 0 is out of range: use 1 to 32"]),
-    (["--scale", "100000"], ["scale 100000 is out of range"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--class", "pinee"], ["unknown class 'pinee'", "did you mean 'pine'?"]),
+        (["--class", "Cactus"], ["unknown class 'Cactus'", "did you mean 'cactus'?"]),
+        (["--class", "zzzz"], ["unknown class 'zzzz'", "classes are: cactus, mushroom, pine"]),
+        (["--spread", "-1"], ["spread -1.0 is out of range", "use 0 (the class prototype) to 10"]),
+        (["--spread", "1e9"], ["spread 1000000000.0 is out of range"]),
+        (["--spread", "nan"], ["spread nan is out of range"]),
+        (["--spread", "inf"], ["spread inf is out of range"]),
+        (["-n", str(10**9)], ["n=1000000000 is too many for a sheet", "assetvae bake"]),
+        (["-n", "-1"], ["n=-1 is out of range"]),
+        (["--seed", str(2**64)], ["seed must be in [0, 2**64)", "18446744073709551616"]),
+        (["--seed", "-1"], ["seed must be in [0, 2**64)", "negative ints are refused"]),
+        (["--seed", str(10**30)], ["seed must be in [0, 2**64)"]),
+        (["--truncation", "0.001"], ["truncation must be None or >= 0.05"]),
+        (["--scale", "0"], ["scale 0 is out of range: use 1 to 32"]),
+        (["--scale", "100000"], ["scale 100000 is out of range"]),
+    ],
+)
 def test_bad_sample_requests(bundle, tmp_path, args, needles):
     sheet = tmp_path / "sheet.png"
     assert_refused(cli("sample", bundle, *args, "-o", sheet), *needles)
@@ -677,34 +825,44 @@ def test_unicode_and_extreme_keys_are_fine(bundle):
     assert np.array_equal(alone, batch[1])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda g: g.variants("pine", [0], seed=2**64), "seed must be in [0, 2**64)"),
-    (lambda g: g.variants("pine", [0], seed=-1), "seed must be in [0, 2**64)"),
-    (lambda g: g.variants("pine", [0], seed=1.5), "seed must be an int"),
-    (lambda g: g.variants("pine", [2**64], seed=0), "key must be in [0, 2**64)"),
-    (lambda g: g.variants("pine", [-1], seed=0), "key must be in [0, 2**64)"),
-    (lambda g: g.variants("pine", [1.5], seed=0),
-     "key must be an int in [0, 2**64) or a str, got float"),
-    (lambda g: g.variants("pine", [None], seed=0), "got NoneType"),
-    (lambda g: g.variants("pine", ["\udcff"], seed=0), "is not valid Unicode text"),
-    (lambda g: g.variants("pine", "oak/17", seed=0), "not a single str; write ['oak/17']"),
-    (lambda g: g.variants("pine", None, seed=0), "keys must be a sequence"),
-    (lambda g: g.variants("pine", 5, seed=0), "not the int 5; write range(5)"),
-    (lambda g: g.variants("pine", range(10**9), seed=0), "1,000,000,000 keys in one call"),
-    (lambda g: g.variants("pine", iter(range(10**9)), seed=0), "more than 1,000,000 keys"),
-    (lambda g: g.variants("pine", [0], seed=0, spread="wide"), "spread must be a number, got str"),
-    (lambda g: g.variants("pine", [0], seed=0, spread=None), "spread must be a number"),
-    (lambda g: g.variants("pine", [0], seed=0, spread=10**400), "spread"),
-    (lambda g: g.variants("pine", [0], seed=0, truncation="x"),
-     "truncation must be None or a number"),
-    (lambda g: g.variants(None, [0], seed=0), "unknown class None"),
-    (lambda g: g.blend("pine", "cactus", "half", [0], seed=0), "blend amount must be a number"),
-    (lambda g: g.blend("pine", "cactus", 2.0, [0], seed=0), "blend amount 2.0 is out of range"),
-    (lambda g: g.blend("pine", "oak", 0.5, [0], seed=0), "unknown class 'oak'"),
-    (lambda g: g.variants_like(np.zeros((8, 8, 4), np.uint8), [0], seed=-1), "seed must be in"),
-    (lambda g: g.nearest_class(np.zeros(3)), "z must be 8 finite numbers, got shape [3]"),
-    (lambda g: g.nearest_class([np.nan] * 8), "z must be 8 finite numbers"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda g: g.variants("pine", [0], seed=2**64), "seed must be in [0, 2**64)"),
+        (lambda g: g.variants("pine", [0], seed=-1), "seed must be in [0, 2**64)"),
+        (lambda g: g.variants("pine", [0], seed=1.5), "seed must be an int"),
+        (lambda g: g.variants("pine", [2**64], seed=0), "key must be in [0, 2**64)"),
+        (lambda g: g.variants("pine", [-1], seed=0), "key must be in [0, 2**64)"),
+        (
+            lambda g: g.variants("pine", [1.5], seed=0),
+            "key must be an int in [0, 2**64) or a str, got float",
+        ),
+        (lambda g: g.variants("pine", [None], seed=0), "got NoneType"),
+        (lambda g: g.variants("pine", ["\udcff"], seed=0), "is not valid Unicode text"),
+        (lambda g: g.variants("pine", "oak/17", seed=0), "not a single str; write ['oak/17']"),
+        (lambda g: g.variants("pine", None, seed=0), "keys must be a sequence"),
+        (lambda g: g.variants("pine", 5, seed=0), "not the int 5; write range(5)"),
+        (lambda g: g.variants("pine", range(10**9), seed=0), "1,000,000,000 keys in one call"),
+        (lambda g: g.variants("pine", iter(range(10**9)), seed=0), "more than 1,000,000 keys"),
+        (
+            lambda g: g.variants("pine", [0], seed=0, spread="wide"),
+            "spread must be a number, got str",
+        ),
+        (lambda g: g.variants("pine", [0], seed=0, spread=None), "spread must be a number"),
+        (lambda g: g.variants("pine", [0], seed=0, spread=10**400), "spread"),
+        (
+            lambda g: g.variants("pine", [0], seed=0, truncation="x"),
+            "truncation must be None or a number",
+        ),
+        (lambda g: g.variants(None, [0], seed=0), "unknown class None"),
+        (lambda g: g.blend("pine", "cactus", "half", [0], seed=0), "blend amount must be a number"),
+        (lambda g: g.blend("pine", "cactus", 2.0, [0], seed=0), "blend amount 2.0 is out of range"),
+        (lambda g: g.blend("pine", "oak", 0.5, [0], seed=0), "unknown class 'oak'"),
+        (lambda g: g.variants_like(np.zeros((8, 8, 4), np.uint8), [0], seed=-1), "seed must be in"),
+        (lambda g: g.nearest_class(np.zeros(3)), "z must be 8 finite numbers, got shape [3]"),
+        (lambda g: g.nearest_class([np.nan] * 8), "z must be 8 finite numbers"),
+    ],
+)
 def test_bad_api_requests_raise_sampling_error(bundle, call, message):
     gen = Generator.load(bundle)
     with pytest.raises(SamplingError) as err:
@@ -730,5 +888,6 @@ def test_non_utf8_flat_folder_name_is_refused(tmp_path):
     os.makedirs(flat)
     with open(os.path.join(flat, b"0.png"), "wb") as f:
         f.write(png_bytes(sprite()))
-    assert_refused(cli("train", flat, "--out", tmp_path / "run", *SMALL),
-                   "'\\xfeoaks' is not valid UTF-8")
+    assert_refused(
+        cli("train", flat, "--out", tmp_path / "run", *SMALL), "'\\xfeoaks' is not valid UTF-8"
+    )

@@ -37,7 +37,8 @@ SHOTS = os.environ.get("ASSETVAE_SCREENSHOTS")  # keep the screenshots in this f
 def require_browser() -> str:
     node = require_js("onnxruntime-web", "playwright-core", "phaser")
     chromium = os.environ.get("ASSETVAE_CHROMIUM") or next(
-        (c for c in CHROMIUMS if Path(c).is_file()), None)
+        (c for c in CHROMIUMS if Path(c).is_file()), None
+    )
     if chromium is None:
         msg = "browser tests need chromium (apt-get install chromium)"
         if os.environ.get("ASSETVAE_REQUIRE_JS") == "1":
@@ -57,8 +58,9 @@ def cases_dir(bundle, tmp_path_factory) -> Path:
 @contextlib.contextmanager
 def serving(server):
     """Run an http.server in a thread for the duration of the block."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -69,8 +71,13 @@ def serving(server):
 
 
 def run_node(node: str, script: str, *args: str) -> str:
-    proc = subprocess.run([node, f"tests/js/browser/{script}", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S)
+    proc = subprocess.run(
+        [node, f"tests/js/browser/{script}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_TIMEOUT_S,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     return out
@@ -84,13 +91,26 @@ def keep(paths: list[Path]) -> None:
 
 
 def python_sprites(gen, shown: dict) -> np.ndarray:
-    kw = {"seed": int(shown["seed"]), "spread": shown["spread"],
-          "truncation": shown["truncation"]}
-    z = np.concatenate([js_cases.python_latents(gen, {
-        "seed": shown["seed"], "key_type": "int", "key": str(k), "cls": shown["cls"],
-        "spread": kw["spread"], "truncation": kw["truncation"],
-        "blend": {"a": shown["cls"], "b": shown["partner"], "t": shown["t"]}
-        if shown["partner"] else None}) for k in shown["keys"]])
+    kw = {"seed": int(shown["seed"]), "spread": shown["spread"], "truncation": shown["truncation"]}
+    z = np.concatenate(
+        [
+            js_cases.python_latents(
+                gen,
+                {
+                    "seed": shown["seed"],
+                    "key_type": "int",
+                    "key": str(k),
+                    "cls": shown["cls"],
+                    "spread": kw["spread"],
+                    "truncation": kw["truncation"],
+                    "blend": {"a": shown["cls"], "b": shown["partner"], "t": shown["t"]}
+                    if shown["partner"]
+                    else None,
+                },
+            )
+            for k in shown["keys"]
+        ]
+    )
     return gen.decode(z)
 
 
@@ -101,7 +121,7 @@ def over(rgba: np.ndarray, bg: tuple[int, int, int]) -> np.ndarray:
 
 
 def css_rgb(text: str) -> tuple[int, int, int]:
-    return tuple(int(v) for v in text[text.index("(") + 1:text.index(")")].split(",")[:3])
+    return tuple(int(v) for v in text[text.index("(") + 1 : text.index(")")].split(",")[:3])
 
 
 def test_studio_in_chromium(cases_dir, tmp_path):
@@ -112,8 +132,11 @@ def test_studio_in_chromium(cases_dir, tmp_path):
     bundle = cases_dir / "parity.avae.onnx"
     bakes = tmp_path / "bakes"
     servers = [make_server(bundle, out_dir=bakes)]
-    errors = {"newer": cases_dir / "newer.avae.onnx", "bad": cases_dir / "badchol.avae.onnx",
-              "not_onnx": cases_dir / "notonnx.avae.onnx"}
+    errors = {
+        "newer": cases_dir / "newer.avae.onnx",
+        "bad": cases_dir / "badchol.avae.onnx",
+        "not_onnx": cases_dir / "notonnx.avae.onnx",
+    }
     servers += [make_server(path, out_dir=bakes, check=False) for path in errors.values()]
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serving(s)) for s in servers]
@@ -145,8 +168,10 @@ def test_studio_in_chromium(cases_dir, tmp_path):
             worst = max(worst, int(np.abs(seen - over(sprite, bg)).max()))
         assert worst <= 2, (name, worst)
         report[name] = (wasm_diff, worst)
-    print(f"studio: wasm vs Python max diff / screenshot vs Python max diff: {report}; "
-          f"cold start {res['coldStartMs']} ms; {res['firstStatus']}")
+    print(
+        f"studio: wasm vs Python max diff / screenshot vs Python max diff: {report}; "
+        f"cold start {res['coldStartMs']} ms; {res['firstStatus']}"
+    )
 
     # The clicked variant: its facts, and its Python snippet gives the same sprite.
     d = res["detail"]
@@ -163,7 +188,7 @@ def test_studio_in_chromium(cases_dir, tmp_path):
     want = python_sprites(gen, blend["shown"])[d["index"]]
     np.testing.assert_array_equal(scope["sprite"], want)
     assert d["jsRuns"], d["js"]  # the JS snippet, run in the page, gives the grid's sprite
-    assert "Generator.load(\"parity.avae.onnx\", { ort })" in d["js"]
+    assert 'Generator.load("parity.avae.onnx", { ort })' in d["js"]
     assert f"[{key}], {{ seed: 0n, spread: 1.3 }}" in d["js"]
 
     # The bake: the grid's selection, written by the Python API, with the grid's pixels.
@@ -177,7 +202,9 @@ def test_studio_in_chromium(cases_dir, tmp_path):
     assert sorted(doc["frames"]) == [f"{shown['cls']}/{k:04d}" for k in shown["keys"]]
     for k, sprite in zip(shown["keys"], want):
         f = doc["frames"][f"{shown['cls']}/{k:04d}"]["frame"]
-        np.testing.assert_array_equal(atlas[f["y"]:f["y"] + f["h"], f["x"]:f["x"] + f["w"]], sprite)
+        np.testing.assert_array_equal(
+            atlas[f["y"] : f["y"] + f["h"], f["x"] : f["x"] + f["w"]], sprite
+        )
 
     # The messages.
     assert "no WebAssembly" in res["errors"]["no_wasm"]
@@ -221,8 +248,15 @@ def test_studio_refuses_bad_bundles_and_foreign_bakes(cases_dir, tmp_path):
         assert request("GET", "/js/studio/../../../README.md")[0] == 404
         ok = json.dumps({"cls": "pine", "seed": "7", "n": 2, "spread": 0.5})
         # Another site's page (or a form post) cannot bake.
-        assert request("POST", "/api/bake", ok, {"Content-Type": "application/json",
-                                                 "Origin": "http://evil.example"})[0] == 403
+        assert (
+            request(
+                "POST",
+                "/api/bake",
+                ok,
+                {"Content-Type": "application/json", "Origin": "http://evil.example"},
+            )[0]
+            == 403
+        )
         assert request("POST", "/api/bake", ok, {"Content-Type": "text/plain"})[0] == 403
         as_json = {"Content-Type": "application/json"}
         bad_seed = json.dumps({"cls": "pine", "seed": "-1", "n": 2})
@@ -231,8 +265,9 @@ def test_studio_refuses_bad_bundles_and_foreign_bakes(cases_dir, tmp_path):
         bad_class = json.dumps({"cls": "nope", "seed": "1", "n": 2})
         status, body = request("POST", "/api/bake", bad_class, as_json)
         assert status == 400 and b"unknown class" in body
-        status, body = request("POST", "/api/bake", ok, {"Content-Type": "application/json",
-                                                         "Origin": url.rstrip("/")})
+        status, body = request(
+            "POST", "/api/bake", ok, {"Content-Type": "application/json", "Origin": url.rstrip("/")}
+        )
         assert status == 200, body
         assert json.loads(body)["frames"] == 2
 
@@ -279,8 +314,8 @@ def test_web_forest_in_chromium(cases_dir, tmp_path):
     shelf_worst = 0
     for f in one["shelf"]:
         r = doc["frames"][f["name"]]["frame"]
-        sprite = page[r["y"]:r["y"] + r["h"], r["x"]:r["x"] + r["w"]]
-        seen = a[f["y"]:f["y"] + f["h"], f["x"]:f["x"] + f["w"]].astype(np.int64)
+        sprite = page[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]]
+        seen = a[f["y"] : f["y"] + f["h"], f["x"] : f["x"] + f["w"]].astype(np.int64)
         diff = np.abs(seen - over(sprite, one["shelfBackground"]))
         shelf_worst = max(shelf_worst, int(diff.max()))
     assert shelf_worst <= 2, shelf_worst
@@ -292,22 +327,37 @@ def test_web_forest_in_chromium(cases_dir, tmp_path):
 
     if importlib.util.find_spec("pygame") is not None:
         shot = tmp_path / "pygame.png"
-        subprocess.run([sys.executable, "examples/pygame_forest.py", "--bundle", str(bundle),
-                        "--seed", "7", "--screenshot", str(shot)], cwd=ROOT, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                sys.executable,
+                "examples/pygame_forest.py",
+                "--bundle",
+                str(bundle),
+                "--seed",
+                "7",
+                "--screenshot",
+                str(shot),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         py = np.asarray(Image.open(shot).convert("RGB"), np.int64)
         keep([shot])
         mask = np.ones(a.shape[:2], bool)
         mask[:40, :400] = False  # the HUD text
         x0 = min(f["x"] for f in one["shelf"]) - 12
-        mask[:max(f["y"] + f["h"] for f in one["shelf"]) + 12, x0:] = False  # the shelf
+        mask[: max(f["y"] + f["h"] for f in one["shelf"]) + 12, x0:] = False  # the shelf
         diff = np.abs(a.astype(np.int64) - py).mean(axis=2)[mask]
         # (a mirrored frame scores ~17 and 27%: wrong props could not pass)
         assert diff.mean() < 5 and (diff > 24).mean() < 0.02, (diff.mean(), (diff > 24).mean())
         pygame_note = f"vs pygame frame: mean diff {diff.mean():.2f} levels"
-    print(f"web forest: {one['count']} props, {colours} colours; generated in "
-          f"{one['generateMs']:.0f} ms, page to scene {one['loadMs']} ms; props vs Python max "
-          f"diff {worst}; baked frames vs atlas {shelf_worst}; {pygame_note}")
+    print(
+        f"web forest: {one['count']} props, {colours} colours; generated in "
+        f"{one['generateMs']:.0f} ms, page to scene {one['loadMs']} ms; props vs Python max "
+        f"diff {worst}; baked frames vs atlas {shelf_worst}; {pygame_note}"
+    )
 
 
 def test_studio_command(cases_dir, tmp_path):
@@ -323,9 +373,23 @@ def test_studio_command(cases_dir, tmp_path):
     except StudioError:
         pytest.skip("no onnxruntime-web in node_modules (npm ci)")
     exe = [sys.executable, "-m", "assetvae.cli", "studio"]
-    proc = subprocess.Popen([*exe, str(cases_dir / "parity.avae.onnx"), "--no-open", "--port", "0",
-                             "--seconds", "20", "--out", str(tmp_path)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *exe,
+            str(cases_dir / "parity.avae.onnx"),
+            "--no-open",
+            "--port",
+            "0",
+            "--seconds",
+            "20",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("assetvae studio: http://127.0.0.1:"), line + proc.stderr.read()
@@ -337,8 +401,13 @@ def test_studio_command(cases_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    bad = subprocess.run([*exe, str(cases_dir / "newer.avae.onnx"), "--no-open", "--port", "0"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*exe, str(cases_dir / "newer.avae.onnx"), "--no-open", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and "newer than this runtime" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

@@ -87,8 +87,10 @@ def test_spread_zero_is_the_prototype_and_spread_grows_variety(bundle):
     assert np.array_equal(gen.decode(z0[:1]), gen.prototype("mushroom"))
     c = next(c for c in gen.manifest.classes if c.name == "mushroom").centroid.astype(np.float32)
     assert np.array_equal(z0[0], c)  # a class Gaussian's prototype is its centroid
-    spreads = [np.std(gen.latents("mushroom", range(200), seed=1, spread=s), axis=0).mean()
-               for s in (0.5, 1.0, 2.0)]
+    spreads = [
+        np.std(gen.latents("mushroom", range(200), seed=1, spread=s), axis=0).mean()
+        for s in (0.5, 1.0, 2.0)
+    ]
     assert spreads[0] < spreads[1] < spreads[2]
     assert spreads[2] / spreads[0] == pytest.approx(4.0, rel=1e-3)
 
@@ -126,8 +128,12 @@ def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
         assert 'torch' not in sys.modules
         print(hashlib.sha256(imgs.tobytes()).hexdigest())
     """)
-    digests = {subprocess.run([sys.executable, "-c", script, str(t)], capture_output=True,
-                              text=True, check=True).stdout.strip() for t in (1, 2, 1)}
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(t)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for t in (1, 2, 1)
+    }
     assert len(digests) == 1
     with Generator.load(bundle, threads=2) as g:
         here = g.variants("cactus", list(range(40)) + ["oak/7"], seed=1234, spread=0.9)
@@ -136,20 +142,23 @@ def test_same_pixels_in_separate_processes_and_thread_counts(bundle):
     assert hashlib.sha256(here.tobytes()).hexdigest() in digests
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda g: g.sample("pinee", 2), "did you mean 'pine'"),
-    (lambda g: g.sample("pine", 2, spread=-1), "spread -1 is out of range"),
-    (lambda g: g.sample("pine", 2, spread=float("nan")), "spread nan is out of range"),
-    (lambda g: g.sample("pine", -1), "n=-1 is out of range"),
-    (lambda g: g.sample("pine", 10**9), "out of range"),
-    (lambda g: g.sample("pine", 2, seed=2**64), "seed"),
-    (lambda g: g.sample("pine", 2, seed=-1), "seed"),
-    (lambda g: g.variants("pine", [-5], seed=0), "key"),
-    (lambda g: g.variants("pine", 3, seed=0), r"write range\(3\)"),  # keys, not a count
-    (lambda g: g.blend("pine", "cactus", 0.5, 4, seed=0), r"write range\(4\)"),
-    (lambda g: g.decode(np.zeros((2, 3), np.float32)), "shape"),
-    (lambda g: g.decode(np.full((1, 8), np.nan, np.float32)), "NaN"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda g: g.sample("pinee", 2), "did you mean 'pine'"),
+        (lambda g: g.sample("pine", 2, spread=-1), "spread -1 is out of range"),
+        (lambda g: g.sample("pine", 2, spread=float("nan")), "spread nan is out of range"),
+        (lambda g: g.sample("pine", -1), "n=-1 is out of range"),
+        (lambda g: g.sample("pine", 10**9), "out of range"),
+        (lambda g: g.sample("pine", 2, seed=2**64), "seed"),
+        (lambda g: g.sample("pine", 2, seed=-1), "seed"),
+        (lambda g: g.variants("pine", [-5], seed=0), "key"),
+        (lambda g: g.variants("pine", 3, seed=0), r"write range\(3\)"),  # keys, not a count
+        (lambda g: g.blend("pine", "cactus", 0.5, 4, seed=0), r"write range\(4\)"),
+        (lambda g: g.decode(np.zeros((2, 3), np.float32)), "shape"),
+        (lambda g: g.decode(np.full((1, 8), np.nan, np.float32)), "NaN"),
+    ],
+)
 def test_bad_requests_raise_sampling_error(bundle, call, message):
     gen = Generator.load(bundle)
     with pytest.raises(SamplingError, match=message):
@@ -249,8 +258,22 @@ def test_cli_export_inspect_sample(trained_run, tmp_path):
     info = json.loads(r.output)
     assert info["latent_dim"] == 8 and set(info["classes"]) == {"cactus", "mushroom", "pine"}
     sheet = tmp_path / "sheet.png"
-    args = ["sample", str(out), "--class", "pine", "--class", "cactus", "-n", "6",
-            "--spread", "0.6", "--seed", "7", "-o", str(sheet)]
+    args = [
+        "sample",
+        str(out),
+        "--class",
+        "pine",
+        "--class",
+        "cactus",
+        "-n",
+        "6",
+        "--spread",
+        "0.6",
+        "--seed",
+        "7",
+        "-o",
+        str(sheet),
+    ]
     r = runner.invoke(main, args)
     assert r.exit_code == 0, r.output
     first = sheet.read_bytes()

@@ -98,11 +98,17 @@ def test_mid_run_previews_of_a_large_folder_encode_a_sample(tiny_plants, tmp_pat
 
     encoded = []
     real = train_mod.encode_all
-    monkeypatch.setattr(train_mod, "encode_all", lambda m, images, *a: encoded.append(len(images))
-                        or real(m, images, *a))
+    monkeypatch.setattr(
+        train_mod,
+        "encode_all",
+        lambda m, images, *a: encoded.append(len(images)) or real(m, images, *a),
+    )
     monkeypatch.setattr(train_mod, "PREVIEW_FIT", 5)
-    cfg = RunConfig(data=str(tiny_plants), model=ModelConfig(image_size=32, latent_dim=8, width=8),
-                    train=TrainConfig(epochs=2, batch_size=8, preview_every=1, device="cpu"))
+    cfg = RunConfig(
+        data=str(tiny_plants),
+        model=ModelConfig(image_size=32, latent_dim=8, width=8),
+        train=TrainConfig(epochs=2, batch_size=8, preview_every=1, device="cpu"),
+    )
     result = train_mod.train(cfg, tmp_path / "run", progress=False, log=lambda s: None)
     n_train = sum(c.count for c in RunDir(result.run_dir).read_class_model(8))
     assert encoded == [5, n_train]  # epoch 1: a sample for its sheet; the last epoch: all

@@ -23,15 +23,28 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from assetvae.rundir import load_checkpoint
 from assetvae.cli import main
 from assetvae.plugin_api import Generator
+from assetvae.rundir import load_checkpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 EPOCHS = 8
-TRAIN_ARGS = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "8", "--warmup", "1",
-              "--epochs", str(EPOCHS), "-q"]
+TRAIN_ARGS = [
+    "--size",
+    "32",
+    "--latent",
+    "8",
+    "--width",
+    "8",
+    "--batch",
+    "8",
+    "--warmup",
+    "1",
+    "--epochs",
+    str(EPOCHS),
+    "-q",
+]
 DEADLINE_S = 240  # generous: CI machines with 2 busy cores are slow, never fast
 
 
@@ -50,13 +63,22 @@ def crash_data(tmp_path_factory) -> Path:
 
 
 def _env(tmp_path: Path) -> dict:
-    return {**os.environ, "ASSETVAE_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
-            "PYTHONWARNINGS": "ignore"}
+    return {
+        **os.environ,
+        "ASSETVAE_CACHE": str(tmp_path / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
 
 
 def _start_training(data: Path, run: Path, tmp_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "assetvae.cli", "train", str(data), "--out", str(run), *TRAIN_ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+    return subprocess.Popen(
+        [sys.executable, "-m", "assetvae.cli", "train", str(data), "--out", str(run), *TRAIN_ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+    )
 
 
 def _snapshot_checkpoint(run: Path, snap: Path) -> int | None:
@@ -70,8 +92,11 @@ def _snapshot_checkpoint(run: Path, snap: Path) -> int | None:
 
 def _check_run_files(run: Path) -> list[dict]:
     """Every metrics line parses and every preview decodes fully, whenever we look."""
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] \
-        if (run / "metrics.jsonl").exists() else []
+    rows = (
+        [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        if (run / "metrics.jsonl").exists()
+        else []
+    )
     assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
     for png in (run / "previews").glob("*.png") if (run / "previews").exists() else []:
         try:
@@ -98,7 +123,9 @@ def test_sigkill_during_training_then_resume_completes(crash_data, tmp_path):
     try:
         # Poll, loading a copy of every checkpoint we can catch, until epoch 2 is saved.
         while not any(e >= 2 for e in seen):
-            assert proc.poll() is None, f"training ended before it could be killed: {proc.communicate()}"
+            assert proc.poll() is None, (
+                f"training ended before it could be killed: {proc.communicate()}"
+            )
             assert time.monotonic() - t0 < DEADLINE_S, "no checkpoint in time"
             epoch = _snapshot_checkpoint(run, snap)
             if epoch is not None:
@@ -121,8 +148,10 @@ def test_sigkill_during_training_then_resume_completes(crash_data, tmp_path):
         proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     assert loads >= 2 and min(seen) >= 1
-    print(f"checkpoint copies loaded while training: {loads}, epochs seen: {sorted(seen)}, "
-          f"epoch ~{epoch_s:.2f} s")
+    print(
+        f"checkpoint copies loaded while training: {loads}, epochs seen: {sorted(seen)}, "
+        f"epoch ~{epoch_s:.2f} s"
+    )
 
     # What the kill left behind is usable: a whole checkpoint, clean metrics and previews.
     state = load_checkpoint(run)
@@ -165,8 +194,10 @@ def test_ctrl_c_during_training_keeps_the_checkpoint_and_exits_130(crash_data, t
     assert "Traceback" not in out + err
     saved = load_checkpoint(run)["epoch"]
     assert 1 <= saved < EPOCHS
-    assert (f"interrupted: the checkpoint after epoch {saved} is saved in {run}; "
-            f"continue with: assetvae train --resume {run}") in out
+    assert (
+        f"interrupted: the checkpoint after epoch {saved} is saved in {run}; "
+        f"continue with: assetvae train --resume {run}"
+    ) in out
     assert err.strip().splitlines()[-1] == "interrupted"
     # Ctrl-C runs the clean-up: not even a temporary file is left.
     assert not list(run.rglob(".*.tmp"))
@@ -194,15 +225,22 @@ while True:
 
 
 def _export_child(run: Path, out: Path, mode: str, tmp_path: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", _EXPORT_LOOP, str(run), str(out), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXPORT_LOOP, str(run), str(out), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+    )
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     return proc
 
 
 def _assert_old_or_none(out: Path, old: bytes | None) -> None:
     if out.exists():
-        assert old is None or out.read_bytes() == old, "not the old bundle"  # export is deterministic
+        assert old is None or out.read_bytes() == old, (
+            "not the old bundle"
+        )  # export is deterministic
         Generator.load(out)  # a whole, valid bundle
     _only_tmp_leftovers(out.parent, {out.name})
 
@@ -226,7 +264,9 @@ def test_sigkill_during_export_leaves_the_old_bundle_or_none(trained_run, tmp_pa
     old = out.read_bytes()
     proc = _export_child(trained_run, out, "hold", tmp_path)
     assert proc.stdout.readline().strip() == "written"
-    assert any(p.name.endswith(".tmp") for p in out_dir.iterdir())  # the new bundle, under its temp name
+    assert any(
+        p.name.endswith(".tmp") for p in out_dir.iterdir()
+    )  # the new bundle, under its temp name
     proc.kill()
     proc.communicate()
     assert out.read_bytes() == old
@@ -242,7 +282,9 @@ def test_sigkill_during_export_leaves_the_old_bundle_or_none(trained_run, tmp_pa
     _assert_old_or_none(out, old)
 
 
-def test_disk_full_during_export_keeps_the_old_bundle_and_no_temp_file(trained_run, tmp_path, monkeypatch):
+def test_disk_full_during_export_keeps_the_old_bundle_and_no_temp_file(
+    trained_run, tmp_path, monkeypatch
+):
     out = tmp_path / "plants.avae.onnx"
     assert CliRunner().invoke(main, ["export", str(trained_run), "-o", str(out)]).exit_code == 0
     old = out.read_bytes()
@@ -252,7 +294,9 @@ def test_disk_full_during_export_keeps_the_old_bundle_and_no_temp_file(trained_r
 
     monkeypatch.setattr(os, "fsync", full)
     r = CliRunner().invoke(main, ["export", str(trained_run), "-o", str(out)])
-    assert r.exit_code == 2 and "No space left on device" in r.output and "Traceback" not in r.output
+    assert (
+        r.exit_code == 2 and "No space left on device" in r.output and "Traceback" not in r.output
+    )
     assert out.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 

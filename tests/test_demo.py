@@ -45,7 +45,7 @@ def _signature(im: Image.Image) -> np.ndarray:
     a = np.asarray(im, dtype=np.float64) / 255.0
     solid = a[..., 3] > 0.5
     rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
-    box = solid[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box = solid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = box.shape
     rgb = a[..., :3][solid]
     profile = [band.any(0).mean() for band in np.array_split(box, 6, axis=0)]
@@ -124,8 +124,9 @@ def test_same_pixels_in_another_process() -> None:
         "print(h.hexdigest())\n"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == _digest(demo_images(per_class=2, seed=11, size=32))
 
 
@@ -365,15 +366,22 @@ def test_pixel_items_are_deterministic_and_independent() -> None:
         assert [x.tobytes() for x in a[cls]] != [z.tobytes() for z in c[cls]]
     x = draw_item("potion", random.Random(42))
     assert x.tobytes() == draw_item("potion", random.Random(42)).tobytes()
-    code = ("import hashlib\n"
-            "from assetvae.datasets.demo import demo_images\n"
-            "h = hashlib.sha256()\n"
-            "for c, ims in sorted(demo_images(per_class=2, seed=11, style='pixel').items()):\n"
-            "    for im in ims:\n"
-            "        h.update(c.encode()); h.update(im.tobytes())\n"
-            "print(h.hexdigest())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, PYTHONHASHSEED="999"))
+    code = (
+        "import hashlib\n"
+        "from assetvae.datasets.demo import demo_images\n"
+        "h = hashlib.sha256()\n"
+        "for c, ims in sorted(demo_images(per_class=2, seed=11, style='pixel').items()):\n"
+        "    for im in ims:\n"
+        "        h.update(c.encode()); h.update(im.tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONHASHSEED="999"),
+    )
     assert out.stdout.strip() == _digest(demo_images(per_class=2, seed=11, style="pixel"))
 
 
@@ -411,13 +419,15 @@ def test_demo_data_command_styles(tmp_path: Path) -> None:
 
     from assetvae.cli import main
 
-    r = CliRunner().invoke(main, ["demo-data", str(tmp_path / "px"), "--style", "pixel",
-                                  "--per-class", "2"])
+    r = CliRunner().invoke(
+        main, ["demo-data", str(tmp_path / "px"), "--style", "pixel", "--per-class", "2"]
+    )
     assert r.exit_code == 0, r.output
     assert "16 images in 8 classes" in r.output
     with Image.open(tmp_path / "px" / "sword" / "sword_000.png") as im:
         assert im.size == (16, 16)
-    r = CliRunner().invoke(main, ["demo-data", str(tmp_path / "bad"), "--style", "pixel",
-                                  "--size", "20"])
+    r = CliRunner().invoke(
+        main, ["demo-data", str(tmp_path / "bad"), "--style", "pixel", "--size", "20"]
+    )
     assert r.exit_code == 2 and "multiple of 16" in r.output
     assert not (tmp_path / "bad").exists()

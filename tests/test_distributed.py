@@ -29,16 +29,38 @@ RTOL_CRITIC = 0.1  # adv, d_loss
 EPOCHS = 3
 # A global batch of 7 over 2 processes: 4 + 3 rows, and the epoch's last batch is smaller.
 # The patch critic joins after 30% of the run: its DDP copy is checked too.
-ARGS = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "7", "--warmup", "1",
-        "--epochs", str(EPOCHS), "--seed", "5", "--adv-weight", "0.1", "--device", "cpu", "-q"]
+ARGS = [
+    "--size",
+    "32",
+    "--latent",
+    "8",
+    "--width",
+    "8",
+    "--batch",
+    "7",
+    "--warmup",
+    "1",
+    "--epochs",
+    str(EPOCHS),
+    "--seed",
+    "5",
+    "--adv-weight",
+    "0.1",
+    "--device",
+    "cpu",
+    "-q",
+]
 
 
 def _config(data: Path) -> RunConfig:
     # As the command line below builds it (config.json is compared too).
-    return RunConfig(data=str(data), model=ModelConfig(image_size=32, latent_dim=8, width=8,
-                                                       max_width=128),
-                     train=TrainConfig(epochs=EPOCHS, batch_size=7, warmup_epochs=1, seed=5,
-                                       adv_weight=0.1, device="cpu"))
+    return RunConfig(
+        data=str(data),
+        model=ModelConfig(image_size=32, latent_dim=8, width=8, max_width=128),
+        train=TrainConfig(
+            epochs=EPOCHS, batch_size=7, warmup_epochs=1, seed=5, adv_weight=0.1, device="cpu"
+        ),
+    )
 
 
 def _torchrun(args: list[str], cache: Path) -> subprocess.CompletedProcess:

@@ -19,8 +19,14 @@ SCRIPT = ROOT / "examples" / "pygame_forest.py"
 
 def render(bundle: Path, out: Path, *args: str) -> np.ndarray:
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    r = subprocess.run([sys.executable, str(SCRIPT), "--bundle", str(bundle), "--screenshot", str(out), *args],
-                       capture_output=True, text=True, timeout=120, env=env, cwd=out.parent)
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), "--bundle", str(bundle), "--screenshot", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=out.parent,
+    )
     assert r.returncode == 0, r.stderr
     return np.asarray(Image.open(out).convert("RGB"))
 
@@ -40,7 +46,18 @@ def test_forest_screenshot_is_a_rich_scene_and_reproducible(bundle, tmp_path):
 
 
 def test_missing_bundle_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, str(SCRIPT), "--bundle", str(tmp_path / "none.onnx"),
-                        "--screenshot", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--bundle",
+            str(tmp_path / "none.onnx"),
+            "--screenshot",
+            str(tmp_path / "x.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "make demo" in r.stderr

@@ -173,6 +173,7 @@ def test_split_is_stratified_and_keeps_frames_together(tmp_path):
     labels.append(2)
     labels = np.array(labels)
     from pathlib import Path
+
     paths = [Path(p) for p in paths]
     train, val = split_indices(labels, paths, 0.2, seed=0)
     assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == len(labels)

@@ -27,8 +27,23 @@ def test_amp_modes():
 
 def test_bf16_autocast_and_channels_last_train_and_export(tiny_plants, tmp_path):
     run = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2",
-                                  "--amp", "bf16", "--channels-last", "--device", "cpu", *SMALL])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(tiny_plants),
+            "--out",
+            str(run),
+            "--epochs",
+            "2",
+            "--amp",
+            "bf16",
+            "--channels-last",
+            "--device",
+            "cpu",
+            *SMALL,
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(row["loss"]) and np.isfinite(row["val_loss"]) for row in rows)
@@ -36,8 +51,9 @@ def test_bf16_autocast_and_channels_last_train_and_export(tiny_plants, tmp_path)
     assert (cfg["amp"], cfg["channels_last"], cfg["compile"]) == ("bf16", True, False)
     r = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "b.avae.onnx")])
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(tmp_path / "x"),
-                                  "--amp", "fp8", *SMALL])
+    r = CliRunner().invoke(
+        main, ["train", str(tiny_plants), "--out", str(tmp_path / "x"), "--amp", "fp8", *SMALL]
+    )
     assert r.exit_code == 2 and "'fp8' is not one of" in r.output
 
 
@@ -62,8 +78,9 @@ def test_fp16_bundle_stays_within_two_levels(trained_run, bundle, tmp_path):
             a = half.variants(cls, range(16), seed=3, spread=1.2)
             b = full.variants(cls, range(16), seed=3, spread=1.2)
             assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
-            assert np.array_equal(half.latents(cls, range(16), seed=3),
-                                  full.latents(cls, range(16), seed=3))
+            assert np.array_equal(
+                half.latents(cls, range(16), seed=3), full.latents(cls, range(16), seed=3)
+            )
 
 
 def test_a_cuda_provider_that_does_not_start_is_an_error(bundle, monkeypatch):
@@ -74,8 +91,11 @@ def test_a_cuda_provider_that_does_not_start_is_an_error(bundle, monkeypatch):
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has a working CUDA provider")
     # As onnxruntime-gpu without the CUDA libraries: the provider is listed, but does not start.
-    monkeypatch.setattr(bundle_mod.ort, "get_available_providers",
-                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(
+        bundle_mod.ort,
+        "get_available_providers",
+        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     with pytest.warns(UserWarning), pytest.raises(DeviceError, match="did not start"):
         Generator.load(bundle, device="cuda")
     with pytest.warns(UserWarning), Generator.load(bundle, device="auto") as gen:
@@ -85,9 +105,12 @@ def test_a_cuda_provider_that_does_not_start_is_an_error(bundle, monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 def test_cuda_training_with_the_default_levers(tiny_plants, tmp_path):
     run = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2",
-                                  "--device", "cuda", *SMALL])
+    r = CliRunner().invoke(
+        main,
+        ["train", str(tiny_plants), "--out", str(run), "--epochs", "2", "--device", "cuda", *SMALL],
+    )
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "b.avae.onnx"),
-                                  "--fp16"])
+    r = CliRunner().invoke(
+        main, ["export", str(run), "-o", str(tmp_path / "b.avae.onnx"), "--fp16"]
+    )
     assert r.exit_code == 0, r.output

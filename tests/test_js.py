@@ -36,8 +36,11 @@ def require_js(*packages: str) -> str:
     """The node executable, or skip (fail under ASSETVAE_REQUIRE_JS=1) naming what is missing."""
     node = shutil.which("node")
     missing = [] if node else ["node (apt-get install nodejs)"]
-    missing += [f"node_modules/{p} (npm ci)" for p in packages
-                if not (ROOT / "node_modules" / p / "package.json").is_file()]
+    missing += [
+        f"node_modules/{p} (npm ci)"
+        for p in packages
+        if not (ROOT / "node_modules" / p / "package.json").is_file()
+    ]
     if missing:
         msg = "JS tests need " + ", ".join(missing)
         if os.environ.get("ASSETVAE_REQUIRE_JS") == "1":
@@ -59,8 +62,14 @@ def js_cases_dir(bundle, tmp_path_factory) -> Path:
 def test_node_suite(js_cases_dir):
     node = require_js("onnxruntime-node")
     env = dict(os.environ, ASSETVAE_JS_CASES=str(js_cases_dir))
-    proc = subprocess.run([node, "--test", "--test-reporter=tap", "tests/js/"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+    proc = subprocess.run(
+        [node, "--test", "--test-reporter=tap", "tests/js/"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_S,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     counts = dict(re.findall(r"^# (pass|fail|skipped) (\d+)$", out, re.M))
@@ -96,8 +105,13 @@ def test_float32_nchw_bundle_decodes_to_the_same_rgba(trained_run, tmp_path):
     node = require_js("onnxruntime-node")
     out = tmp_path / "float.avae.onnx"
     export_bundle(trained_run, out, output="float32_nchw")
-    proc = subprocess.run([node, "--input-type=module", "-e", NODE_DECODE, str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+    proc = subprocess.run(
+        [node, "--input-type=module", "-e", NODE_DECODE, str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_S,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["output"] == "float32_nchw"

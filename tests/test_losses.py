@@ -75,7 +75,9 @@ def test_vae_loss_combines_terms():
     t = vae_loss(Batch(logits, target, post), "l1-alpha", {"grad": 2.0, "grad-grey": 0.0}, kl_w=0.5)
     p = t.parts
     assert set(p) == {"recon", "grad", "kl"}  # a term weighted 0 is not computed or logged
-    assert float(t.total) == pytest.approx(float(p["recon"] + 2 * p["grad"] + 0.5 * p["kl"]), rel=1e-5)
+    assert float(t.total) == pytest.approx(
+        float(p["recon"] + 2 * p["grad"] + 0.5 * p["kl"]), rel=1e-5
+    )
     assert float(p["kl"]) == pytest.approx(float(post.kl().mean()))
     assert set(t.log()) == {"loss", "recon", "grad", "kl"}
 
@@ -83,7 +85,9 @@ def test_vae_loss_combines_terms():
 def test_every_registered_term_is_a_per_image_value_that_is_zero_on_a_perfect_match():
     target = torch.rand(2, 4, 8, 8) * 0.98 + 0.01
     perfect = Batch(torch.logit(target), target)
-    blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1, count_include_pad=False)
+    blurred = torch.nn.functional.avg_pool2d(
+        target, 3, stride=1, padding=1, count_include_pad=False
+    )
     off = Batch(torch.logit(blurred), target)
     for name, t in TERMS.items():
         assert t.fn(perfect).shape == (2,), name

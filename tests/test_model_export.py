@@ -40,8 +40,9 @@ def test_encoder_graph_matches_torch(arch):
 
     vae = _vae(arch)
     images = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 4), dtype=np.uint8)
-    sess = ort.InferenceSession(encoder_graph(vae.encoder, 8, 32).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        encoder_graph(vae.encoder, 8, 32).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     mean, logvar = sess.run(["mean", "logvar"], {"image": images})
     with torch.no_grad():
         post = vae.encode(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
@@ -54,11 +55,18 @@ def test_a_residual_decoder_defined_only_in_a_test_exports_unchanged_exporter(mo
     from assetvae.model import ToMap, conv_encoder
 
     def residual_decoder(cfg):
-        return Chain(ToMap(cfg.latent_dim, 16), Act("silu"),
-                     Residual(Conv(16, 16), GroupNorm(16, 4, groups=4), Act()),
-                     Upsample(), Conv(16, 8), Act(),
-                     Residual(Conv(8, 8), Act("silu"), Conv(8, 8)),
-                     Upsample(), Upsample(), Conv(8, 4))
+        return Chain(
+            ToMap(cfg.latent_dim, 16),
+            Act("silu"),
+            Residual(Conv(16, 16), GroupNorm(16, 4, groups=4), Act()),
+            Upsample(),
+            Conv(16, 8),
+            Act(),
+            Residual(Conv(8, 8), Act("silu"), Conv(8, 8)),
+            Upsample(),
+            Upsample(),
+            Conv(8, 4),
+        )
 
     monkeypatch.setitem(ARCHITECTURES, "residual", (conv_encoder, residual_decoder))
     vae = _vae("residual")
@@ -72,8 +80,12 @@ def test_a_residual_decoder_defined_only_in_a_test_exports_unchanged_exporter(mo
 def test_plain_architecture_is_the_issue_14_baseline():
     vae = _vae("plain", 64)
     convs = [m for m in vae.encoder.features.modules() if isinstance(m, nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == \
-        [(8, (4, 4), (2, 2)), (16, (4, 4), (2, 2)), (32, (4, 4), (2, 2)), (64, (4, 4), (2, 2))]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (8, (4, 4), (2, 2)),
+        (16, (4, 4), (2, 2)),
+        (32, (4, 4), (2, 2)),
+        (64, (4, 4), (2, 2)),
+    ]
     dec = [m for m in vae.decoder.modules() if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in dec] == [32, 16, 8, 8, 4]
     assert vae.decoder.net[0].fc.out_features == 64 * 4 * 4

@@ -50,7 +50,9 @@ def test_block_factor_and_native_placement():
 
 def test_scan_tells_pixel_art_from_smooth_art():
     rng = np.random.default_rng(2)
-    sprites = [np.repeat(np.repeat(_sprite(rng, [(9, 9, 9), (99, 9, 9)]), 4, 0), 4, 1) for _ in range(6)]
+    sprites = [
+        np.repeat(np.repeat(_sprite(rng, [(9, 9, 9), (99, 9, 9)]), 4, 0), 4, 1) for _ in range(6)
+    ]
     report = scan_grid(sprites, 64)
     assert report.native_size == 16 and report.extent == 12 and report.pixel_art
     smooth = [s.copy() for s in sprites]
@@ -65,8 +67,24 @@ def test_pixel_art_trains_on_its_grid_and_exports_crisp(pixel_folder, tmp_path):
     from assetvae.rundir import load_checkpoint
 
     run, out = tmp_path / "run", tmp_path / "items.avae.onnx"
-    r = CliRunner().invoke(main, ["train", str(pixel_folder), "--out", str(run), "--size", "64",
-                                  "--epochs", "2", "--latent", "8", "--width", "8", "-q"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(pixel_folder),
+            "--out",
+            str(run),
+            "--size",
+            "64",
+            "--epochs",
+            "2",
+            "--latent",
+            "8",
+            "--width",
+            "8",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "native grid: pixel art drawn at up to" in r.output and "training at 16 px" in r.output
     cfg = load_checkpoint(run)["config"]
@@ -89,9 +107,25 @@ def test_no_native_grid_trains_at_the_size_asked(pixel_folder, tmp_path):
     from assetvae.rundir import load_checkpoint
 
     run = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(pixel_folder), "--out", str(run), "--size", "32",
-                                  "--epochs", "1", "--latent", "8", "--width", "8", "-q",
-                                  "--no-native-grid"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(pixel_folder),
+            "--out",
+            str(run),
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--latent",
+            "8",
+            "--width",
+            "8",
+            "-q",
+            "--no-native-grid",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = load_checkpoint(run)["config"]
     assert (cfg.model.image_size, cfg.model.output_scale, cfg.train.native_grid) == (32, 1, False)

@@ -37,13 +37,20 @@ def _class_model():
         return np.linalg.cholesky(a @ a.T + 0.05 * np.eye(LATENT))
 
     plain = ClassLatent("plain", 10, r.standard_normal(LATENT), chol(0.4))
-    split = ClassLatent("split", 12, r.standard_normal(LATENT), chol(0.5), components=[
-        Component(0.3, r.standard_normal(LATENT), chol(0.2)),
-        Component(0.7, r.standard_normal(LATENT), chol(0.3)),
-    ])
+    split = ClassLatent(
+        "split",
+        12,
+        r.standard_normal(LATENT),
+        chol(0.5),
+        components=[
+            Component(0.3, r.standard_normal(LATENT), chol(0.2)),
+            Component(0.7, r.standard_normal(LATENT), chol(0.3)),
+        ],
+    )
     ex = r.standard_normal((5, LATENT))
-    exemplar = ClassLatent("exemplar", 5, ex.mean(axis=0), chol(0.3), exemplars=ex,
-                           exemplar_scale=0.3, prototype=2)
+    exemplar = ClassLatent(
+        "exemplar", 5, ex.mean(axis=0), chol(0.3), exemplars=ex, exemplar_scale=0.3, prototype=2
+    )
     return [plain, split, exemplar]
 
 
@@ -57,19 +64,31 @@ def pinned_bundle(tmp_path_factory) -> Path:
 
     run = RunDir(tmp_path_factory.mktemp("pinned") / "run")
     run.path.mkdir()
-    cfg = RunConfig(data="pinned", model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16,
-                                                              arch="conv"),
-                    train=TrainConfig(epochs=1))
+    cfg = RunConfig(
+        data="pinned",
+        model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16, arch="conv"),
+        train=TrainConfig(epochs=1),
+    )
     torch.manual_seed(1234)
     vae = VAE(cfg.model)
-    with torch.no_grad():  # untrained outputs sit near grey; widen them so the pixels see every latent
+    with (
+        torch.no_grad()
+    ):  # untrained outputs sit near grey; widen them so the pixels see every latent
         for p in vae.decoder.parameters():
             p.mul_(2.5)
     opt = torch.optim.Adam(vae.parameters())
     run.write_config(cfg)
-    run.save_checkpoint({"config": cfg.to_dict(), "model": vae.state_dict(), "optimizer": opt.state_dict(),
-                          "epoch": 1, "classes": ["plain", "split", "exemplar"],
-                          "dataset_fingerprint": "pinned", "metrics": {}})
+    run.save_checkpoint(
+        {
+            "config": cfg.to_dict(),
+            "model": vae.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": 1,
+            "classes": ["plain", "split", "exemplar"],
+            "dataset_fingerprint": "pinned",
+            "metrics": {},
+        }
+    )
     run.write_class_model(_class_model())
     out = run.path.parent / "pinned.avae.onnx"
     export_bundle(run.path, out, encoder=True)

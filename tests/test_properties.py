@@ -36,15 +36,32 @@ def valid_manifest() -> dict:
     classes = []
     for name in ("oak", "pine"):
         chol = np.tril(rs.normal(size=(3, 3)), -1) + np.diag(rs.uniform(0.5, 2.0, 3))
-        classes.append({"name": name, "count": 5, "centroid": rs.normal(size=3).tolist(),
-                        "chol": chol.tolist(), "components": []})
+        classes.append(
+            {
+                "name": name,
+                "count": 5,
+                "centroid": rs.normal(size=3).tolist(),
+                "chol": chol.tolist(),
+                "components": [],
+            }
+        )
     eye = np.eye(3).tolist()
-    classes[1]["components"] = [{"weight": 0.5, "centroid": [0.0, 0.0, 0.0], "chol": eye},
-                                {"weight": 1.5, "centroid": [1.0, 0.0, 0.0], "chol": eye}]
-    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "image_size": 32, "channels": 4,
-            "latent_dim": 3, "output": OutputLayout.UINT8_NHWC.value, "rng": RNG_SPECS[0],
-            "classes": classes,
-            "training": {"epochs": 2}, "export": {"opset": 13}}
+    classes[1]["components"] = [
+        {"weight": 0.5, "centroid": [0.0, 0.0, 0.0], "chol": eye},
+        {"weight": 1.5, "centroid": [1.0, 0.0, 0.0], "chol": eye},
+    ]
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "image_size": 32,
+        "channels": 4,
+        "latent_dim": 3,
+        "output": OutputLayout.UINT8_NHWC.value,
+        "rng": RNG_SPECS[0],
+        "classes": classes,
+        "training": {"epochs": 2},
+        "export": {"opset": 13},
+    }
 
 
 def test_the_base_manifest_is_valid():
@@ -53,13 +70,19 @@ def test_the_base_manifest_is_valid():
     assert Manifest.from_json(m.to_json()).to_dict() == m.to_dict()
 
 
-json_scalars = (st.none() | st.booleans() | st.integers()
-                | st.integers(min_value=-2**70, max_value=2**1100)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**1100)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: (st.lists(inner, max_size=5)
-                   | st.dictionaries(st.text(max_size=10), inner, max_size=5)),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -123,9 +146,24 @@ def test_mutated_manifest_text_only_raises_bundle_error(data):
             if not raw:
                 break
         else:
-            raw[i:i] = data.draw(st.sampled_from([
-                b"NaN", b"1e999", b"-Infinity", b"[", b"{", b'"', b"\\u0000", b"\xff",
-                b"99999999999999999999999", b"null", b","]), label="ins")
+            raw[i:i] = data.draw(
+                st.sampled_from(
+                    [
+                        b"NaN",
+                        b"1e999",
+                        b"-Infinity",
+                        b"[",
+                        b"{",
+                        b'"',
+                        b"\\u0000",
+                        b"\xff",
+                        b"99999999999999999999999",
+                        b"null",
+                        b",",
+                    ]
+                ),
+                label="ins",
+            )
     try:
         Manifest.from_json(bytes(raw))
     except BundleError as e:
@@ -184,7 +222,7 @@ def test_distinct_seeds_give_distinct_noise(s1, s2, key):
 
 
 @FAST
-@given(st.integers(min_value=-2**70, max_value=2**70) | st.floats() | st.none() | st.booleans())
+@given(st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.none() | st.booleans())
 def test_out_of_range_or_wrong_type_seeds_are_refused_cleanly(seed):
     if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**64:
         return
@@ -205,8 +243,13 @@ def _encoded(fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-SEEDS = [_encoded("PNG"), _encoded("JPEG"), _encoded("GIF"), _encoded("BMP"),
-         _encoded("WEBP", lossless=True)]
+SEEDS = [
+    _encoded("PNG"),
+    _encoded("JPEG"),
+    _encoded("GIF"),
+    _encoded("BMP"),
+    _encoded("WEBP", lossless=True),
+]
 _DIR = Path(tempfile.mkdtemp(prefix="assetvae-fuzz-"))
 
 
@@ -228,9 +271,12 @@ def test_random_bytes_only_raise_image_load_error(data):
 
 
 @FEWER
-@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM",
-                        b"RIFF\0\0\0\0WEBPVP8 "]),
-       st.binary(max_size=512))
+@given(
+    st.sampled_from(
+        [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"RIFF\0\0\0\0WEBPVP8 "]
+    ),
+    st.binary(max_size=512),
+)
 def test_image_signatures_with_garbage_only_raise_image_load_error(magic, rest):
     _load(magic + rest)
 
@@ -286,7 +332,8 @@ def test_gif_that_made_pillow_raise_struct_error_is_an_image_load_error():
         "30beee49a1f0c4c3067ec03d2bc6511fcd5e5dd76360cb794ecc9a4bcc94e6caad1cdeb759cbb19cccb8c0c4"
         "e950fa2466ed3f98fc36ebe049f8e493a9f29fade996f1fab326e2e55ee1c807f4c433f7c1bdedccf3e3df99"
         "f4d2eeefd0e6e2e82eeee1bbf4e5cafbf365edfef10000000000000000000000000000000000000000000000"
-        "002c00000000000000000000000000000000002c000000")
+        "002c00000000000000000000000000000000002c000000"
+    )
     path = _DIR / "struct_error.gif"
     path.write_bytes(data)
     with pytest.raises(ImageLoadError, match="damaged or unreadable"):

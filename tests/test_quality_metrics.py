@@ -85,7 +85,9 @@ def test_softmax_classifier_separates_blobs_and_picks_l2_by_cross_validation():
     assert set(clf.cv_accuracy) == set(qm.SoftmaxClassifier.L2_GRID)
     y_test = np.repeat(np.arange(3), 5)
     assert (clf.predict(centres[y_test] + rng.normal(size=(15, 10)) * 0.5) == y_test).all()
-    assert qm.balanced_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])) == pytest.approx(0.75 * 0 + (1 + 2 / 3) / 2)
+    assert qm.balanced_accuracy(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])) == pytest.approx(
+        0.75 * 0 + (1 + 2 / 3) / 2
+    )
 
 
 def test_stratified_folds_spread_every_class():
@@ -121,7 +123,9 @@ def test_patch_descriptors_shape_and_fixed_positions():
 def test_sliced_wasserstein_is_zero_for_the_same_set_and_linear_in_a_shift():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(200, 6))
-    assert qm.sliced_wasserstein(a, a[rng.permutation(200)], n_dirs=64) == pytest.approx(0.0, abs=1e-12)
+    assert qm.sliced_wasserstein(a, a[rng.permutation(200)], n_dirs=64) == pytest.approx(
+        0.0, abs=1e-12
+    )
     shift = np.zeros(6)
     shift[0] = 1.0
     d1 = qm.sliced_wasserstein(a, a + shift, n_dirs=64)
@@ -168,7 +172,10 @@ def test_orientation_histogram_tells_vertical_from_horizontal_edges():
     v = _rgba((0, 0, 0), 1.0, size=16)
     v[:, :, 8:, :3] = 1.0
     h = np.transpose(v, (0, 2, 1, 3))
-    fv, fh = qm.orientation_histogram(v, cells=2, bins=4), qm.orientation_histogram(h, cells=2, bins=4)
+    fv, fh = (
+        qm.orientation_histogram(v, cells=2, bins=4),
+        qm.orientation_histogram(h, cells=2, bins=4),
+    )
     assert fv.shape == (1, 16)
     assert np.linalg.norm(fv) == pytest.approx(1.0)
     assert fv.reshape(2, 2, 4).sum((0, 1))[0] == pytest.approx(fv.sum())  # all at angle 0
@@ -260,8 +267,9 @@ def test_colour_conversions():
     ref = np.array([colorsys.rgb_to_hsv(*p) for p in rgb])
     assert np.allclose(h, ref[:, 0]) and np.allclose(s, ref[:, 1]) and np.allclose(v, ref[:, 2])
     assert qm.srgb_to_lab(np.array([1.0, 1.0, 1.0])) == pytest.approx([100, 0, 0], abs=0.01)
-    assert qm.srgb_to_lab(np.array([1.0, 0.0, 0.0])) == pytest.approx([53.24, 80.09, 67.20],
-                                                                      abs=0.05)
+    assert qm.srgb_to_lab(np.array([1.0, 0.0, 0.0])) == pytest.approx(
+        [53.24, 80.09, 67.20], abs=0.05
+    )
 
 
 def _disc(rgb, size=16, rgb2=None):
@@ -342,8 +350,10 @@ def _benchmark():
 def test_benchmark_rows_and_recipes_are_config_overrides():
     pytest.importorskip("torch")
     bench = _benchmark()
-    assert bench.parse_assignments("train.beta=0.5,train.loss_weights={\"a\": 1, \"b\": 2}") == {
-        "train.beta": 0.5, "train.loss_weights": {"a": 1, "b": 2}}
+    assert bench.parse_assignments('train.beta=0.5,train.loss_weights={"a": 1, "b": 2}') == {
+        "train.beta": 0.5,
+        "train.loss_weights": {"a": 1, "b": 2},
+    }
     name, rec = bench.parse_recipe("lowkl:base=plain,train.beta=0.1", bench.RECIPES)
     assert name == "lowkl" and rec["model.arch"] == "plain" and rec["train.beta"] == 0.1
     with pytest.raises(SystemExit, match="unknown recipe"):
@@ -354,23 +364,39 @@ def test_benchmark_rows_and_recipes_are_config_overrides():
         epochs, minutes, seed, device, smoke = None, 10.0, 3, "cpu", False
 
     rows = bench.plan_rows(Args, bench.RECIPES)
-    assert [r.name for r in rows] == ["plants:default@10", "pixel:default@10", "plants:default@40",
-                                      "pixel:default@40"]
+    assert [r.name for r in rows] == [
+        "plants:default@10",
+        "pixel:default@10",
+        "plants:default@40",
+        "pixel:default@40",
+    ]
     Args.row = ["tuxpaint:classic@2.5"]
     assert [(r.set, r.recipe, r.minutes) for r in bench.plan_rows(Args, bench.RECIPES)] == [
-        ("tuxpaint", "classic", 2.5)]
-    classic = bench.row_config(bench.Row("pixel", "classic", 10.0), bench.SETS["pixel"],
-                               bench.RECIPES["classic"], [], Args)
+        ("tuxpaint", "classic", 2.5)
+    ]
+    classic = bench.row_config(
+        bench.Row("pixel", "classic", 10.0), bench.SETS["pixel"], bench.RECIPES["classic"], [], Args
+    )
     assert classic.train.recon == "bce" and classic.train.time_budget_s == 600.0
     assert classic.train.beta == pytest.approx(5e-4 * 64 * 64 * 4)  # follows the image size
     assert classic.train.seed == 3 and classic.train.device == "cpu"
     sets = bench.parse_sets(["train.lr=0.01", "classic.train.beta=1"], bench.RECIPES)
-    cfg = bench.row_config(bench.Row("plants", "classic", 10.0), bench.SETS["plants"],
-                           bench.RECIPES["classic"], sets, Args)
+    cfg = bench.row_config(
+        bench.Row("plants", "classic", 10.0),
+        bench.SETS["plants"],
+        bench.RECIPES["classic"],
+        sets,
+        Args,
+    )
     assert cfg.train.lr == 0.01 and cfg.train.beta == 1 and cfg.train.crop is True
     with pytest.raises(bench.RecipeUnavailable, match="no field 'no_such_lever'"):
-        bench.row_config(bench.Row("plants", "x", 10.0), bench.SETS["plants"],
-                         {"train.no_such_lever": 1}, [], Args)
+        bench.row_config(
+            bench.Row("plants", "x", 10.0),
+            bench.SETS["plants"],
+            {"train.no_such_lever": 1},
+            [],
+            Args,
+        )
 
 
 def test_resize_rgba_keeps_pixel_grids_and_premultiplies_when_shrinking():
@@ -390,12 +416,37 @@ def test_benchmark_smoke_mode_runs_end_to_end(tmp_path):
     pytest.importorskip("torch")
     bench = _benchmark()
     out = tmp_path / "out"
-    result = bench.main(["--smoke", "--sets", "plants", "--recipes", "default", "--minutes", "0.02",
-                         "--out", str(out), "--data-dir", str(tmp_path / "data")])
+    result = bench.main(
+        [
+            "--smoke",
+            "--sets",
+            "plants",
+            "--recipes",
+            "default",
+            "--minutes",
+            "0.02",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
+    )
     assert [r["name"] for r in result["rows"]] == ["plants:default@0.02"]
     row = result["rows"][0]
-    for key in ("realism", "swd", "two_sample", "colour_truth", "mushrooms", "consistency",
-                "diversity", "novelty", "sharpness", "heldout", "targets", "images_per_s"):
+    for key in (
+        "realism",
+        "swd",
+        "two_sample",
+        "colour_truth",
+        "mushrooms",
+        "consistency",
+        "diversity",
+        "novelty",
+        "sharpness",
+        "heldout",
+        "targets",
+        "images_per_s",
+    ):
         assert key in row, key
     assert 0 <= row["two_sample"]["accuracy"] <= 1 and row["realism"]["1"] > 0
     assert row["targets"]["conditions_met"] is False

@@ -38,8 +38,13 @@ def test_vectors_are_for_this_spec_and_cover_the_edges():
     seeds = {int(c["seed"]) for c in cases}
     assert {0, 1, 42, U64_MAX} <= seeds
     keys = {(c["key_type"], c["key"]) for c in cases}
-    assert {("int", "0"), ("int", str(U64_MAX)), ("str", ""), ("str", "forest/tree/17"),
-            ("str", "forêt/木/3")} <= keys
+    assert {
+        ("int", "0"),
+        ("int", str(U64_MAX)),
+        ("str", ""),
+        ("str", "forest/tree/17"),
+        ("str", "forêt/木/3"),
+    } <= keys
     assert {None, 2.0} <= {c["truncation"] for c in cases}
     for c in cases:
         assert len(c["bits"]) == len(c["values"]) == c["dim"]
@@ -67,9 +72,13 @@ def test_vectors_hashes_states_uniforms_choices():
         assert got.tolist() == [c["result"]]
 
 
-@pytest.mark.parametrize("case", VECTORS["normals"],
-                         ids=lambda c: f"{c['seed']}-{c['key_type']}{c['key'][:20]!r}-{c['dim']}"
-                                       f"-{c['truncation']}-s{c['stream']}")
+@pytest.mark.parametrize(
+    "case",
+    VECTORS["normals"],
+    ids=lambda c: (
+        f"{c['seed']}-{c['key_type']}{c['key'][:20]!r}-{c['dim']}-{c['truncation']}-s{c['stream']}"
+    ),
+)
 def test_vectors_normals_reference_and_batch(case):
     seed, key, stream = int(case["seed"]), vec_key(case), int(case["stream"])
     want = [int(b, 16) for b in case["bits"]]
@@ -111,8 +120,18 @@ def seed_stream_exe(request, tmp_path_factory) -> Path:
     if cc is None:
         pytest.skip(f"no {request.param} compiler on this machine")
     exe = tmp_path_factory.mktemp("seed_stream") / "seed_stream"
-    cmd = [cc, *lang, "-O2", "-ffp-contract=off", "-Wall", "-DSEED_STREAM_MAIN",
-           str(SEED_STREAM_C), "-o", str(exe), "-lm"]
+    cmd = [
+        cc,
+        *lang,
+        "-O2",
+        "-ffp-contract=off",
+        "-Wall",
+        "-DSEED_STREAM_MAIN",
+        str(SEED_STREAM_C),
+        "-o",
+        str(exe),
+        "-lm",
+    ]
     res = subprocess.run(cmd, check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return exe
@@ -134,11 +153,18 @@ def test_c_port_reproduces_every_vector(seed_stream_exe):
         lines.append(f"choice {c['seed']} {_c_key(c)} {c['index']} {len(c['weights'])} {w}")
         want.append(str(c["result"]))
     for c in VECTORS["normals"]:
-        lines.append(f"normals {c['seed']} {_c_key(c)} {c['stream']} {c['dim']} "
-                     f"{_tau(c['truncation'])}")
+        lines.append(
+            f"normals {c['seed']} {_c_key(c)} {c['stream']} {c['dim']} {_tau(c['truncation'])}"
+        )
         want.append(" ".join(c["bits"]))
-    res = subprocess.run([str(seed_stream_exe)], input="\n".join(lines) + "\n",
-                         check=False, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [str(seed_stream_exe)],
+        input="\n".join(lines) + "\n",
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     got = res.stdout.split("\n")[:-1]
     assert len(got) == len(want)
@@ -151,19 +177,32 @@ def test_c_port_matches_python_on_random_keys(seed_stream_exe):
     keys: list[rng.Key] = [int(k) for k in r.integers(0, 2**63, 40, dtype=np.int64)]
     keys += ["".join(chr(c) for c in r.integers(32, 0x3000, int(n))) for n in r.integers(0, 12, 40)]
     seed = int(r.integers(0, 2**63)) * 2 + 1
-    lines = [f"normals {seed} {_c_key_of(k)} 0 19 {_tau(t)}"
-             for k in keys for t in (None, 1.25)]
-    res = subprocess.run([str(seed_stream_exe)], input="\n".join(lines) + "\n",
-                         check=False, capture_output=True, text=True, timeout=60)
+    lines = [f"normals {seed} {_c_key_of(k)} 0 19 {_tau(t)}" for k in keys for t in (None, 1.25)]
+    res = subprocess.run(
+        [str(seed_stream_exe)],
+        input="\n".join(lines) + "\n",
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     got = res.stdout.split("\n")[:-1]
-    want = [" ".join(f"{b:08x}" for b in bits(rng.normals(seed, k, 19, t)))
-            for k in keys for t in (None, 1.25)]
+    want = [
+        " ".join(f"{b:08x}" for b in bits(rng.normals(seed, k, 19, t)))
+        for k in keys
+        for t in (None, 1.25)
+    ]
     assert got == want
 
 
 def test_c_port_argv_mode(seed_stream_exe):
-    res = subprocess.run([str(seed_stream_exe), "42", "s:" + b"forest/tree/17".hex(),
-                          "6", "2.0"], check=False, capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [str(seed_stream_exe), "42", "s:" + b"forest/tree/17".hex(), "6", "2.0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     want = " ".join(f"{b:08x}" for b in bits(rng.normals(42, "forest/tree/17", 6, 2.0)))
     assert res.stdout.strip() == want
 
@@ -199,19 +238,24 @@ def test_batch_equals_scalar_in_any_order_and_size(truncation):
     shuffled = rng.normals_batch(2024, [keys[i] for i in perm], dim, truncation)
     assert np.array_equal(shuffled.view(np.uint32), full[perm].view(np.uint32))
     for size in (1, 2, 7, 64):
-        part = rng.normals_batch(2024, keys[5:5 + size], dim, truncation)
-        assert np.array_equal(part.view(np.uint32), full[5:5 + size].view(np.uint32))
+        part = rng.normals_batch(2024, keys[5 : 5 + size], dim, truncation)
+        assert np.array_equal(part.view(np.uint32), full[5 : 5 + size].view(np.uint32))
 
 
 def test_batch_accepts_ranges_and_integer_arrays():
     ints = list(range(300))
     want = rng.normals_batch(9, ints, 16)
-    for keys in (range(300), np.arange(300), np.arange(300, dtype=np.uint64),
-                 np.arange(300, dtype=np.int32)):
+    for keys in (
+        range(300),
+        np.arange(300),
+        np.arange(300, dtype=np.uint64),
+        np.arange(300, dtype=np.int32),
+    ):
         assert np.array_equal(rng.normals_batch(9, keys, 16), want)
     big = np.array([0, U64_MAX, 2**63], dtype=np.uint64)
-    assert np.array_equal(rng.normals_batch(9, big, 8),
-                          rng.normals_batch(9, [0, U64_MAX, 2**63], 8))
+    assert np.array_equal(
+        rng.normals_batch(9, big, 8), rng.normals_batch(9, [0, U64_MAX, 2**63], 8)
+    )
 
 
 def test_empty_batches_and_zero_dim():
@@ -293,7 +337,8 @@ def test_uniforms_and_choices():
     assert rng.choice(3, "oak", [0.0, 0.0, 2.0]) == 2
     # the choice is drawn from stream 1: independent of the latent normals (stream 0)
     assert rng.choice_batch(3, list(range(50)), w, index=1).tolist() == [
-        rng.choice(3, k, w, index=1) for k in range(50)]
+        rng.choice(3, k, w, index=1) for k in range(50)
+    ]
 
 
 def test_choice_cumulative_rule_at_the_top_edge():
@@ -313,10 +358,15 @@ def test_choice_cumulative_rule_at_the_top_edge():
 
 # --- the portable logarithm ---------------------------------------------------------------
 def test_log_constants_are_the_documented_ones():
-    assert rng._LG == (6.666666666666735130e-01, 3.999999999940941908e-01,
-                       2.857142874366239149e-01, 2.222219843214978396e-01,
-                       1.818357216161805012e-01, 1.531383769920937332e-01,
-                       1.479819860511658591e-01)
+    assert rng._LG == (
+        6.666666666666735130e-01,
+        3.999999999940941908e-01,
+        2.857142874366239149e-01,
+        2.222219843214978396e-01,
+        1.818357216161805012e-01,
+        1.531383769920937332e-01,
+        1.479819860511658591e-01,
+    )
     assert rng.LN2_HI == 6.93147180369123816490e-01
     assert rng.LN2_LO == 1.90821492927058770002e-10
     assert struct.pack(">d", rng.LN2_HI).hex() == "3fe62e42fee00000"
@@ -327,15 +377,17 @@ def test_log_accuracy_within_one_ulp():
     r = np.random.default_rng(5)
     u, v = 2 * r.random(150_000) - 1, 2 * r.random(150_000) - 1
     s = u * u + v * v
-    xs = np.concatenate([
-        r.random(100_000),                                # uniform in (0, 1)
-        np.exp2(-104 * r.random(50_000)),                 # down to the smallest polar s
-        1.0 - r.random(50_000) * 1e-4,                    # just below 1
-        1.0 - r.integers(1, 4096, 5_000) * 2.0**-53,      # last ulps below 1
-        math.sqrt(0.5) * (1 + (r.random(20_000) - 0.5) * 1e-9),  # the reduction boundary
-        s[(s < 1) & (s > 0)][:100_000],                   # what the polar method feeds it
-        [2.0**-104, 2.0**-53, 0.5, 0.75, math.nextafter(1.0, 0.0), math.sqrt(0.5)],
-    ])
+    xs = np.concatenate(
+        [
+            r.random(100_000),  # uniform in (0, 1)
+            np.exp2(-104 * r.random(50_000)),  # down to the smallest polar s
+            1.0 - r.random(50_000) * 1e-4,  # just below 1
+            1.0 - r.integers(1, 4096, 5_000) * 2.0**-53,  # last ulps below 1
+            math.sqrt(0.5) * (1 + (r.random(20_000) - 0.5) * 1e-9),  # the reduction boundary
+            s[(s < 1) & (s > 0)][:100_000],  # what the polar method feeds it
+            [2.0**-104, 2.0**-53, 0.5, 0.75, math.nextafter(1.0, 0.0), math.sqrt(0.5)],
+        ]
+    )
     xs = xs[xs > 0]
     got = rng._portable_log_np(xs)
     want = np.array([math.log(x) for x in xs.tolist()])
@@ -344,7 +396,9 @@ def test_log_accuracy_within_one_ulp():
     assert err.max() <= 1.0  # spec goal: < 2 ulp; measured faithful (<= 1 ulp)
     assert np.mean(err == 0) > 0.9
     sample = xs[:: max(1, xs.size // 3000)]
-    assert [rng.portable_log(x) for x in sample.tolist()] == got[:: max(1, xs.size // 3000)].tolist()
+    assert [rng.portable_log(x) for x in sample.tolist()] == got[
+        :: max(1, xs.size // 3000)
+    ].tolist()
     assert rng.portable_log(1.0) == 0.0 and rng.portable_log(0.5) == -math.log(2)
 
 
@@ -400,8 +454,12 @@ keys_strategy = st.one_of(st.integers(0, U64_MAX), st.text(max_size=40))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, U64_MAX), key=keys_strategy, dim=st.integers(0, 24),
-       truncation=st.sampled_from([None, 0.5, 1.0, 3.0]))
+@given(
+    seed=st.integers(0, U64_MAX),
+    key=keys_strategy,
+    dim=st.integers(0, 24),
+    truncation=st.sampled_from([None, 0.5, 1.0, 3.0]),
+)
 def test_any_seed_and_key_give_finite_normals(seed, key, dim, truncation):
     n = rng.normals(seed, key, dim, truncation)
     assert n.shape == (dim,) and n.dtype == np.float32

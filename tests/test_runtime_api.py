@@ -39,14 +39,19 @@ def gen(bundle):
 def test_one_argument_order_everywhere():
     """cls (or a, b, t) first, keys second; seed, spread, truncation keyword-only; the seed is
     required wherever keys are given, and 0 by default in sample()."""
+
     def params(name):
         return inspect.signature(getattr(Generator, name)).parameters
 
-    for name, lead in [("variants", ["cls", "keys"]), ("latents", ["cls", "keys"]),
-                       ("variants_async", ["cls", "keys"]), ("variants_like", ["image", "keys"]),
-                       ("blend", ["a", "b", "t", "keys"]),
-                       ("blend_latents", ["a", "b", "t", "keys"]),
-                       ("sample", ["cls", "n"])]:
+    for name, lead in [
+        ("variants", ["cls", "keys"]),
+        ("latents", ["cls", "keys"]),
+        ("variants_async", ["cls", "keys"]),
+        ("variants_like", ["image", "keys"]),
+        ("blend", ["a", "b", "t", "keys"]),
+        ("blend_latents", ["a", "b", "t", "keys"]),
+        ("sample", ["cls", "n"]),
+    ]:
         p = params(name)
         positional = [k for k, v in p.items() if v.kind is v.POSITIONAL_OR_KEYWORD][1:]
         assert positional == lead, name
@@ -77,13 +82,17 @@ def test_close_and_with_block(bundle):
         want = gen.variants("pine", range(3), seed=5)
         assert not gen.closed
     assert gen.closed
-    for call in (lambda: gen.variants("pine", [0], seed=5), lambda: gen.sample("pine", 1),
-                 lambda: gen.decode(np.zeros((1, gen.latent_dim), np.float32)),
-                 lambda: gen.latents("pine", [0], seed=5), lambda: gen.prototype("pine"),
-                 lambda: gen.variants_async("pine", [0], seed=5),
-                 lambda: gen.variants_async("pine", [0], seed=5, executor=ThreadPoolExecutor()),
-                 lambda: gen.blend("pine", "cactus", 0.5, [0], seed=5),
-                 lambda: gen.nearest_class(np.zeros(gen.latent_dim))):
+    for call in (
+        lambda: gen.variants("pine", [0], seed=5),
+        lambda: gen.sample("pine", 1),
+        lambda: gen.decode(np.zeros((1, gen.latent_dim), np.float32)),
+        lambda: gen.latents("pine", [0], seed=5),
+        lambda: gen.prototype("pine"),
+        lambda: gen.variants_async("pine", [0], seed=5),
+        lambda: gen.variants_async("pine", [0], seed=5, executor=ThreadPoolExecutor()),
+        lambda: gen.blend("pine", "cactus", 0.5, [0], seed=5),
+        lambda: gen.nearest_class(np.zeros(gen.latent_dim)),
+    ):
         with pytest.raises(GeneratorClosedError, match="is closed; load the bundle again"):
             call()
     gen.close()  # twice: harmless
@@ -116,8 +125,7 @@ def test_close_finishes_the_running_job_cancels_queued_ones_and_stops_the_thread
     assert not closer.is_alive() and gen.closed
     # ... and lets the running job finish with the same pixels as ever.
     with Generator.load(bundle, device="cpu") as again:
-        assert np.array_equal(running.result(timeout=60),
-                              again.variants("pine", range(2), seed=5))
+        assert np.array_equal(running.result(timeout=60), again.variants("pine", range(2), seed=5))
     with pytest.raises(RuntimeError):  # the background thread is shut down
         worker.submit(print)
     assert gen._session is None and gen._executor is None  # the session can be freed
@@ -149,8 +157,9 @@ def test_output_layouts_and_the_one_decode_helper():
     out = to_uint8_nhwc(raw, OutputLayout.FLOAT32_NCHW)
     assert out.dtype == np.uint8 and out.shape == (3, 5, 5, 4) and out.flags.c_contiguous
     assert out[0, 0, :3, 0].tolist() == [0, 255, 0]
-    assert np.array_equal(out, np.clip(np.rint(raw * 255), 0, 255).astype(np.uint8)
-                          .transpose(0, 2, 3, 1))
+    assert np.array_equal(
+        out, np.clip(np.rint(raw * 255), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    )
     u8 = np.arange(2 * 3 * 3 * 4, dtype=np.uint8).reshape(2, 3, 3, 4)
     assert np.array_equal(to_uint8_nhwc(u8, "uint8_nhwc"), u8)  # the JSON string works too
     with pytest.raises(ValueError):
@@ -158,10 +167,18 @@ def test_output_layouts_and_the_one_decode_helper():
 
 
 def test_manifest_output_is_the_enum_and_round_trips():
-    d = {"format": "assetvae-bundle", "version": "1.1", "image_size": 8, "channels": 4,
-         "latent_dim": 2, "output": "float32_nchw", "rng": RNG_SPECS[0],
-         "classes": [{"name": "a", "count": 1, "centroid": [0.0, 0.0],
-                      "chol": [[1.0, 0.0], [0.0, 1.0]]}]}
+    d = {
+        "format": "assetvae-bundle",
+        "version": "1.1",
+        "image_size": 8,
+        "channels": 4,
+        "latent_dim": 2,
+        "output": "float32_nchw",
+        "rng": RNG_SPECS[0],
+        "classes": [
+            {"name": "a", "count": 1, "centroid": [0.0, 0.0], "chol": [[1.0, 0.0], [0.0, 1.0]]}
+        ],
+    }
     m = Manifest.from_dict(d)
     assert m.output is OutputLayout.FLOAT32_NCHW
     assert Manifest.from_json(m.to_json()).to_dict()["output"] == "float32_nchw"
@@ -198,8 +215,10 @@ def test_sampling_rules_are_pure_functions_of_their_inputs(gen):
     assert np.array_equal(sampling.sample_class(c, 9, keys, spread=0.7), z)
     assert np.array_equal(z, sampling.gaussian_latents(c.centroid, c.chol, noise, 0.7))
     p = next(c for c in gen.manifest.classes if c.name == "pine")
-    assert np.array_equal(gen.blend_latents("cactus", "pine", 0.25, keys, seed=9, spread=0.7),
-                          sampling.blend_latents(c, p, 0.25, noise, 0.7))
+    assert np.array_equal(
+        gen.blend_latents("cactus", "pine", 0.25, keys, seed=9, spread=0.7),
+        sampling.blend_latents(c, p, 0.25, noise, 0.7),
+    )
 
 
 def test_cold_start_needs_neither_pillow_nor_torch(bundle):

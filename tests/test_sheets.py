@@ -108,8 +108,14 @@ def test_detect_grid_by_gutters():
 def test_texturepacker_rotated_and_trimmed_frames_come_back_exactly(tmp_path):
     frames = [frame(i) for i in range(4)]
     atlas = np.zeros((40, 64, 4), np.uint8)
-    doc = {"frames": {}, "meta": {"app": "https://www.codeandweb.com/texturepacker",
-                                  "image": "walker.png", "size": {"w": 64, "h": 40}}}
+    doc = {
+        "frames": {},
+        "meta": {
+            "app": "https://www.codeandweb.com/texturepacker",
+            "image": "walker.png",
+            "size": {"w": 64, "h": 40},
+        },
+    }
     x = 0
     for i, f in enumerate(frames):
         ys, xs = np.nonzero(f[..., 3])
@@ -120,10 +126,16 @@ def test_texturepacker_rotated_and_trimmed_frames_come_back_exactly(tmp_path):
         atlas[0:h, x : x + w] = stored
         doc["frames"][f"walk_{i:02d}.png"] = {
             "frame": {"x": x, "y": 0, "w": trim.shape[1], "h": trim.shape[0]},
-            "rotated": rotated, "trimmed": True,
-            "spriteSourceSize": {"x": int(xs.min()), "y": int(ys.min()),
-                                 "w": trim.shape[1], "h": trim.shape[0]},
-            "sourceSize": {"w": S, "h": S}}
+            "rotated": rotated,
+            "trimmed": True,
+            "spriteSourceSize": {
+                "x": int(xs.min()),
+                "y": int(ys.min()),
+                "w": trim.shape[1],
+                "h": trim.shape[0],
+            },
+            "sourceSize": {"w": S, "h": S},
+        }
         x += w + 1
     save(atlas, tmp_path / "hero" / "walker.png")
     (tmp_path / "hero" / "walker.json").write_text(json.dumps(doc))
@@ -138,10 +150,14 @@ def test_texturepacker_rotated_and_trimmed_frames_come_back_exactly(tmp_path):
 def test_texturepacker_array_with_animations_list(tmp_path):
     frames = [frame(i) for i in range(3)]
     save(strip(frames), tmp_path / "a" / "sheet.png")
-    doc = {"frames": [{"filename": n, "frame": {"x": i * S, "y": 0, "w": S, "h": S}}
-                      for i, n in enumerate(["c.png", "a.png", "b.png"])],
-           "animations": {"idle": ["a.png", "b.png", "c.png"]},
-           "meta": {"image": "sheet.png"}}
+    doc = {
+        "frames": [
+            {"filename": n, "frame": {"x": i * S, "y": 0, "w": S, "h": S}}
+            for i, n in enumerate(["c.png", "a.png", "b.png"])
+        ],
+        "animations": {"idle": ["a.png", "b.png", "c.png"]},
+        "meta": {"image": "sheet.png"},
+    }
     (tmp_path / "a" / "sheet.json").write_text(json.dumps(doc))
     ds = load(tmp_path, crop=False)
     assert [(r.animation, r.index) for r in ds.frames] == [("idle", 0), ("idle", 1), ("idle", 2)]
@@ -151,11 +167,23 @@ def test_texturepacker_array_with_animations_list(tmp_path):
 def test_aseprite_frame_tags_become_animations(tmp_path):
     frames = [frame(i, (40, 40 + 20 * i, 200)) for i in range(6)]
     save(strip(frames), tmp_path / "slime" / "slime.png")
-    doc = {"frames": {f"slime {i}.aseprite": {"frame": {"x": i * S, "y": 0, "w": S, "h": S},
-                                               "duration": 80 + i} for i in range(6)},
-           "meta": {"app": "http://www.aseprite.org/", "image": "slime.png",
-                    "frameTags": [{"name": "idle", "from": 0, "to": 2, "direction": "pingpong"},
-                                  {"name": "jump", "from": 3, "to": 4, "direction": "reverse"}]}}
+    doc = {
+        "frames": {
+            f"slime {i}.aseprite": {
+                "frame": {"x": i * S, "y": 0, "w": S, "h": S},
+                "duration": 80 + i,
+            }
+            for i in range(6)
+        },
+        "meta": {
+            "app": "http://www.aseprite.org/",
+            "image": "slime.png",
+            "frameTags": [
+                {"name": "idle", "from": 0, "to": 2, "direction": "pingpong"},
+                {"name": "jump", "from": 3, "to": 4, "direction": "reverse"},
+            ],
+        },
+    }
     (tmp_path / "slime" / "slime.json").write_text(json.dumps(doc))
     ds = load(tmp_path)
     anims = [(r.animation, r.index, r.duration_ms, r.direction) if r else None for r in ds.frames]
@@ -164,8 +192,12 @@ def test_aseprite_frame_tags_become_animations(tmp_path):
 
 
 def test_aseprite_without_tags_is_one_animation():
-    doc = {"frames": [{"filename": f"x {i}", "frame": {"x": i, "y": 0, "w": 1, "h": 1}}
-                      for i in range(3)], "meta": {"app": "http://www.aseprite.org/"}}
+    doc = {
+        "frames": [
+            {"filename": f"x {i}", "frame": {"x": i, "y": 0, "w": 1, "h": 1}} for i in range(3)
+        ],
+        "meta": {"app": "http://www.aseprite.org/"},
+    }
     _, cuts, kind = parse_atlas_json(doc, "x.json", "bat")
     assert kind == "aseprite" and {c.animation for c in cuts} == {"bat"}
 
@@ -176,11 +208,14 @@ def test_pingus_sprite_rows_of_one_image(tmp_path):
     save(np.concatenate([strip(left), strip(right)], axis=0), tmp_path / "pingu" / "walker.png")
     d = tmp_path / "pingu" / "walker"
     d.mkdir()
-    (d / "left.sprite").write_text('(pingus-sprite\n  (image "../walker.png")\n  (offset 0 2)\n'
-                                   '  (origin "bottom_center")\n  (speed 80)\n  (loop #t)\n'
-                                   '  (array 4 1)\n  (size 16 16))\n')
-    (d / "right.sprite").write_text('(pingus-sprite (image "../walker.png") (position 0 16) '
-                                    '(array 4 1))')  # no size: the image's width / 4
+    (d / "left.sprite").write_text(
+        '(pingus-sprite\n  (image "../walker.png")\n  (offset 0 2)\n'
+        '  (origin "bottom_center")\n  (speed 80)\n  (loop #t)\n'
+        "  (array 4 1)\n  (size 16 16))\n"
+    )
+    (d / "right.sprite").write_text(
+        '(pingus-sprite (image "../walker.png") (position 0 16) (array 4 1))'
+    )  # no size: the image's width / 4
     ds = load(tmp_path, crop=False)
     refs = ds.frames
     assert {r.animation for r in refs} == {"walker/left", "walker/right"}
@@ -191,7 +226,7 @@ def test_pingus_sprite_rows_of_one_image(tmp_path):
     spec = parse_pingus_sprite('(pingus-sprite (image "x.png"))', "x.sprite")
     assert spec == {"image": "x.png"}
     with pytest.raises(DatasetError, match="x.sprite: not a pingus sprite"):
-        parse_pingus_sprite("(image \"x.png\")", "x.sprite")
+        parse_pingus_sprite('(image "x.png")', "x.sprite")
 
 
 def test_freedroid_atlas_pages_and_offsets(tmp_path):
@@ -208,8 +243,10 @@ def test_freedroid_atlas_pages_and_offsets(tmp_path):
             lines.append(f"* r123_{page + 1}.png size 40 20")
         pages[page][0 : trim.shape[0], x : x + trim.shape[1]] = trim
         # the frame's top-left relative to an anchor at the sprite's bottom centre (8, 16)
-        lines.append(f"enemy_rot_01_walk-{i:02d}.png {x} 0 {trim.shape[1]} {trim.shape[0]} "
-                     f"off {xs.min() - 8} {ys.min() - 16}")
+        lines.append(
+            f"enemy_rot_01_walk-{i:02d}.png {x} 0 {trim.shape[1]} {trim.shape[0]} "
+            f"off {xs.min() - 8} {ys.min() - 16}"
+        )
     for p, a in enumerate(pages):
         save(a, d / f"r123_{p + 1}.png")
     (d / "atlas.txt").write_text("\n".join(lines) + "\n")
@@ -254,16 +291,22 @@ def test_grid_sheets_explicit_and_auto(tmp_path):
     frames = [frame(i) for i in range(6)]
     save(strip(frames, cols=3), tmp_path / "walker" / "walk.png")
     logged = []
-    ds = load_dataset(tmp_path, LoadOptions(size=S, crop=False), SheetOptions(grid=(16, 16)),
-                      use_cache=False, log=logged.append)
+    ds = load_dataset(
+        tmp_path,
+        LoadOptions(size=S, crop=False),
+        SheetOptions(grid=(16, 16)),
+        use_cache=False,
+        log=logged.append,
+    )
     assert [r.index for r in ds.frames] == list(range(6))
     np.testing.assert_array_equal(ds.images[4], frames[4])
     assert "walk.png: 3x2 frames of 16x16" in logged
     gap = strip([frame(i % 2) for i in range(6)], cols=3, gap=4)  # found without --grid WxH
     save(gap, tmp_path / "walker" / "walk.png")
     logged.clear()
-    ds = load_dataset(tmp_path, LoadOptions(size=S), SheetOptions(grid="auto"), use_cache=False,
-                      log=logged.append)
+    ds = load_dataset(
+        tmp_path, LoadOptions(size=S), SheetOptions(grid="auto"), use_cache=False, log=logged.append
+    )
     assert len(ds.images) == 6 and logged[0] == "walk.png: 3x2 frames of 16x16"
 
 
@@ -272,8 +315,10 @@ def test_compose_keeps_offsets():
     a[..., 3] = 255
     from assetvae.datasets.sheets import _Piece
 
-    pieces = [_Piece(a, (0, 0), (0, 0, 2, 2), None, Path("x")),
-              _Piece(a, (3, 1), (3, 1, 2, 2), None, Path("x"))]
+    pieces = [
+        _Piece(a, (0, 0), (0, 0, 2, 2), None, Path("x")),
+        _Piece(a, (3, 1), (3, 1, 2, 2), None, Path("x")),
+    ]
     out = compose(pieces, crop=True)
     assert out[0].shape == (3, 5, 4)
     assert out[0][0:2, 0:2, 3].all() and out[1][1:3, 3:5, 3].all() and not out[1][0, 0, 3]
@@ -333,15 +378,18 @@ def test_bad_atlas_entries_warn(tmp_path):
 def test_a_class_left_without_frames_is_an_error(tmp_path):
     save(frame(0), tmp_path / "a" / "a.png")
     save(np.zeros((16, 32, 4), np.uint8), tmp_path / "b" / "blank.png")
-    (tmp_path / "b" / "blank.json").write_text(json.dumps(
-        {"frames": {"x": {"frame": {"x": 0, "y": 0, "w": 16, "h": 16}}}, "meta": {}}))
+    (tmp_path / "b" / "blank.json").write_text(
+        json.dumps({"frames": {"x": {"frame": {"x": 0, "y": 0, "w": 16, "h": 16}}}, "meta": {}})
+    )
     with pytest.raises(DatasetError, match="class.*b"):
         _warnings_of(lambda: load(tmp_path))
 
 
 def test_tag_out_of_range_is_one_line(tmp_path):
-    doc = {"frames": [{"frame": {"x": 0, "y": 0, "w": 1, "h": 1}}],
-           "meta": {"frameTags": [{"name": "run", "from": 0, "to": 3}]}}
+    doc = {
+        "frames": [{"frame": {"x": 0, "y": 0, "w": 1, "h": 1}}],
+        "meta": {"frameTags": [{"name": "run", "from": 0, "to": 3}]},
+    }
     with pytest.raises(DatasetError, match=r"^a.json: tag 'run' spans frames 0\.\.3, but the "):
         parse_atlas_json(doc, "a.json", "a")
 

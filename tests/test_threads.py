@@ -18,11 +18,18 @@ def _requests(classes: list[str], n: int = 40) -> list[tuple]:
     rnd = random.Random(7)
     out = []
     for i in range(n):
-        keys = [rnd.randrange(2**64) if rnd.random() < 0.3 else rnd.randrange(50)
-                for _ in range(rnd.randint(1, 3))]
+        keys = [
+            rnd.randrange(2**64) if rnd.random() < 0.3 else rnd.randrange(50)
+            for _ in range(rnd.randint(1, 3))
+        ]
         keys += [f"forest/{i}/{j}" for j in range(rnd.randint(0, 2))]
-        out.append((classes[i % len(classes)], keys,
-                    {"seed": rnd.randrange(2**64), "spread": rnd.choice([0.0, 0.6, 1.0, 2.0])}))
+        out.append(
+            (
+                classes[i % len(classes)],
+                keys,
+                {"seed": rnd.randrange(2**64), "spread": rnd.choice([0.0, 0.6, 1.0, 2.0])},
+            )
+        )
     return out
 
 
@@ -59,8 +66,9 @@ def test_eight_threads_give_exactly_the_sequential_results(bundle):
     assert not failures, failures[0]
     for t in range(THREADS):
         for i, ref in enumerate(sequential):
-            assert np.array_equal(results[t][i], ref), \
+            assert np.array_equal(results[t][i], ref), (
                 f"thread {t}, request {i} differs from the sequential result"
+            )
 
 
 def test_soak_benchmark_runs_and_finds_no_errors(bundle):

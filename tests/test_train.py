@@ -13,15 +13,17 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from assetvae.rundir import load_checkpoint
 from assetvae.cli import main
+from assetvae.rundir import load_checkpoint
 
 SMALL = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "8", "--warmup", "1", "-q"]
 
 
 def test_cli_train_writes_checkpoint_metrics_previews_and_class_model(tiny_plants, tmp_path):
     run = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2", *SMALL])
+    r = CliRunner().invoke(
+        main, ["train", str(tiny_plants), "--out", str(run), "--epochs", "2", *SMALL]
+    )
     assert r.exit_code == 0, r.output
     assert "done: 2 epochs" in r.output
     state = load_checkpoint(run)
@@ -45,8 +47,13 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.train import train
 
-    cfg = RunConfig(data=str(tiny_plants), model=ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32),
-                    train=TrainConfig(epochs=3, batch_size=8, warmup_epochs=1, adv_weight=adv_weight, adv_start=0.0))
+    cfg = RunConfig(
+        data=str(tiny_plants),
+        model=ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32),
+        train=TrainConfig(
+            epochs=3, batch_size=8, warmup_epochs=1, adv_weight=adv_weight, adv_start=0.0
+        ),
+    )
     train(cfg, tmp_path / "straight", progress=False, log=lambda s: None)
 
     def interrupt_after_epoch_2(line: str) -> None:
@@ -64,33 +71,44 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp
     assert "resuming after epoch 2 of 3" in r.output
     a = load_checkpoint(tmp_path / "straight")["model"]
     b = load_checkpoint(tmp_path / "split")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from an uninterrupted run"
+    assert all(torch.equal(a[k], b[k]) for k in a), (
+        "resumed weights differ from an uninterrupted run"
+    )
     rows = [json.loads(x) for x in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
 
 
 def test_existing_run_is_not_overwritten(tiny_plants, trained_run):
     before = (trained_run / "checkpoint.pt").read_bytes()
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(trained_run), "--epochs", "1", *SMALL])
+    r = CliRunner().invoke(
+        main, ["train", str(tiny_plants), "--out", str(trained_run), "--epochs", "1", *SMALL]
+    )
     assert r.exit_code == 2 and "already holds a run" in r.output
     assert (trained_run / "checkpoint.pt").read_bytes() == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--size", "48"], "image size 48 is not supported"),
-    (["--latent", "0"], "latent size 0 is out of range"),
-    (["--epochs", "0"], "epochs must be at least 1"),
-    (["--val-fraction", "0.95"], "validation fraction"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "48"], "image size 48 is not supported"),
+        (["--latent", "0"], "latent size 0 is out of range"),
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--val-fraction", "0.95"], "validation fraction"),
+    ],
+)
 def test_bad_options_give_one_line_errors(tiny_plants, tmp_path, args, message):
-    r = CliRunner().invoke(main, ["train", str(tiny_plants), "--out", str(tmp_path / "r"), "-q", *args])
+    r = CliRunner().invoke(
+        main, ["train", str(tiny_plants), "--out", str(tmp_path / "r"), "-q", *args]
+    )
     assert r.exit_code == 2
     assert message in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
 
 
 def test_missing_data_and_resume_of_nothing(tmp_path):
-    r = CliRunner().invoke(main, ["train", str(tmp_path / "nope"), "--out", str(tmp_path / "r"), "-q"])
+    r = CliRunner().invoke(
+        main, ["train", str(tmp_path / "nope"), "--out", str(tmp_path / "r"), "-q"]
+    )
     assert r.exit_code == 2 and "no such folder" in r.output
     r = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "r2")])
     assert r.exit_code == 2 and "no such run directory" in r.output
@@ -100,12 +118,33 @@ def test_missing_data_and_resume_of_nothing(tmp_path):
 
 def test_real_subprocess_train_and_import_is_light(tiny_plants, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    r = subprocess.run([sys.executable, "-m", "assetvae.cli", "train", str(tiny_plants), "--out", str(tmp_path / "run"),
-                        "--epochs", "1", *SMALL], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assetvae.cli",
+            "train",
+            str(tiny_plants),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            *SMALL,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
-    code = "import sys, assetvae, assetvae.plugin_api, assetvae.cli; assert 'torch' not in sys.modules, 'torch imported'"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+    code = (
+        "import sys, assetvae, assetvae.plugin_api, assetvae.cli; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+    )
 
 
 def test_corrupt_checkpoint_is_a_clear_error(trained_run, tmp_path):

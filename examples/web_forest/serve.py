@@ -35,9 +35,13 @@ MOUNTS = {  # URL prefix -> folder
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                      ".js": "text/javascript", ".wasm": "application/wasm",
-                      ".onnx": "application/octet-stream"}
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
+        ".onnx": "application/octet-stream",
+    }
 
     def __init__(self, *args, mounts: dict[str, Path], config: dict, quiet: bool, **kw):
         self.mounts, self.config, self.quiet = mounts, config, quiet
@@ -61,7 +65,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 base = self.mounts[prefix]
                 if not prefix.endswith("/"):  # a single mounted file
                     return str(base) if route == prefix else ""
-                target = (base / route[len(prefix):]).resolve()
+                target = (base / route[len(prefix) :]).resolve()
                 return str(target) if target.is_relative_to(base.resolve()) else ""
         return ""
 
@@ -81,8 +85,9 @@ class _Handler(SimpleHTTPRequestHandler):
         return None
 
 
-def make_server(bundle: Path, atlas: Path | None = None, port: int = 0,
-                quiet: bool = True) -> ThreadingHTTPServer:
+def make_server(
+    bundle: Path, atlas: Path | None = None, port: int = 0, quiet: bool = True
+) -> ThreadingHTTPServer:
     """A server for the page (port 0: any free port); call serve_forever() on it."""
     bundle = Path(bundle).resolve()
     mounts = dict(MOUNTS)
@@ -96,8 +101,10 @@ def make_server(bundle: Path, atlas: Path | None = None, port: int = 0,
         png = atlas.with_name(Path(image).name)
         mounts[f"/atlas/{atlas.name}"] = atlas
         mounts[f"/atlas/{png.name}"] = png
-        config["atlas"] = {"json": f"/atlas/{urllib.parse.quote(atlas.name)}",
-                           "png": f"/atlas/{urllib.parse.quote(png.name)}"}
+        config["atlas"] = {
+            "json": f"/atlas/{urllib.parse.quote(atlas.name)}",
+            "png": f"/atlas/{urllib.parse.quote(png.name)}",
+        }
     handler = partial(_Handler, mounts=mounts, config=config, quiet=quiet)
     return ThreadingHTTPServer(("127.0.0.1", port), handler)
 

@@ -43,12 +43,12 @@ def _rules(classes: list[dict], latent: int) -> list[dict]:
         return (np.asarray(c["centroid"]) + scale * chol @ r.standard_normal(latent)).tolist()
 
     b = classes[1]
-    b["components"] = [{"weight": w, "centroid": near(b, 1.0),
-                        "chol": (np.asarray(b["chol"]) * f).tolist()}
-                       for w, f in ((0.25, 0.4), (0.5, 0.6), (0.25, 0.5))]
+    b["components"] = [
+        {"weight": w, "centroid": near(b, 1.0), "chol": (np.asarray(b["chol"]) * f).tolist()}
+        for w, f in ((0.25, 0.4), (0.5, 0.6), (0.25, 0.5))
+    ]
     c = classes[2]
-    c["exemplars"] = {"scale": 0.3, "centroids": [near(c, 1.0) for _ in range(7)],
-                      "prototype": 4}
+    c["exemplars"] = {"scale": 0.3, "centroids": [near(c, 1.0) for _ in range(7)], "prototype": 4}
     return classes
 
 
@@ -61,14 +61,16 @@ def _widen(model, factor: float) -> None:
     from onnx import numpy_helper
 
     layers = {"Gemm", "MatMul", "Conv", "ConvTranspose"}
-    params = {name for node in model.graph.node if node.op_type in layers
-              for name in node.input[1:]}
+    params = {
+        name for node in model.graph.node if node.op_type in layers for name in node.input[1:]
+    }
     for init in model.graph.initializer:
         if init.name in params:
             w = numpy_helper.to_array(init)
             if w.dtype == np.float32:
-                init.CopyFrom(numpy_helper.from_array((w * np.float32(factor)).astype(np.float32),
-                                                      init.name))
+                init.CopyFrom(
+                    numpy_helper.from_array((w * np.float32(factor)).astype(np.float32), init.name)
+                )
 
 
 def build_bundle(source: Path, out_dir: Path) -> Path:
@@ -126,9 +128,15 @@ def _cases(n: int, rnd: random.Random, classes: list[str]) -> list[dict]:
             key_type, key = "int", str(rnd.choice(ints))
         spread = rnd.choice(spreads) if i % 4 else round(rnd.uniform(0, 3), 6)
         truncation = rnd.choice([None, None, 0.5, 1.0, 1.5, 2.0])
-        case = {"seed": str(seed), "key_type": key_type, "key": key,
-                "cls": classes[i % len(classes)], "spread": spread, "truncation": truncation,
-                "blend": None}
+        case = {
+            "seed": str(seed),
+            "key_type": key_type,
+            "key": key,
+            "cls": classes[i % len(classes)],
+            "spread": spread,
+            "truncation": truncation,
+            "blend": None,
+        }
         if i % 5 == 4:
             a, b = rnd.sample(classes, 2)
             t = rnd.choice([0.0, 0.5, 1.0, round(rnd.random(), 4)])
@@ -149,8 +157,13 @@ def write_cases(bundle: Path, out: Path, n: int = 200) -> dict:
     for c, row, img in zip(cases, z, pixels):
         c["z_bits"] = [f"{b:08x}" for b in row.view(np.uint32).tolist()]
         c["pixels"] = base64.b64encode(np.ascontiguousarray(img).tobytes()).decode("ascii")
-    doc = {"bundle": bundle.name, "image_size": gen.image_size, "latent_dim": gen.latent_dim,
-           "classes": gen.classes, "cases": cases}
+    doc = {
+        "bundle": bundle.name,
+        "image_size": gen.image_size,
+        "latent_dim": gen.latent_dim,
+        "classes": gen.classes,
+        "cases": cases,
+    }
     out.write_text(json.dumps(doc), encoding="utf-8")
     return doc
 
@@ -181,17 +194,25 @@ def write_bad_bundles(bundle: Path, out_dir: Path) -> dict[str, str]:
     bad = dict(manifest, classes=[dict(manifest["classes"][0], chol=[[1.0] * latent] * latent)])
     with_manifest("badchol.avae.onnx", bad)
     wrong = dict(manifest, latent_dim=latent + 1)
-    wrong["classes"] = [dict(c, centroid=[0.0] * (latent + 1),
-                             chol=np.eye(latent + 1).tolist(), components=[], exemplars=None)
-                        for c in manifest["classes"]]
+    wrong["classes"] = [
+        dict(
+            c,
+            centroid=[0.0] * (latent + 1),
+            chol=np.eye(latent + 1).tolist(),
+            components=[],
+            exemplars=None,
+        )
+        for c in manifest["classes"]
+    ]
     with_manifest("wronglatent.avae.onnx", wrong)
     # Sidecar-only bundle: no metadata in the graph, the manifest beside it names its hash.
     bare = with_manifest("bare.avae.onnx", None)
     side = dict(manifest, graph_sha256=hashlib.sha256(bare.read_bytes()).hexdigest())
     (out_dir / "bare.avae.json").write_text(json.dumps(side), encoding="utf-8")
     with_manifest("other.avae.onnx", None)
-    (out_dir / "other.avae.json").write_text(json.dumps(dict(side, graph_sha256="0" * 64)),
-                                             encoding="utf-8")
+    (out_dir / "other.avae.json").write_text(
+        json.dumps(dict(side, graph_sha256="0" * 64)), encoding="utf-8"
+    )
     with_manifest("nomanifest.avae.onnx", None)
     (out_dir / "notonnx.avae.onnx").write_bytes(b"this is not an onnx file at all\n" * 4)
 
