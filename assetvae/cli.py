@@ -236,12 +236,13 @@ class _TrainCommand(click.Command):
     type=click.Choice(AMP_MODES),
     default=_T.amp,
     show_default=True,
-    help="Mixed precision: auto = bf16 on CUDA GPUs that have it; bf16 also on the CPU.",
+    help="Mixed precision: auto = bf16 where it is native (CUDA GPUs that have it, CPUs with "
+    "AVX512-BF16 or AMX), fp32 elsewhere.",
 )
 @click.option(
     "--channels-last/--no-channels-last",
     default=None,
-    help="NHWC memory format [default: on CUDA only].",
+    help="NHWC memory format [default: on CUDA and with bf16].",
 )
 @click.option(
     "--compile",

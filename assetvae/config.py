@@ -102,10 +102,10 @@ class TrainConfig:
     noise: str | None = (
         None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
     )
-    # GPU levers (Trainer in assetvae/train.py). amp: "auto" runs the forward pass in bf16
-    # autocast on a CUDA GPU that supports it and in fp32 elsewhere; "bf16" everywhere (the CPU
-    # too); "off" never. channels_last: None is on for CUDA only. compile: torch.compile the
-    # training forward (the first steps are slow while it compiles).
+    # Speed levers (Trainer in assetvae/train.py). amp: "auto" runs the forward pass in bf16
+    # autocast where bf16 is native (a CUDA GPU that has it, a CPU with AVX512-BF16 or AMX) and
+    # in fp32 elsewhere; "bf16" everywhere; "off" never. channels_last: None is on for CUDA and
+    # with bf16. compile: torch.compile the training forward (slow first steps).
     amp: str = "auto"
     channels_last: bool | None = None
     compile: bool = False

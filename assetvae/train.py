@@ -143,10 +143,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 is fast here: a CUDA GPU with bf16 (Ampere and later), or a CPU with bf16
+    instructions (AVX512-BF16 or AMX). On other CPUs bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of the training forward pass (None: fp32). bf16 keeps fp32's range,
-    so no loss scaling is needed; "auto" uses it on CUDA GPUs that have it (Ampere and later)."""
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+    so no loss scaling is needed. "auto" uses it where it is native (native_bf16): on a 2-core
+    AVX512-BF16 CPU it trained the default network 1.6x faster with the same loss per epoch
+    (benchmarks/train_speed.py; README)."""
+    if mode == "off" or (mode == "auto" and not native_bf16(device)):
         return None
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         if mode == "bf16":
@@ -194,7 +206,9 @@ class Trainer:
         self.model = VAE(cfg.model).to(device)
         self.amp = amp_dtype(tc.amp, device)
         self.channels_last = (
-            tc.channels_last if tc.channels_last is not None else device.type == "cuda"
+            tc.channels_last
+            if tc.channels_last is not None
+            else device.type == "cuda" or self.amp is not None  # NHWC is what bf16 kernels want
         )
         if self.channels_last:  # NHWC: faster convolutions on tensor cores
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -14,14 +14,16 @@ from click.testing import CliRunner
 from assetvae.cli import main
 from assetvae.export.graph import ALLOWED_OPS
 from assetvae.plugin_api import DeviceError, Generator
-from assetvae.train import amp_dtype
+from assetvae.train import amp_dtype, native_bf16
 
 SMALL = ["--size", "32", "--latent", "8", "--width", "8", "--batch", "8", "--warmup", "1", "-q"]
 
 
 def test_amp_modes():
     cpu = torch.device("cpu")
-    assert amp_dtype("auto", cpu) is None and amp_dtype("off", cpu) is None
+    # auto follows the hardware: bf16 where the CPU has bf16 instructions, fp32 elsewhere
+    assert amp_dtype("auto", cpu) is (torch.bfloat16 if native_bf16(cpu) else None)
+    assert amp_dtype("off", cpu) is None
     assert amp_dtype("bf16", cpu) is torch.bfloat16
 
 
