@@ -30,7 +30,6 @@ import numpy as np
 from PIL import Image
 
 from .atlas import (
-    ATLAS_FORMAT_VERSION,
     DEFAULT_EXTRUDE,
     DEFAULT_MAX_SIZE,
     DEFAULT_PADDING,
@@ -44,6 +43,7 @@ from .atlas import (
     _stem,
     atlas_file_names,
     pack_frames,
+    page_meta,
 )
 from .errors import AtlasError, SamplingError
 from .fileio import atomic_path
@@ -371,16 +371,7 @@ def _page_json(
             }
         )
         lists[tag] = names
-    meta: dict[str, Any] = {
-        "app": "assetvae",
-        "version": ATLAS_FORMAT_VERSION,
-        "image": png_name,
-        "format": "RGBA8888",
-        "size": {"w": page.width, "h": page.height},
-        "scale": "1",
-        "frameTags": frame_tags,
-        "assetvae": {**settings, "page": page.index, "pages": n_pages},
-    }
+    meta = {**page_meta(png_name, page, settings, n_pages), "frameTags": frame_tags}
     if others:
         meta["related_multi_packs"] = others
     return {"frames": frames, "animations": lists, "meta": meta}

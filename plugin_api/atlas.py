@@ -394,21 +394,26 @@ def _encode_png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def page_meta(png_name: str, page, settings: dict[str, Any], n_pages: int) -> dict[str, Any]:
+    """TexturePacker's "meta" of one page (its PNG, size, format), with our bake settings."""
+    return {
+        "app": "assetvae",
+        "version": ATLAS_FORMAT_VERSION,
+        "image": png_name,
+        "format": "RGBA8888",
+        "size": {"w": page.width, "h": page.height},
+        "scale": "1",
+        "assetvae": {**settings, "page": page.index, "pages": n_pages},
+    }
+
+
 def atlas_files(atlas: Atlas, stem: str) -> dict[str, bytes]:
     """File name -> bytes: the JSON files (page order) then the PNG pages. Deterministic."""
     names = atlas_file_names(stem, len(atlas.pages))
     jsons: dict[str, bytes] = {}
     pngs: dict[str, bytes] = {}
     for page, (json_name, png_name) in zip(atlas.pages, names):
-        meta: dict[str, Any] = {
-            "app": "assetvae",
-            "version": ATLAS_FORMAT_VERSION,
-            "image": png_name,
-            "format": "RGBA8888",
-            "size": {"w": page.width, "h": page.height},
-            "scale": "1",
-            "assetvae": {**atlas.settings, "page": page.index, "pages": len(atlas.pages)},
-        }
+        meta = page_meta(png_name, page, atlas.settings, len(atlas.pages))
         if len(atlas.pages) > 1:
             meta["related_multi_packs"] = [j for j, _ in names if j != json_name]
         frames = {f.name: _frame_json(f, atlas.settings) for f in page.frames}
