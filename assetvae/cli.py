@@ -168,7 +168,8 @@ class _TrainCommand(click.Command):
     "--adv-weight",
     default=_T.adv_weight,
     show_default=True,
-    help="Weight of the patch-discriminator loss (sharper texture); 0 disables.",
+    help="Weight of the patch-discriminator loss, relative to the reconstruction loss's "
+    "gradient at the decoder's last layer (more texture; 0.5 is a start); 0 disables.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(

@@ -94,7 +94,9 @@ class TrainConfig:
     # Sample around each training image's latent, varied by this fraction of the class factor;
     # None: the class Gaussian (or its sub-clusters). Measured best on small folders (README).
     exemplar_scale: float | None = 0.5
-    adv_weight: float = 0.0  # patch-discriminator loss weight (per pixel); 0 disables
+    # Patch-discriminator loss weight, relative to the reconstruction gradient at the decoder's
+    # last layer (assetvae/adversarial.py); 0 disables.
+    adv_weight: float = 0.0
     adv_start: float = (
         0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     )

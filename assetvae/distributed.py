@@ -113,6 +113,14 @@ class Dist:
         dist.all_reduce(t)
         return dict(zip(keys, t.tolist()))
 
+    def average(self, t: torch.Tensor) -> torch.Tensor:
+        """The mean of a tensor over the processes (the same tensor in every process)."""
+        if not self.active:
+            return t
+        t = t.detach().to(self._comm_device()).clone()
+        dist.all_reduce(t)
+        return t / self.world
+
     def agree(self, value: float) -> float:
         """Rank 0's value in every process (a decision all must take together)."""
         if not self.active:

@@ -32,6 +32,7 @@ class Batch:
     logits: torch.Tensor
     target: torch.Tensor
     post: DiagonalGaussian | None = None
+    g: torch.Generator | None = None  # random draws of a term (projections): the step's own
 
     @cached_property
     def pred(self) -> torch.Tensor:
@@ -169,6 +170,75 @@ def focal_frequency_term(b: Batch, alpha: float = 1.0) -> torch.Tensor:
     w = dist.detach().sqrt().pow(alpha)
     w = w / w.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None, None]
     return (w * dist).mean(dim=(1, 2, 3)) * b.pred.shape[-1] * b.pred.shape[-2]
+
+
+# --- distribution terms -----------------------------------------------------------------------
+
+_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    """Separable 5-tap binomial blur, reflecting at the borders. Shifted slices summed: on CPU
+    15x faster forward and backward than a depthwise convolution."""
+    h, w = x.shape[-2:]
+    x = F.pad(x, (2, 2, 2, 2), mode="reflect")
+    x = sum(k / 16.0 * x[..., i : i + w] for i, k in enumerate(_BINOMIAL))
+    return sum(k / 16.0 * x[..., i : i + h, :] for i, k in enumerate(_BINOMIAL))
+
+
+def laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]:
+    """Band-pass levels from full size down, then the low-pass residual at min_size (the same
+    pyramid benchmarks/quality_metrics.py measures realism on)."""
+    levels = []
+    while x.shape[-1] > min_size and x.shape[-1] % 2 == 0:
+        down = _blur(x)[..., ::2, ::2]
+        up = torch.zeros_like(x)
+        up[..., ::2, ::2] = 4.0 * down  # a quarter of the taps are non-zero: DC gain 1
+        levels.append(x - _blur(up))
+        x = down
+    levels.append(x)
+    return levels
+
+
+def sliced_wasserstein(
+    fake: torch.Tensor, real: torch.Tensor, dirs: int, patch: int, g: torch.Generator | None
+) -> torch.Tensor:
+    """Per image pair, the sliced Wasserstein-1 distance between the patch x patch
+    neighbourhoods of fake[i] and of real[i], over `dirs` random unit directions; [N].
+    Projecting the patches on a direction is a convolution with it as a filter; the patches
+    are taken on a grid of stride size/16 at a random offset (about 200 per image at every
+    level), both normalised by the real batch's per-channel spread."""
+    c, size = real.shape[1], real.shape[-1]
+    stride = max(1, size // 16)
+    oy, ox = torch.randint(0, stride, (2,), generator=g).tolist()
+    scale = real.detach().std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
+    w = torch.randn(dirs, c * patch * patch, generator=g)
+    w = (w / w.norm(dim=1, keepdim=True)).view(dirs, c, patch, patch).to(real)
+
+    def project(x: torch.Tensor) -> torch.Tensor:  # [N, dirs, positions], sorted
+        x = (x / scale)[..., oy:, ox:]
+        return F.conv2d(x, w, stride=stride).flatten(2).sort(dim=2).values
+
+    return (project(fake) - project(real)).abs().mean(dim=(1, 2))
+
+
+def _swd_view(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([over_grey(x), x[:, 3:4]], dim=1)
+
+
+@term(
+    "swd",
+    0.0,
+    "Weight of the patch-distribution loss: per image, the sliced Wasserstein distance between "
+    "the 5x5 patches of the reconstruction and of its target, per Laplacian level. Pixel "
+    "losses pay for texture the decoder cannot place exactly, so it leaves it out; this pays "
+    "for texture that is missing wherever it would go.",
+)
+def swd_term(b: Batch, dirs: int = 32, patch: int = 5) -> torch.Tensor:
+    fake, real = b.pred, b.target
+    levels = zip(laplacian_pyramid(_swd_view(fake)), laplacian_pyramid(_swd_view(real)))
+    total = sum(sliced_wasserstein(f, r, dirs, patch, b.g) for f, r in levels)
+    return total * fake.shape[-1] * fake.shape[-2]  # at the scale of a per-pixel sum
 
 
 # --- the total ------------------------------------------------------------------------------

@@ -304,6 +304,11 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
+    @property
+    def last_weight(self) -> torch.Tensor:
+        """The weight of the layer that makes the RGBA logits (where losses are balanced)."""
+        return self.net[-1].conv.weight
+
     def display(self, z: torch.Tensor) -> torch.Tensor:
         """Logits at the size the bundle outputs."""
         h = self.net(z)

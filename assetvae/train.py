@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .adversarial import Adversary
+from .adversarial import RAMP, Adversary
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
 from .config import RunConfig
 from .corruption import corrupt, parse_noise
@@ -219,7 +219,7 @@ class Trainer:
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
         self.adversary = (
-            Adversary(tc.adv_weight, tc.lr, device, wrap) if tc.adv_weight > 0 else None
+            Adversary(tc.adv_weight, tc.lr, device, tc.seed, wrap) if tc.adv_weight > 0 else None
         )
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.noise_spec = parse_noise(tc.noise)
@@ -233,9 +233,12 @@ class Trainer:
             group["lr"] = lr_at(tc.lr, progress, tc.lr_schedule)
         x_in = corrupt(x, *self.noise_spec, g) if self.noise_spec else x
         noise = torch.randn(len(x), self.cfg.model.latent_dim, generator=g).to(self.device)
+        adv_on = self.adversary is not None and progress >= tc.adv_start
+        aug = self.adversary.draw(len(x)) if adv_on else None  # the critic's augmentations
         if self.dist.active:  # x is the global batch: this process keeps its rows of it
             rows, share = self.dist.rows(len(x)), self.dist.share(len(x))
             x, x_in, noise = x[rows], x_in[rows], noise[rows]
+            aug = aug[rows] if aug is not None else None
         if self.channels_last:
             x_in = x_in.contiguous(memory_format=torch.channels_last)
         self.model.train()
@@ -245,17 +248,21 @@ class Trainer:
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
         terms = vae_loss(
-            Batch(logits, x, post),
+            Batch(logits, x, post, g=g),
             tc.recon,
             self.weights,
             kl_weight(epoch, tc.beta, tc.warmup_epochs),
         )
         logged = terms.log()
         total = terms.total
-        adv_on = self.adversary is not None and progress >= tc.adv_start
         if adv_on:  # the decoder is also judged on texture by the patch critic
             fake = torch.sigmoid(logits)
-            g_adv = self.adversary.generator_loss(fake)
+            ramp = min(1.0, (progress - tc.adv_start) / RAMP)
+            # Under DDP the balance is struck on the whole batch's gradients, as in one process.
+            reduce = (lambda t: self.dist.average(t * share)) if self.dist.active else None
+            g_adv, logged["adv_lambda"] = self.adversary.generator_loss(
+                fake, aug, total, self.model.decoder.last_weight, ramp, reduce
+            )
             total = total + g_adv
             logged["adv"] = float(g_adv.detach())
         if self.dist.active:  # DDP averages gradients: weight each process by its rows
@@ -265,7 +272,9 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0)
         self.opt.step()
         if adv_on:
-            logged["d_loss"] = self.adversary.update(x, fake, share if self.dist.active else 1.0)
+            logged["d_loss"] = self.adversary.update(
+                x, fake, aug, share if self.dist.active else 1.0
+            )
         return logged
 
     def state_dict(self) -> dict:
