@@ -194,6 +194,13 @@ class _TrainCommand(click.Command):
     "[default: when the data is pixel art drawn smaller than --size].",
 )
 @click.option(
+    "--palette",
+    type=click.IntRange(2, 256),
+    default=None,
+    help="Pixel art: fit a palette of N colours (transparent included) and have the decoder "
+    "pick one per pixel: exact colours, hard alpha [default: RGBA output].",
+)
+@click.option(
     "--preview-every",
     default=_T.preview_every,
     show_default=True,
@@ -274,6 +281,7 @@ def train(
     pixel_art,
     crop,
     native_grid,
+    palette,
     preview_every,
     discover,
     noise,
@@ -322,6 +330,7 @@ def train(
             pixel_art=pixel_art,
             crop=crop,
             native_grid=native_grid,
+            palette=palette,
             preview_every=preview_every,
             time_budget_s=minutes * 60 if minutes else None,
             components=_components(components),

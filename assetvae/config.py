@@ -30,6 +30,9 @@ class ModelConfig:
     arch: str = "plain"
     # Trained on a native pixel grid of image_size, exported upscaled by nearest x output_scale.
     output_scale: int = 1
+    # RGBA in [0, 1] per entry: the decoder picks one per pixel (assetvae/palette.py); None:
+    # it outputs RGBA. Fitted to the data by TrainConfig.palette.
+    palette: list[list[float]] | None = None
 
     def validate(self) -> None:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
@@ -49,6 +52,10 @@ class ModelConfig:
             )
         if not 2 <= self.latent_dim <= 512:
             raise ConfigError(f"latent size {self.latent_dim} is out of range: use 2 to 512")
+        if self.palette is not None and not (
+            2 <= len(self.palette) <= 256 and all(len(c) == 4 for c in self.palette)
+        ):
+            raise ConfigError("a palette needs 2 to 256 RGBA entries")
         if not 4 <= self.width <= 512 or self.max_width < self.width:
             raise ConfigError(
                 f"width {self.width} (max {self.max_width}) is out of range: use 4 to 512"
@@ -97,6 +104,9 @@ class TrainConfig:
     # Patch-discriminator loss weight, relative to the reconstruction gradient at the decoder's
     # last layer (assetvae/adversarial.py); 0 disables.
     adv_weight: float = 0.0
+    # Pixel art: fit a palette of this many colours (transparent included) to the training
+    # images and train the decoder to pick from it (assetvae/palette.py); None: RGBA output.
+    palette: int | None = None
     adv_start: float = (
         0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     )
@@ -165,6 +175,8 @@ class TrainConfig:
             raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
         if self.adv_weight < 0 or not 0 <= self.adv_start < 1:
             raise ConfigError("adversarial weight must be >= 0 and its start a fraction in [0, 1)")
+        if self.palette is not None and not 2 <= self.palette <= 256:
+            raise ConfigError(f"--palette {self.palette} is out of range: use 2 to 256 colours")
         if self.amp not in AMP_MODES:
             raise ConfigError(f"unknown --amp {self.amp!r}: use one of {', '.join(AMP_MODES)}")
         if self.discover is not None and not 2 <= self.discover <= 64:

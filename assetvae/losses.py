@@ -33,10 +33,17 @@ class Batch:
     target: torch.Tensor
     post: DiagonalGaussian | None = None
     g: torch.Generator | None = None  # random draws of a term (projections): the step's own
+    # A palette decoder's entries (assetvae/palette.py): logits are then over the palette.
+    palette: torch.Tensor | None = None
 
     @cached_property
     def pred(self) -> torch.Tensor:
-        return torch.sigmoid(self.logits)
+        """RGBA in [0, 1], as the decoder's colour head makes it."""
+        if self.palette is None:
+            return torch.sigmoid(self.logits)
+        from .palette import soft_pick
+
+        return soft_pick(self.logits, self.palette)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,22 @@ def bce_loss(b: Batch) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(b.logits, b.target, reduction="none").sum(
         dim=(1, 2, 3)
     )
+
+
+@recon("palette")
+def palette_loss(b: Batch) -> torch.Tensor:
+    """A palette decoder's (chosen automatically with one): per pixel, cross-entropy between
+    its bounded logits and the palette entry nearest the target pixel."""
+    from .palette import bounded_logits, nearest_index
+
+    target = nearest_index(b.target, b.palette)
+    ce = F.cross_entropy(bounded_logits(b.logits), target, reduction="none")
+    return ce.sum(dim=(1, 2))
+
+
+def recon_name(model_palette, recon: str) -> str:
+    """The reconstruction loss a run trains with: a palette decoder's own, else the config's."""
+    return "palette" if model_palette else recon
 
 
 # --- extra terms ----------------------------------------------------------------------------

@@ -188,6 +188,11 @@ def _levels(cfg: ModelConfig) -> int:
     return int(math.log2(cfg.image_size // BOTTOM))
 
 
+def out_channels(cfg: ModelConfig) -> int:
+    """RGBA logits, or one logit per palette entry (assetvae/palette.py)."""
+    return len(cfg.palette) if cfg.palette else 4
+
+
 def conv_widths(cfg: ModelConfig) -> list[int]:
     """Channel count at each resolution, from full size down to BOTTOM."""
     return [min(cfg.width * 2**i, cfg.max_width) for i in range(_levels(cfg) + 1)]
@@ -211,7 +216,7 @@ def conv_decoder(cfg: ModelConfig) -> Chain:
     blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0]), Act()]
     for cin, cout in zip(w[:-1], w[1:]):
         blocks += [Upsample(), Conv(cin, cout, batch_norm=bn), Act()]
-    blocks += [Conv(w[-1], w[-1], batch_norm=bn), Act(), Conv(w[-1], 4)]
+    blocks += [Conv(w[-1], w[-1], batch_norm=bn), Act(), Conv(w[-1], out_channels(cfg))]
     return Chain(*blocks)
 
 
@@ -242,7 +247,7 @@ def plain_decoder(cfg: ModelConfig) -> Chain:
     for cin, cout in zip(w[:-1], w[1:]):
         size *= 2
         blocks += [Upsample(), Conv(cin, cout), GroupNorm(cout, size), Act("silu")]
-    return Chain(*blocks, Conv(w[-1], 4))
+    return Chain(*blocks, Conv(w[-1], out_channels(cfg)))
 
 
 def _encoder_features(encoder: Chain) -> int:
@@ -290,7 +295,9 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """z [N, latent] -> RGBA logits [N, 4, S, S]. Straight (not premultiplied) alpha.
+    """z [N, latent] -> logits [N, C, S, S]: RGBA logits (straight, not premultiplied alpha),
+    or per-pixel logits over a palette (cfg.palette; assetvae/palette.py). ``colour`` turns
+    them into RGBA in [0, 1].
 
     A native-grid model (cfg.output_scale > 1) trains at S and is shown, and exported, at
     S * output_scale, upscaled by nearest: crisp pixel art by construction.
@@ -300,18 +307,32 @@ class Decoder(nn.Module):
         super().__init__()
         self.net = ARCHITECTURES[cfg.arch][1](cfg)
         self.scale = cfg.output_scale
+        self.palette: torch.Tensor | None
+        if cfg.palette:
+            self.register_buffer("palette", torch.tensor(cfg.palette, dtype=torch.float32))
+        else:
+            self.palette = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
+    def colour(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits -> RGBA in [0, 1] as images are made: a sigmoid, or the palette's sharp pick
+        (training's losses use the softer one: losses.Batch.pred)."""
+        if self.palette is None:
+            return torch.sigmoid(logits)
+        from .palette import SHARP_TEMPERATURE, soft_pick
+
+        return soft_pick(logits, self.palette, SHARP_TEMPERATURE)
+
     @property
     def last_weight(self) -> torch.Tensor:
-        """The weight of the layer that makes the RGBA logits (where losses are balanced)."""
+        """The weight of the layer that makes the logits (where losses are balanced)."""
         return self.net[-1].conv.weight
 
     def display(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits at the size the bundle outputs."""
-        h = self.net(z)
+        """RGBA in [0, 1] at the size the bundle outputs."""
+        h = self.colour(self.net(z))
         return (
             nn.functional.interpolate(h, scale_factor=self.scale, mode="nearest")
             if self.scale > 1
@@ -319,8 +340,21 @@ class Decoder(nn.Module):
         )
 
     def onnx(self, g, z: str) -> str:
-        """The display-size logits' tensor name; the exporter adds the output layout's tail."""
-        h = self.net.onnx(g, z)
+        """The logits' tensor name (the part an fp16 graph runs in half precision)."""
+        return self.net.onnx(g, z)
+
+    def onnx_image(self, g, logits: str) -> str:
+        """Logits -> RGBA in [0, 1] at display size (float32 in every graph); the exporter
+        adds the output layout's tail."""
+        if self.palette is None:
+            h = g.node("Sigmoid", [logits])
+        else:
+            from .palette import SHARP_TEMPERATURE
+
+            p = g.node("Mul", [g.node("Tanh", [logits]), g.scalar(SHARP_TEMPERATURE)])
+            p = g.node("Transpose", [g.node("Softmax", [p], axis=1)], perm=[0, 2, 3, 1])
+            h = g.node("MatMul", [p, g.const(f32(self.palette), "palette")])
+            h = g.node("Transpose", [h], perm=[0, 3, 1, 2])
         return g.upsample_nearest(h, self.scale) if self.scale > 1 else h
 
 
@@ -338,11 +372,11 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """RGBA in [0, 1], [N, 4, S, S] (the training size)."""
-        return torch.sigmoid(self.decoder(z))
+        return self.decoder.colour(self.decoder(z))
 
     def decode_display(self, z: torch.Tensor) -> torch.Tensor:
         """RGBA in [0, 1] at the size the bundle outputs (S * output_scale)."""
-        return torch.sigmoid(self.decoder.display(z))
+        return self.decoder.display(z)
 
     @property
     def display_size(self) -> int:

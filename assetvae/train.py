@@ -29,7 +29,7 @@ from .datasets.sheets import SheetOptions, load_dataset, parse_grid, scan_arrays
 from .distributed import Dist
 from .errors import ConfigError
 from .latent_model import fit_class_model
-from .losses import TERMS, Batch, kl_weight, over_grey, vae_loss
+from .losses import TERMS, Batch, kl_weight, over_grey, recon_name, vae_loss
 from .model import VAE, DiagonalGaussian, to_tensor, to_uint8
 from .plugin_api.manifest import ClassLatent
 from .previews import upscale, write_epoch_previews, write_style_sheets
@@ -222,6 +222,8 @@ class Trainer:
             Adversary(tc.adv_weight, tc.lr, device, tc.seed, wrap) if tc.adv_weight > 0 else None
         )
         self.weights = {name: tc.weight(name) for name in TERMS}
+        self.recon = recon_name(cfg.model.palette, tc.recon)
+        self.palette = self.model.decoder.palette  # None, or what the logits pick from
         self.noise_spec = parse_noise(tc.noise)
 
     def step(
@@ -247,16 +249,17 @@ class Trainer:
             logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
+        batch = Batch(logits, x, post, g=g, palette=self.palette)
         terms = vae_loss(
-            Batch(logits, x, post, g=g),
-            tc.recon,
+            batch,
+            self.recon,
             self.weights,
             kl_weight(epoch, tc.beta, tc.warmup_epochs),
         )
         logged = terms.log()
         total = terms.total
         if adv_on:  # the decoder is also judged on texture by the patch critic
-            fake = torch.sigmoid(logits)
+            fake = batch.pred
             ramp = min(1.0, (progress - tc.adv_start) / RAMP)
             # Under DDP the balance is struck on the whole batch's gradients, as in one process.
             reduce = (lambda t: self.dist.average(t * share)) if self.dist.active else None
@@ -357,7 +360,8 @@ def evaluate(trainer: Trainer, images: np.ndarray) -> dict[str, float]:
         x = to_tensor(images[i : i + EVAL_BATCH], device)
         noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
         logits, post = model(x, noise)
-        terms = vae_loss(Batch(logits, x, post), cfg.train.recon, trainer.weights, cfg.train.beta)
+        batch = Batch(logits, x, post, palette=trainer.palette)
+        terms = vae_loss(batch, trainer.recon, trainer.weights, cfg.train.beta)
         n = len(x)
         tot["val_loss"] += float(terms.total) * n
         tot["val_recon"] += float(terms.parts["recon"]) * n
@@ -447,6 +451,13 @@ def train(
         resolve_native_grid(cfg, log)
     with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
         data = load_data(cfg, log)
+    if tc.palette and not cfg.model.palette:  # fitted once; a resumed run keeps its own
+        from .palette import fit_palette
+
+        rows = data.train_images
+        pick = np.linspace(0, len(rows) - 1, min(len(rows), 4096)).round().astype(int)
+        cfg.model.palette = fit_palette(rows[pick], tc.palette, tc.seed).tolist()
+        log(f"palette: {tc.palette} colours fitted to the training images (transparent first)")
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(

@@ -191,6 +191,9 @@ RECIPES: dict[str, dict[str, object]] = {
     # levers, one line each:
     "plain-grid": {**PLAIN, "train.native_grid": None},  # the plain recipe on the native grid
     "no-grid": {"train.native_grid": False},  # the default without its native pixel grid
+    "palette": {"train.palette": 64},  # pixel art: pick from 64 fitted colours
+    "swd": {"train.loss_weights": {"swd": 0.3}},  # patch-distribution loss per image
+    "adv": {"train.adv_weight": 0.5},  # the patch critic, adaptive weight
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
@@ -620,7 +623,7 @@ def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
     recipe (a shared yardstick, biased against alpha-weighted losses)."""
     import torch
 
-    from assetvae.losses import Batch, vae_loss
+    from assetvae.losses import Batch, recon_name, vae_loss
     from assetvae.model import to_tensor
 
     if len(images) == 0:
@@ -635,8 +638,16 @@ def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
             for _ in range(NELBO_SAMPLES):
                 noise = torch.randn(len(x), model.cfg.latent_dim, generator=g)
                 logits = model.decoder(post.sample(noise))
-                for name, loss in (("own", recon), ("bce", "bce")):
-                    parts = vae_loss(Batch(logits, x), loss, {}, 1.0).parts
+                own = Batch(logits, x, palette=model.decoder.palette)
+                # a palette decoder's logits are over its palette: BCE judges its colours
+                rgba = (
+                    logits if own.palette is None else torch.logit(own.pred.clamp(1e-4, 1 - 1e-4))
+                )
+                for name, batch, loss in (
+                    ("own", own, recon_name(model.cfg.palette, recon)),
+                    ("bce", Batch(rgba, x), "bce"),
+                ):
+                    parts = vae_loss(batch, loss, {}, 1.0).parts
                     tot[name] += float(parts["recon"]) * len(x) / NELBO_SAMPLES
             tot["kl"] += float(kl.sum())
     n, dims = len(images), images[0].size

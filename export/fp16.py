@@ -3,8 +3,9 @@ tensor-core convolutions under ONNX Runtime's CUDA provider).
 
 The bundle's contract does not change: input ``z`` is float32, the output is the layout's
 (uint8 NHWC or float32 NCHW). Inside, ``z`` is cast to float16, the decoder's blocks run in
-float16 with float16 weights, and the logits are cast back to float32 before the output tail,
-so sigmoid, x255, rounding and clipping are float32 as in every bundle. Only Cast nodes are
+float16 with float16 weights, and the logits are cast back to float32 before the colour head
+and the output tail, so sigmoid (or palette pick), x255, rounding and clipping are float32 as
+in every bundle. Only Cast nodes are
 added (an allowed operator). The export accepts the graph only when its pixels stay within
 PARITY_LIMIT levels of the float32 graph's on the export's parity latents.
 """
@@ -32,7 +33,8 @@ def decoder_graph_fp16(
     first = len(g.nodes)
     logits = decoder.onnx(g, z16)
     half = g.nodes[first:]  # the decoder's own nodes: these run in float16
-    out = output_tail(g, g.node("Cast", [logits], to=TensorProto.FLOAT), layout, image_size)
+    colour = decoder.onnx_image(g, g.node("Cast", [logits], to=TensorProto.FLOAT))
+    out = output_tail(g, colour, layout, image_size)
     rest = g.nodes[:first] + g.nodes[first + len(half) :]
 
     inits = {t.name: t for t in g.inits}

@@ -154,11 +154,11 @@ class GraphBuilder:
 
 
 def output_tail(
-    g: GraphBuilder, logits: str, layout: OutputLayout, size: int
+    g: GraphBuilder, colour: str, layout: OutputLayout, size: int
 ) -> onnx.ValueInfoProto:
-    """Logits -> the bundle's output tensor ``image``: the layout module writes the nodes and
-    says the output's type and shape."""
-    emit_output(layout, g, logits)
+    """RGBA in [0, 1] -> the bundle's output tensor ``image``: the layout module writes the
+    nodes and says the output's type and shape."""
+    emit_output(layout, g, colour)
     dims, ort_type = graph_output(layout, size, 4)
     elem = TensorProto.DataType.Value(ort_type.removeprefix("tensor(").removesuffix(")").upper())
     return helper.make_tensor_value_info("image", elem, ["N", *dims])
@@ -169,7 +169,7 @@ def decoder_graph(
 ) -> onnx.ModelProto:
     """z float32 [N, latent] -> image (uint8 [N, S, S, 4], or float32 [N, 4, S, S] in [0, 1])."""
     g = GraphBuilder()
-    out = output_tail(g, decoder.onnx(g, "z"), layout, image_size)
+    out = output_tail(g, decoder.onnx_image(g, decoder.onnx(g, "z")), layout, image_size)
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", latent_dim])
     return g.model("assetvae_decoder", [z], [out])
 

@@ -35,15 +35,15 @@ def graph_output(layout: OutputLayout, size: int, channels: int) -> tuple[list[i
 UINT8 = 2  # onnx.TensorProto.UINT8 (the runtime does not import onnx)
 
 
-def emit_output(layout: OutputLayout, g, logits: str) -> None:
-    """Write the nodes that turn the decoder's RGBA logits (float [N, 4, H, W]) into the graph
-    output ``image`` of this layout, through the exporter's graph builder ``g`` (``g.node``,
-    ``g.scalar``). DESIGN.md: sigmoid, scaling, rounding, clamping and the transpose live
+def emit_output(layout: OutputLayout, g, colour: str) -> None:
+    """Write the nodes that turn the decoder's RGBA in [0, 1] (float [N, 4, H, W]) into the
+    graph output ``image`` of this layout, through the exporter's graph builder ``g``
+    (``g.node``, ``g.scalar``). DESIGN.md: scaling, rounding, clamping and the transpose live
     inside the graph, with only the operators every engine runtime loads."""
-    if OutputLayout(layout) is OutputLayout.FLOAT32_NCHW:
-        g.node("Sigmoid", [logits], output="image")
+    if OutputLayout(layout) is OutputLayout.FLOAT32_NCHW:  # [0, 1] whatever rounding did
+        g.node("Clip", [colour, g.scalar(0.0), g.scalar(1.0)], output="image")
         return
-    h = g.node("Mul", [g.node("Sigmoid", [logits]), g.scalar(255.0)])
+    h = g.node("Mul", [colour, g.scalar(255.0)])
     h = g.node("Round", [h])  # half to even, as torch.round and numpy's rint
     h = g.node("Clip", [h, g.scalar(0.0), g.scalar(255.0)])
     h = g.node("Cast", [h], to=UINT8)
