@@ -107,7 +107,7 @@ class _TrainCommand(click.Command):
             self.params.append(
                 click.Option(
                     ["--recon"],
-                    type=click.Choice(list(RECON)),
+                    type=click.Choice([n for n in RECON if n != "palette"]),  # --palette's
                     default=_T.recon,
                     show_default=True,
                     help="Reconstruction loss.",
@@ -170,6 +170,13 @@ class _TrainCommand(click.Command):
     show_default=True,
     help="Weight of the patch-discriminator loss, relative to the reconstruction loss's "
     "gradient at the decoder's last layer (more texture; 0.5 is a start); 0 disables.",
+)
+@click.option(
+    "--adv-start",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=_T.adv_start,
+    show_default=True,
+    help="Fraction of the run (epochs or --minutes) before the discriminator joins in.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -274,6 +281,7 @@ def train(
     beta,
     warmup,
     adv_weight,
+    adv_start,
     seed,
     device,
     val_fraction,
@@ -323,6 +331,7 @@ def train(
             recon=recon,
             loss_weights=loss_weights,
             adv_weight=adv_weight,
+            adv_start=adv_start,
             seed=seed,
             device=device,
             val_fraction=val_fraction,

@@ -147,9 +147,10 @@ class TrainConfig:
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
         from .losses import RECON, TERMS  # lazily: validation runs where torch is loaded anyway
 
-        if self.recon not in RECON:
+        choices = [n for n in RECON if n != "palette"]  # that one comes with --palette N
+        if self.recon not in choices:
             raise ConfigError(
-                f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(RECON)}"
+                f"unknown reconstruction loss {self.recon!r}: use one of {', '.join(choices)}"
             )
         for name, w in self.loss_weights.items():
             if name not in TERMS:
