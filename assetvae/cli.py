@@ -202,10 +202,11 @@ class _TrainCommand(click.Command):
 )
 @click.option(
     "--palette",
-    type=click.IntRange(2, 256),
+    type=click.IntRange(0, 256),
     default=None,
-    help="Pixel art: fit a palette of N colours (transparent included) and have the decoder "
-    "pick one per pixel: exact colours, hard alpha [default: RGBA output].",
+    help="Fit a palette of N colours (transparent included) and have the decoder pick one "
+    "per pixel: exact colours, hard alpha; 0: RGBA output [default: 64 for pixel art "
+    "trained on its native grid, else RGBA].",
 )
 @click.option(
     "--preview-every",

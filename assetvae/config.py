@@ -16,6 +16,7 @@ ALLOWED_SIZES = (16, 32, 64, 128)
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("cosine", "constant")
 AMP_MODES = ("auto", "bf16", "off")
+AUTO_PALETTE = 64  # colours of the palette pixel art gets by default (README, issue 14)
 
 
 @dataclass
@@ -104,8 +105,10 @@ class TrainConfig:
     # Patch-discriminator loss weight, relative to the reconstruction gradient at the decoder's
     # last layer (assetvae/adversarial.py); 0 disables.
     adv_weight: float = 0.0
-    # Pixel art: fit a palette of this many colours (transparent included) to the training
-    # images and train the decoder to pick from it (assetvae/palette.py); None: RGBA output.
+    # Fit a palette of this many colours (transparent included) to the training images and
+    # train the decoder to pick from it (assetvae/palette.py); 0: RGBA output; None: a palette
+    # of AUTO_PALETTE colours for pixel art trained on its native grid, else RGBA (the decision
+    # replaces None in the run's config).
     palette: int | None = None
     adv_start: float = (
         0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
@@ -176,8 +179,10 @@ class TrainConfig:
             raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
         if self.adv_weight < 0 or not 0 <= self.adv_start < 1:
             raise ConfigError("adversarial weight must be >= 0 and its start a fraction in [0, 1)")
-        if self.palette is not None and not 2 <= self.palette <= 256:
-            raise ConfigError(f"--palette {self.palette} is out of range: use 2 to 256 colours")
+        if self.palette is not None and not (self.palette == 0 or 2 <= self.palette <= 256):
+            raise ConfigError(
+                f"--palette {self.palette} is out of range: use 2 to 256 colours, or 0 for none"
+            )
         if self.amp not in AMP_MODES:
             raise ConfigError(f"unknown --amp {self.amp!r}: use one of {', '.join(AMP_MODES)}")
         if self.discover is not None and not 2 <= self.discover <= 64:

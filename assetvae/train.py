@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .adversarial import RAMP, Adversary
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
-from .config import RunConfig
+from .config import AUTO_PALETTE, RunConfig
 from .corruption import corrupt, parse_noise
 from .datasets.cache import Rows
 from .datasets.folder import LoadOptions, scan_folder, split_indices
@@ -91,6 +91,25 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
         log(report.message(mc.image_size))
         mc.output_scale, mc.image_size = mc.image_size // native, native
     tc.native_grid = mc.output_scale > 1
+
+
+def resolve_palette(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -> None:
+    """Fit the palette the decoder picks from (assetvae/palette.py), when asked for or, by
+    default, for pixel art on its native grid; record the decision in cfg."""
+    tc = cfg.train
+    if tc.palette is None:
+        tc.palette = AUTO_PALETTE if cfg.model.output_scale > 1 else 0
+        why = " (pixel art; --palette 0 keeps RGBA output)"
+    else:
+        why = ""
+    if not tc.palette:
+        return
+    from .palette import fit_palette
+
+    rows = data.train_images
+    pick = np.linspace(0, len(rows) - 1, min(len(rows), 4096)).round().astype(int)
+    cfg.model.palette = fit_palette(rows[pick], tc.palette, tc.seed).tolist()
+    log(f"palette: {tc.palette} colours fitted to the training images{why}")
 
 
 def sheet_options(cfg: RunConfig) -> SheetOptions:
@@ -451,13 +470,8 @@ def train(
         resolve_native_grid(cfg, log)
     with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
         data = load_data(cfg, log)
-    if tc.palette and not cfg.model.palette:  # fitted once; a resumed run keeps its own
-        from .palette import fit_palette
-
-        rows = data.train_images
-        pick = np.linspace(0, len(rows) - 1, min(len(rows), 4096)).round().astype(int)
-        cfg.model.palette = fit_palette(rows[pick], tc.palette, tc.seed).tolist()
-        log(f"palette: {tc.palette} colours fitted to the training images (transparent first)")
+    if state is None:  # decided and fitted once; a resumed run keeps its own
+        resolve_palette(cfg, data, log)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(

@@ -89,6 +89,9 @@ def test_pixel_art_trains_on_its_grid_and_exports_crisp(pixel_folder, tmp_path):
     assert "native grid: pixel art drawn at up to" in r.output and "training at 16 px" in r.output
     cfg = load_checkpoint(run)["config"]
     assert (cfg.model.image_size, cfg.model.output_scale, cfg.train.native_grid) == (16, 4, True)
+    # pixel art picks from a palette fitted to it by default (the set has 5 colours)
+    assert "palette: 64 colours fitted to the training images (pixel art" in r.output
+    assert cfg.train.palette == 64 and len(cfg.model.palette) == 64
     r = CliRunner().invoke(main, ["export", str(run), "-o", str(out), "--encoder"])
     assert r.exit_code == 0, r.output
     with Generator.load(out) as gen:
@@ -128,4 +131,5 @@ def test_no_native_grid_trains_at_the_size_asked(pixel_folder, tmp_path):
     )
     assert r.exit_code == 0, r.output
     cfg = load_checkpoint(run)["config"]
+    assert cfg.model.palette is None and cfg.train.palette == 0  # RGBA off the native grid
     assert (cfg.model.image_size, cfg.model.output_scale, cfg.train.native_grid) == (32, 1, False)
