@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
-EPOCHS ?= 30
+EPOCHS ?= 150
 SEED ?= 7
 
 .PHONY: demo test venv js clean
