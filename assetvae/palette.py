@@ -40,19 +40,19 @@ def bounded_logits(logits: torch.Tensor) -> torch.Tensor:
     return TEMPERATURE * torch.tanh(logits)
 
 
-def premultiply(rgba: np.ndarray | torch.Tensor):
-    """RGBA (channels last for numpy, channel 1 for torch) with colour times alpha: fully
+def _premultiply(rgba: np.ndarray) -> np.ndarray:
+    """RGBA [..., 4] with colour times alpha (numpy twin of losses.premultiplied): fully
     transparent pixels all become (0, 0, 0, 0), whatever colour they hide."""
-    if isinstance(rgba, torch.Tensor):
-        return torch.cat([rgba[:, :3] * rgba[:, 3:4], rgba[:, 3:4]], dim=1)
     return np.concatenate([rgba[..., :3] * rgba[..., 3:4], rgba[..., 3:4]], axis=-1)
 
 
 def nearest_index(target: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Per pixel of RGBA [N, 4, H, W] in [0, 1], the index of the nearest palette entry
     (compared premultiplied, so hidden colour does not matter); [N, H, W]."""
-    t = premultiply(target).permute(0, 2, 3, 1)  # [N, H, W, 4]
-    p = premultiply(palette.to(t.dtype)[:, :, None, None])[:, :, 0, 0]  # [K, 4]
+    from .losses import premultiplied
+
+    t = premultiplied(target).permute(0, 2, 3, 1)  # [N, H, W, 4]
+    p = premultiplied(palette.to(t.dtype)[:, :, None, None])[:, :, 0, 0]  # [K, 4]
     d = (t.unsqueeze(-2) - p).pow(2).sum(-1)  # [N, H, W, K]
     return d.argmin(dim=-1)
 
@@ -72,16 +72,17 @@ def fit_palette(images: np.ndarray, colours: int, seed: int = 0) -> np.ndarray:
         weight = counts.astype(np.float64)
         if weight.sum() > MAX_PIXELS:  # expected counts of a random subset of the pixels
             weight = weight * (MAX_PIXELS / weight.sum())
-        centres = _kmeans_pp(premultiply(sample), weight, k, rng)
+        points = _premultiply(sample)
+        centres = _kmeans_pp(points, weight, k, rng)
         for _ in range(KMEANS_ITERS):
-            owner = _nearest(premultiply(sample), centres)
+            owner = _nearest(points, centres)
             for j in range(k):
                 w = weight[owner == j]
                 if w.sum() > 0:
-                    centres[j] = (premultiply(sample)[owner == j] * w[:, None]).sum(0) / w.sum()
+                    centres[j] = (points[owner == j] * w[:, None]).sum(0) / w.sum()
         # Snap each centre to the colour of the art nearest it: the palette holds only
         # colours an artist used.
-        chosen = used[np.unique(_nearest(centres, premultiply(sample)))]
+        chosen = used[np.unique(_nearest(centres, points))]
     palette = np.zeros((colours, 4), np.float32)
     palette[1 : 1 + len(chosen)] = chosen / 255.0
     if len(chosen) < k:  # fewer distinct colours than entries: repeat the last (never picked
@@ -96,8 +97,9 @@ def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def _kmeans_pp(points: np.ndarray, weight: np.ndarray, k: int, rng) -> np.ndarray:
     centres = [points[rng.choice(len(points), p=weight / weight.sum())]]
+    d = ((points - centres[0]) ** 2).sum(-1)  # each point's distance to its nearest centre
     for _ in range(k - 1):
-        d = ((points[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1).min(axis=1)
         p = d * weight
         centres.append(points[rng.choice(len(points), p=p / p.sum())] if p.sum() > 0 else points[0])
+        d = np.minimum(d, ((points - centres[-1]) ** 2).sum(-1))
     return np.asarray(centres, np.float64)
