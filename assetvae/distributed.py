@@ -143,7 +143,12 @@ class Dist:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the group together: every process waits here until all have arrived (rank 0
+        fits the class model meanwhile), then the group is torn down. A process that tore its
+        side down while a peer still worked could abort in gloo's threads (seen on a 2-core CI
+        machine: "terminate called without an active exception")."""
         if self.active and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
     def _comm_device(self) -> torch.device:

@@ -8,6 +8,7 @@ resumed from its last checkpoint continues exactly as if it had never stopped.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -536,6 +537,8 @@ def train(
         raise
 
     if not dist.main:  # rank 0 fits the class model once, over all the training images
+        del trainer  # DDP's reducers hold the group: release them while it is still alive
+        gc.collect()
         dist.close()
         return TrainResult(
             run.path,
@@ -561,7 +564,9 @@ def train(
             decode,
             run.previews,
         )
-    dist.close()
+    del trainer
+    gc.collect()
+    dist.close()  # where the other processes wait
     return TrainResult(
         run.path, saved, metrics[-1] if metrics else {}, class_model, time.perf_counter() - clock.t0
     )
