@@ -130,6 +130,23 @@ class Upsample(nn.Module):
         return g.upsample_nearest(x, 2)
 
 
+class SubPixel(nn.Module):
+    """x2 by sub-pixel convolution: a 3x3 conv to 4x the channels at the low resolution, then
+    each group of four channels laid out as a 2x2 block (torch's PixelShuffle, ONNX's
+    DepthToSpace in CRD order). As costly as nearest x2 + 3x3 conv, but every output pixel of a
+    2x2 block has its own filter."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv = Conv(cin, 4 * cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pixel_shuffle(self.conv(x), 2)
+
+    def onnx(self, g, x: str) -> str:
+        return g.node("DepthToSpace", [self.conv.onnx(g, x)], blocksize=2, mode="CRD")
+
+
 class Residual(nn.Module):
     """x + body(x)."""
 
@@ -250,6 +267,32 @@ def plain_decoder(cfg: ModelConfig) -> Chain:
     return Chain(*blocks, Conv(w[-1], out_channels(cfg)))
 
 
+RES_MAX_SIZE = 8  # residual blocks at 4x4 and 8x8, where a 3x3 conv costs least per channel
+
+
+def res_decoder(cfg: ModelConfig, subpixel: bool = False) -> Chain:
+    """The plain decoder with capacity where it is cheap: a residual block (GroupNorm, SiLU,
+    3x3 conv, twice) at each level up to 8x8, paid for by a top level of half the width
+    (w/2 at full size, so the runtime's cost stays near the plain decoder's). subpixel:
+    sub-pixel x2 upsampling (DepthToSpace) instead of nearest x2 + conv."""
+    enc = plain_widths(cfg)
+    w = [enc[-1], *enc[-2::-1], max(8, enc[0] // 2)]
+    blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0])]
+    size = BOTTOM
+    for cin, cout in zip(w[:-1], w[1:]):
+        if size <= RES_MAX_SIZE:
+            blocks.append(
+                Residual(
+                    GroupNorm(cin, size), Act("silu"), Conv(cin, cin),
+                    GroupNorm(cin, size), Act("silu"), Conv(cin, cin),
+                )
+            )  # fmt: skip
+        size *= 2
+        up = [SubPixel(cin, cout)] if subpixel else [Upsample(), Conv(cin, cout)]
+        blocks += [*up, GroupNorm(cout, size), Act("silu")]
+    return Chain(*blocks, Conv(w[-1], out_channels(cfg)))
+
+
 def _encoder_features(encoder: Chain) -> int:
     return encoder[-1].features
 
@@ -258,6 +301,8 @@ def _encoder_features(encoder: Chain) -> int:
 ARCHITECTURES = {
     "conv": (conv_encoder, conv_decoder),
     "plain": (plain_encoder, plain_decoder),
+    "res": (plain_encoder, res_decoder),  # issue 14's capacity lever
+    "res-subpixel": (plain_encoder, lambda cfg: res_decoder(cfg, subpixel=True)),
 }
 
 

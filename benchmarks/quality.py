@@ -194,6 +194,10 @@ RECIPES: dict[str, dict[str, object]] = {
     "palette": {"train.palette": 64},  # pixel art: pick from 64 fitted colours
     "swd": {"train.loss_weights": {"swd": 0.3}},  # patch-distribution loss per image
     "adv": {"train.adv_weight": 0.5},  # the patch critic, adaptive weight
+    "res": {"model.arch": "res"},  # residual blocks at 4 and 8 px, a half-width top level
+    "res-subpixel": {"model.arch": "res-subpixel"},  # the same with DepthToSpace upsampling
+    "ffl": {"train.loss_weights": {"ffl": 1.0}},  # focal frequency loss
+    "beta0.2": {"train.beta": 0.2},  # a lighter KL: sharper reconstructions, exemplar sampling
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
