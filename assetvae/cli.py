@@ -101,7 +101,9 @@ class _TrainCommand(click.Command):
                     type=click.Choice(list(ARCHITECTURES)),
                     default=_M.arch,
                     show_default=True,
-                    help="Network: conv (ours) or plain (the GroupNorm + SiLU baseline).",
+                    help="Network: plain (GroupNorm + SiLU, the default), conv (the earlier one), "
+                    "res (residual blocks at 4 and 8 px, half-width top level) or "
+                    "res-subpixel (the same with DepthToSpace upsampling).",
                 )
             )
             self.params.append(
