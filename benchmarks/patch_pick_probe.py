@@ -40,20 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import quality as Q  # noqa: E402
 
+from assetvae.losses import premultiplied  # noqa: E402
+from assetvae.model import DiagonalGaussian, to_tensor, to_uint8  # noqa: E402
+from assetvae.palette import bounded_logits  # noqa: E402
+
 LATENT, BETA, BATCH, LR = 32, 0.5, 32, 2e-3
-TEMPERATURE = 10.0  # training logits are T * tanh(logits), as the palette output's
+LOGVAR_CLAMP = (-10.0, 4.0)  # the probe's own (the product's encoder clamps at -12, 8)
 TENT = torch.tensor([1.0, 3, 5, 7, 7, 5, 3, 1]) / 8  # w[t] + w[t + 4] = 1
-
-
-def premultiplied(x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x[:, :3] * x[:, 3:], x[:, 3:]], 1)
 
 
 class Atoms:
     """K real patches and how a cell grid is cut from, and made back into, an image."""
 
     def __init__(self, mode: str, k: int, size: int):
-        self.mode, self.k = mode, k
+        self.mode = mode
         self.patch = 8 if mode == "ola" else 4
         self.grid = size // 4
         self.dim = 4 * self.patch**2
@@ -61,6 +61,10 @@ class Atoms:
         self.window = w.repeat(4)  # per descriptor entry, channel-major as unfold orders them
         self.sqrt_w = self.window.sqrt()
         self.atoms = torch.zeros(k, self.dim)
+
+    @property
+    def k(self) -> int:
+        return len(self.atoms)
 
     def cells(self, x: torch.Tensor) -> torch.Tensor:
         """RGBA [N, 4, S, S] -> premultiplied cell descriptors [N, G, G, D]."""
@@ -102,13 +106,8 @@ class Atoms:
             w = (self.atoms * self.window).view(self.k, 4, 8, 8)
             im = F.conv_transpose2d(pick, w, stride=4, padding=2)
         else:
-            v = torch.einsum("nkhw,kd->ndhw", pick, self.atoms)
-            im = F.pixel_shuffle(
-                v.reshape(len(pick), 4, 16, self.grid, self.grid).reshape(
-                    len(pick), 64, self.grid, self.grid
-                ),
-                4,
-            )
+            # Descriptors are channel-major (c, row, column), the order pixel_shuffle reads.
+            im = F.pixel_shuffle(torch.einsum("nkhw,kd->ndhw", pick, self.atoms), 4)
         a = im[:, 3:].clamp(0, 1)
         return torch.cat([(im[:, :3] / a.clamp(min=1e-3)).clamp(0, 1) * (a > 0), a], 1)
 
@@ -177,8 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
     tr, held = split_indices(data.labels, data.paths, Q.HOLDOUT_FRACTION, Q.HOLDOUT_SEED)
     real = Q.RealReference(args.set, root, data, tr, held, qargs)
-    x_all = torch.from_numpy(np.array(data.images)).permute(0, 3, 1, 2).float() / 255
-    x, y = x_all[tr], torch.from_numpy(data.labels[tr]).long()
+    x, y = to_tensor(data.images[tr]), torch.from_numpy(data.labels[tr]).long()
 
     t0 = time.perf_counter()
     atoms = Atoms(args.mode, args.atoms, spec.size)
@@ -193,16 +191,15 @@ def main(argv: list[str] | None = None) -> dict:
             with torch.no_grad():
                 target = atoms.targets(xb)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                h = enc(xb)
-                mu, logvar = h[:, :LATENT].float(), h[:, LATENT:].float().clamp(-10, 4)
-                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-                logits = dec(z).float()
+                h = enc(xb).float()
+                post = DiagonalGaussian(h[:, :LATENT], h[:, LATENT:].clamp(*LOGVAR_CLAMP))
+                logits = dec(post.sample(torch.randn_like(post.mean))).float()
             ce = F.cross_entropy(
-                (TEMPERATURE * torch.tanh(logits)).permute(0, 2, 3, 1).reshape(-1, args.atoms),
+                bounded_logits(logits).permute(0, 2, 3, 1).reshape(-1, args.atoms),
                 target,
                 reduction="sum",
             ) / len(xb)
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+            kl = post.kl().mean()
             opt.zero_grad()
             (ce + BETA * kl).backward()
             opt.step()
@@ -220,12 +217,11 @@ def main(argv: list[str] | None = None) -> dict:
     def decode(z: torch.Tensor) -> np.ndarray:
         logits = dec(z)
         pick = F.one_hot(logits.argmax(1), args.atoms).permute(0, 3, 1, 2).float()
-        im = atoms.image(pick)
-        return (im.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        return to_uint8(atoms.image(pick))
 
     with torch.no_grad():
         h = enc(x)
-        mu, var = h[:, :LATENT], h[:, LATENT:].clamp(-10, 4).exp()
+        mu, var = h[:, :LATENT], h[:, LATENT:].clamp(*LOGVAR_CLAMP).exp()
         n1 = max([Q.MUSHROOM_SAMPLES, 32] + real.counts)
         gen = torch.Generator().manual_seed(args.seed)
         eps = [torch.randn(n1, LATENT, generator=gen) for _ in data.classes]
@@ -237,8 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
         samples = {
             s: [decode(cen + s * e @ lo.T) for (cen, lo), e in zip(chol, eps)] for s in Q.SPREADS
         }
-        shown = torch.from_numpy(np.array(real.images)).permute(0, 3, 1, 2).float() / 255
-        recon = decode(enc(shown)[:, :LATENT])
+        recon = decode(enc(to_tensor(real.images))[:, :LATENT])
     scores = Q.score_samples(real, samples)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,6 @@ def test_mosaic_atoms_are_real_patches_and_remake_a_tiled_image_exactly():
     # Given the three tiles as atoms, the nearest-atom picks remake the image exactly.
     atoms.atoms = torch.cat([torch.zeros(1, atoms.dim), atoms.cells(x).reshape(-1, atoms.dim)])
     atoms.atoms = torch.unique(atoms.atoms, dim=0)
-    atoms.k = len(atoms.atoms)
     assert atoms.k == 4
     pick = F.one_hot(atoms.targets(x).view(len(x), 8, 8), 4).permute(0, 3, 1, 2).float()
     assert torch.allclose(atoms.image(pick), x, atol=1e-5)
