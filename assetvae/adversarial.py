@@ -58,15 +58,16 @@ def diff_augment(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """
     n, _, s, _ = x.shape
     m = max(1, s // 8)
+    params = params.to(x.device)  # drawn from a CPU generator, so every device draws the same
     shift = (params[:, :2] * (2 * m + 1)).long().clamp(max=2 * m)  # 0..2m, m is no shift
     padded = F.pad(x, (m, m, m, m))
     ar = torch.arange(s, device=x.device)
-    rows = (shift[:, 0, None] + ar).to(x.device)  # [N, S]
-    cols = (shift[:, 1, None] + ar).to(x.device)
+    rows = shift[:, 0, None] + ar  # [N, S]
+    cols = shift[:, 1, None] + ar
     x = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None]]
     x = x.permute(0, 3, 1, 2)  # advanced indexing put the channel last
     half = s // 2
-    lo = (params[:, 2:] * (s - half + 1)).long().clamp(max=s - half).to(x.device)  # [N, 2]
+    lo = (params[:, 2:] * (s - half + 1)).long().clamp(max=s - half)  # [N, 2]
     inside_y = (ar[None] >= lo[:, :1]) & (ar[None] < lo[:, :1] + half)
     inside_x = (ar[None] >= lo[:, 1:]) & (ar[None] < lo[:, 1:] + half)
     keep = ~(inside_y[:, :, None] & inside_x[:, None, :])

@@ -254,19 +254,27 @@ class _TrainCommand(click.Command):
     type=click.Choice(AMP_MODES),
     default=_T.amp,
     show_default=True,
-    help="Mixed precision: auto = bf16 where it is native (CUDA GPUs that have it, CPUs with "
-    "AVX512-BF16 or AMX), fp32 elsewhere.",
+    help="Mixed precision: auto = bf16 where it is native and pays (CPUs with AVX512-BF16 or "
+    "AMX; CUDA GPUs that have it, from batch 256 up), fp32 elsewhere.",
 )
 @click.option(
     "--channels-last/--no-channels-last",
     default=None,
-    help="NHWC memory format [default: on CUDA and with bf16].",
+    help="NHWC memory format [default: on with bf16 on a CPU].",
 )
 @click.option(
     "--compile",
     "compile_",
     is_flag=True,
     help="torch.compile the training forward (slow first steps; pays off on CUDA).",
+)
+@click.option(
+    "--texture-noise",
+    type=click.IntRange(0, 4),
+    default=_M.texture_noise,
+    show_default=True,
+    help="Per-pixel noise made from the latent at the decoder's top N levels (plain arch), so "
+    "texture can vary per variant rather than sit at the same pixels of every sprite.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(
@@ -304,6 +312,7 @@ def train(
     amp,
     channels_last,
     compile_,
+    texture_noise,
     quiet,
     arch,
     recon,
@@ -322,7 +331,12 @@ def train(
     cfg = RunConfig(
         data=str(data) if data else "",
         model=ModelConfig(
-            image_size=size, latent_dim=latent, width=width, max_width=max(128, width), arch=arch
+            image_size=size,
+            latent_dim=latent,
+            width=width,
+            max_width=max(128, width),
+            arch=arch,
+            texture_noise=texture_noise,
         ),
         train=TrainConfig(
             epochs=epochs,

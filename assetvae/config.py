@@ -34,6 +34,9 @@ class ModelConfig:
     # RGBA in [0, 1] per entry: the decoder picks one per pixel (assetvae/palette.py); None:
     # it outputs RGBA. Fitted to the data by TrainConfig.palette.
     palette: list[list[float]] | None = None
+    # Per-pixel noise made from the latent at the top N levels of the plain decoder
+    # (model.TextureNoise; issue 14's texture lever): 0 is off.
+    texture_noise: int = 0
 
     def validate(self) -> None:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
@@ -57,6 +60,11 @@ class ModelConfig:
             2 <= len(self.palette) <= 256 and all(len(c) == 4 for c in self.palette)
         ):
             raise ConfigError("a palette needs 2 to 256 RGBA entries")
+        if self.texture_noise and (self.arch != "plain" or not 0 < self.texture_noise <= 4):
+            raise ConfigError(
+                "texture noise needs the plain architecture and 1 to 4 levels "
+                f"(got arch {self.arch!r}, {self.texture_noise} levels)"
+            )
         if not 4 <= self.width <= 512 or self.max_width < self.width:
             raise ConfigError(
                 f"width {self.width} (max {self.max_width}) is out of range: use 4 to 512"
@@ -118,9 +126,10 @@ class TrainConfig:
         None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
     )
     # Speed levers (Trainer in assetvae/train.py). amp: "auto" runs the forward pass in bf16
-    # autocast where bf16 is native (a CUDA GPU that has it, a CPU with AVX512-BF16 or AMX) and
-    # in fp32 elsewhere; "bf16" everywhere; "off" never. channels_last: None is on for CUDA and
-    # with bf16. compile: torch.compile the training forward (slow first steps).
+    # autocast where bf16 is native and pays (a CPU with AVX512-BF16 or AMX; a CUDA GPU that
+    # has it, from batch 256 up) and in fp32 elsewhere; "bf16" everywhere; "off" never.
+    # channels_last: None is on with bf16 on a CPU. compile: torch.compile the training
+    # forward (slow first steps).
     amp: str = "auto"
     channels_last: bool | None = None
     compile: bool = False

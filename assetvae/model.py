@@ -186,6 +186,49 @@ class ToMap(nn.Module):
         return g.reshape(h, [-1, self.channels, BOTTOM, BOTTOM])
 
 
+class TextureNoise(nn.Module):
+    """Per-pixel noise made from the latent inside the graph, added to a feature map with a
+    learnt strength per channel (zero at first, as StyleGAN's noise inputs).
+
+    A 32-d latent cannot say where each leaf goes, so a decoder asked for texture (the swd and
+    critic levers) draws one pattern pinned to the same pixels of every sprite: the plaid the
+    sheets show. tanh(P z), with P a fixed random [S*S, latent] matrix, is a field near +-1 that
+    differs between any two variants, so texture can vary with the variant instead. It is a
+    function of z alone: the bundle's only input stays z and the seed rules do not change."""
+
+    def __init__(self, latent_dim: int, size: int, channels: int, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("proj", torch.randn(size * size, latent_dim, generator=g))
+        self.strength = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.size = size
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        field = torch.tanh(z.float() @ self.proj.T).view(-1, 1, self.size, self.size)
+        return x + self.strength * field.to(x.dtype)
+
+    def onnx(self, g, x: str, z: str) -> str:
+        field = g.node("Tanh", [g.node("MatMul", [z, g.const(f32(self.proj.T), "proj")])])
+        field = g.reshape(field, [-1, 1, self.size, self.size])
+        return g.node("Add", [x, g.node("Mul", [field, g.const(f32(self.strength), "gain")])])
+
+
+class LatentChain(Chain):
+    """A decoder's blocks in order, from the latent; TextureNoise blocks also see the latent."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z
+        for block in self:
+            x = block(x, z) if isinstance(block, TextureNoise) else block(x)
+        return x
+
+    def onnx(self, g, z: str) -> str:
+        x = z
+        for block in self:
+            x = block.onnx(g, x, z) if isinstance(block, TextureNoise) else block.onnx(g, x)
+        return x
+
+
 class Flatten(nn.Module):
     def __init__(self, features: int):
         super().__init__()
@@ -261,10 +304,14 @@ def plain_decoder(cfg: ModelConfig) -> Chain:
     w = [enc[-1], *enc[-2::-1], enc[0]]
     blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0])]
     size = BOTTOM
+    noisy = cfg.image_size >> cfg.texture_noise  # texture noise at the levels above this size
     for cin, cout in zip(w[:-1], w[1:]):
         size *= 2
-        blocks += [Upsample(), Conv(cin, cout), GroupNorm(cout, size), Act("silu")]
-    return Chain(*blocks, Conv(w[-1], out_channels(cfg)))
+        blocks += [Upsample(), Conv(cin, cout)]
+        if size > noisy:
+            blocks.append(TextureNoise(cfg.latent_dim, size, cout, seed=size))
+        blocks += [GroupNorm(cout, size), Act("silu")]
+    return (LatentChain if cfg.texture_noise else Chain)(*blocks, Conv(w[-1], out_channels(cfg)))
 
 
 RES_MAX_SIZE = 8  # residual blocks at 4x4 and 8x8, where a 3x3 conv costs least per channel

@@ -173,12 +173,20 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+# On a GPU, small batches are bound by kernel launches, which autocast adds: on an H200 at
+# 64 px, bf16 trained batch 32 at 0.66x fp32's images/s, batch 256 at 1.05x, 1024 at 1.15x
+# (benchmarks/gpu_paths.py; benchmarks/results/gpu_paths.json).
+CUDA_BF16_MIN_BATCH = 256
+
+
+def amp_dtype(mode: str, device: torch.device, batch_size: int | None = None) -> torch.dtype | None:
     """The autocast dtype of the training forward pass (None: fp32). bf16 keeps fp32's range,
-    so no loss scaling is needed. "auto" uses it where it is native (native_bf16): on a 2-core
-    AVX512-BF16 CPU it trained the default network 1.6x faster with the same loss per epoch
-    (benchmarks/train_speed.py; README)."""
+    so no loss scaling is needed. "auto" uses it where it is native (native_bf16) and pays: on
+    a 2-core AVX512-BF16 CPU it trained the default network 1.6x faster with the same loss per
+    epoch (benchmarks/train_speed.py; README); on a GPU from CUDA_BF16_MIN_BATCH up."""
     if mode == "off" or (mode == "auto" and not native_bf16(device)):
+        return None
+    if mode == "auto" and device.type == "cuda" and (batch_size or 0) < CUDA_BF16_MIN_BATCH:
         return None
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         if mode == "bf16":
@@ -224,13 +232,15 @@ class Trainer:
         dist = dist or Dist()
         self.cfg, self.device, self.dist = cfg, device, dist
         self.model = VAE(cfg.model).to(device)
-        self.amp = amp_dtype(tc.amp, device)
+        self.amp = amp_dtype(tc.amp, device, tc.batch_size)
+        # NHWC is what the CPU's bf16 kernels want (1.62x fp32 against bf16's 1.57x); on the
+        # H200 it was 3-5% slower than NCHW at every batch measured, in bf16 too.
         self.channels_last = (
             tc.channels_last
             if tc.channels_last is not None
-            else device.type == "cuda" or self.amp is not None  # NHWC is what bf16 kernels want
+            else device.type == "cpu" and self.amp is not None
         )
-        if self.channels_last:  # NHWC: faster convolutions on tensor cores
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.forward = dist.wrap(self.model)  # what the step calls: DDP under torchrun
         if tc.compile:

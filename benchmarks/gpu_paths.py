@@ -7,8 +7,11 @@
   per image size and batch, for fp32, bf16 autocast, bf16 + channels_last, and (--compile)
   torch.compile on top;
 - the runtime: variants/s of a bundle on ONNX Runtime's CUDA provider (fp32 and --fp16
-  bundles) against the torch CUDA decoder of the same weights, at batch 256;
+  bundles) against its CPU provider and the torch CUDA decoder of the same weights, at batch
+  256; where the onnxruntime there has no CUDA provider (the CPU wheel), those rows say so;
 - the fp16 bundle's parity with fp32 on the export's parity set, run on the CUDA provider.
+
+benchmarks/gpu_session.sh runs this, the CUDA test and issue 14's quality rows on a lent GPU.
 
 Without a CUDA device it writes {"measured": false, ...} and says so: nothing is made up.
 """
@@ -62,7 +65,7 @@ def train_rates(size: int, batch: int, seconds: float, compile_: bool) -> dict:
 def runtime_rates(work: Path, size: int, seconds: float) -> dict:
     from assetvae.export.bundle import export_bundle
     from assetvae.model import to_uint8
-    from assetvae.plugin_api import Generator
+    from assetvae.plugin_api import DeviceError, Generator
     from assetvae.rundir import load_model
 
     run = demo_run(work, size)  # one epoch: speed needs real shapes, not good weights
@@ -70,19 +73,32 @@ def runtime_rates(work: Path, size: int, seconds: float) -> dict:
     for fp16 in (False, True):
         bundle = work / f"b{size}{'_fp16' if fp16 else ''}.avae.onnx"
         report = export_bundle(run, bundle, fp16=fp16)
-        with Generator.load(bundle, device="cuda") as gen:
+        name = "onnxruntime_cuda_fp16" if fp16 else "onnxruntime_cuda_fp32"
+        try:
+            gen = Generator.load(bundle, device="cuda")
+        except DeviceError as e:  # e.g. the CPU onnxruntime wheel: say so, measure the rest
+            out[name] = {"measured": False, "why": str(e)}
+            print(f"runtime {size}px {name}: not measured: {e}", flush=True)
+            continue
+        with gen:
             keys = range(256)
             rate = best_rate(
                 lambda gen=gen, keys=keys: len(gen.variants(gen.classes[0], keys, seed=1)),
                 seconds=seconds,
             )
-            name = "onnxruntime_cuda_fp16" if fp16 else "onnxruntime_cuda_fp32"
             out[name] = {"variants_per_s": round(rate, 1), "provider": gen.provider}
             if fp16:
                 out[name]["parity_max_abs_vs_fp32"] = report.manifest.export[
                     "fp16_parity_max_abs_error"
                 ]
                 out[name]["parity_provider"] = report.manifest.export["fp16_parity_provider"]
+    with Generator.load(work / f"b{size}.avae.onnx", device="cpu") as gen:  # the baseline
+        out["onnxruntime_cpu_fp32"] = {
+            "variants_per_s": round(
+                best_rate(lambda: len(gen.variants(gen.classes[0], range(256), seed=1)), seconds),
+                1,
+            )
+        }
     model, _ = load_model(run, "cuda")
     z = torch.randn(256, model.cfg.latent_dim, device="cuda")
 

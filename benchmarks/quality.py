@@ -198,6 +198,9 @@ RECIPES: dict[str, dict[str, object]] = {
     "res-subpixel": {"model.arch": "res-subpixel"},  # the same with DepthToSpace upsampling
     "ffl": {"train.loss_weights": {"ffl": 1.0}},  # focal frequency loss
     "beta0.2": {"train.beta": 0.2},  # a lighter KL: sharper reconstructions, exemplar sampling
+    # the texture levers with per-pixel noise from the latent at 16, 32 and 64 px
+    "swd-noise": {"train.loss_weights": {"swd": 0.3}, "model.texture_noise": 3},
+    "adv-noise": {"train.adv_weight": 0.5, "model.texture_noise": 3},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

@@ -21,6 +21,14 @@ def test_diff_augment_translates_and_cuts_out_and_lets_gradients_through():
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
+def test_diff_augment_takes_cpu_params_for_images_on_another_device():
+    # The critic's augmentations come from a CPU generator; the images may live on a GPU. The
+    # meta device stands in for one here: mixing it with CPU tensors fails as CUDA does.
+    x = torch.empty(3, 4, 16, 16, device="meta")
+    out = diff_augment(x, augment_params(3, torch.Generator().manual_seed(0)))
+    assert out.shape == x.shape and out.device.type == "meta"
+
+
 def test_augment_params_are_fractions_per_image():
     p = augment_params(5, torch.Generator().manual_seed(0))
     assert p.shape == (5, 4) and float(p.min()) >= 0 and float(p.max()) < 1

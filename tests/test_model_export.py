@@ -9,9 +9,20 @@ import torch
 from torch import nn
 
 from assetvae.config import ModelConfig
+from assetvae.errors import ConfigError
 from assetvae.export.bundle import parity_check
 from assetvae.export.graph import ALLOWED_OPS, decoder_graph, encoder_graph
-from assetvae.model import ARCHITECTURES, VAE, Act, Chain, Conv, GroupNorm, Residual, Upsample
+from assetvae.model import (
+    ARCHITECTURES,
+    VAE,
+    Act,
+    Chain,
+    Conv,
+    GroupNorm,
+    Residual,
+    TextureNoise,
+    Upsample,
+)
 from assetvae.plugin_api.layout import OutputLayout
 
 Z = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
@@ -104,3 +115,37 @@ def test_v1_weight_names_are_migrated_by_position():
     # a different shape anywhere: left alone, for load_state_dict to refuse
     old["old.0"] = torch.zeros(3)
     assert migrate_state_dict(vae, old) is old
+
+
+def test_texture_noise_exports_with_parity_and_varies_with_the_variant():
+    torch.manual_seed(0)
+    cfg = ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32, texture_noise=2)
+    vae = VAE(cfg).eval()
+    noise = [m for m in vae.decoder.net if isinstance(m, TextureNoise)]
+    assert [m.size for m in noise] == [16, 32]  # the top two levels
+    with torch.no_grad():  # untrained strengths are zero: give the noise a visible say
+        for m in noise:
+            m.strength.fill_(3.0)
+        for p in vae.decoder.parameters():
+            p.mul_(2.0)
+    graph = decoder_graph(vae.decoder, 8, 32, OutputLayout.FLOAT32_NCHW)
+    assert {n.op_type for n in graph.graph.node} <= ALLOWED_OPS
+    assert parity_check(vae.decoder, graph, Z, OutputLayout.FLOAT32_NCHW) <= 1
+    # a pure function of z: the same latent decodes the same; near latents differ in detail
+    z = torch.from_numpy(Z[:1])
+    with torch.no_grad():
+        a, b = vae.decode(z), vae.decode(z)
+        c = vae.decode(z + 0.05 * torch.from_numpy(Z[1:2]))
+        field = torch.tanh(z @ noise[1].proj.T)
+        near = torch.tanh((z + 0.05 * torch.from_numpy(Z[1:2])) @ noise[1].proj.T)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert float((field.sign() != near.sign()).float().mean()) > 0.01  # not one fixed pattern
+
+
+def test_texture_noise_needs_the_plain_decoder():
+    with pytest.raises(ConfigError, match="texture noise needs the plain"):
+        ModelConfig(arch="res", texture_noise=2).validate()
+    with pytest.raises(ConfigError, match="1 to 4 levels"):
+        ModelConfig(texture_noise=5).validate()
+    # off by default: the plain decoder is the Chain old checkpoints were saved from
+    assert type(VAE(ModelConfig()).decoder.net) is Chain
