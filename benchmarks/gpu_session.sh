@@ -8,8 +8,9 @@
 #
 # Env: OUT (results folder), MINUTES (training budget per quality row), ROWS (quality rows,
 # space-separated SET:RECIPE), TUXPAINT (folder of tuxpaint_props; its rows are skipped without
-# it), CHECKS (0 skips the CUDA test and gpu_paths), PYTHON. Results: OUT/log.txt, OUT/gpu_paths.json, OUT/results.tar.gz (every JSON and
-# log), OUT/sheet_<row>.png: at most 8 files, which is what the device tool brings back.
+# it), CHECKS (0 skips the CUDA test and gpu_paths), PYTHON. Results: OUT/log.txt,
+# OUT/gpu_paths.json, OUT/results.tar.gz (every JSON and log), OUT/sheet_<row>.png: at most
+# 8 files, which is what the device tool brings back.
 set -u
 OUT=${OUT:?set OUT to a results folder}
 MINUTES=${MINUTES:-6}
