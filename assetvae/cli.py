@@ -15,7 +15,16 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .config import AMP_MODES, LR_SCHEDULES, ModelConfig, TrainConfig
+from .config import (
+    AMP_MODES,
+    LR_SCHEDULES,
+    PAINTED_ADV,
+    PAINTED_MIN_SIZE,
+    PAINTED_NOISE,
+    PAINTED_SWD,
+    ModelConfig,
+    TrainConfig,
+)
 from .plugin_api.errors import AssetVAEError, SamplingError
 
 _M, _T = ModelConfig(), TrainConfig()  # option defaults come from the config dataclasses
@@ -116,13 +125,15 @@ class _TrainCommand(click.Command):
                 )
             )
             for t in TERMS.values():
+                auto = t.name == "swd"  # decided from the data (train.resolve_texture)
                 self.params.append(
                     click.Option(
                         [f"--{t.name}-weight", f"weight__{t.name.replace('-', '_')}"],
                         type=float,
-                        default=t.default,
-                        show_default=True,
-                        help=t.help,
+                        default=None if auto else t.default,
+                        show_default=not auto,
+                        help=t.help
+                        + (f" [default: {PAINTED_SWD:g} for painted art, else 0]" if auto else ""),
                     )
                 )
             self._terms_added = True
@@ -168,10 +179,11 @@ class _TrainCommand(click.Command):
 @click.option("--warmup", default=_T.warmup_epochs, show_default=True, help="KL warm-up epochs.")
 @click.option(
     "--adv-weight",
-    default=_T.adv_weight,
-    show_default=True,
+    type=float,
+    default=None,
     help="Weight of the patch-discriminator loss, relative to the reconstruction loss's "
-    "gradient at the decoder's last layer (more texture; 0.5 is a start); 0 disables.",
+    f"gradient at the decoder's last layer (more texture); 0 disables [default: {PAINTED_ADV:g} "
+    f"for painted art at {PAINTED_MIN_SIZE} px and up, else 0].",
 )
 @click.option(
     "--adv-start",
@@ -179,6 +191,12 @@ class _TrainCommand(click.Command):
     default=_T.adv_start,
     show_default=True,
     help="Fraction of the run (epochs or --minutes) before the discriminator joins in.",
+)
+@click.option(
+    "--swd-start",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Fraction of the run before the patch-SWD term joins in [default: --adv-start].",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -271,10 +289,10 @@ class _TrainCommand(click.Command):
 @click.option(
     "--texture-noise",
     type=click.IntRange(0, 4),
-    default=_M.texture_noise,
-    show_default=True,
+    default=None,
     help="Per-pixel noise made from the latent at the decoder's top N levels (plain arch), so "
-    "texture can vary per variant rather than sit at the same pixels of every sprite.",
+    "texture can vary per variant rather than sit at the same pixels of every sprite "
+    f"[default: {PAINTED_NOISE} for painted art at {PAINTED_MIN_SIZE} px and up, else 0].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(
@@ -293,6 +311,7 @@ def train(
     warmup,
     adv_weight,
     adv_start,
+    swd_start,
     seed,
     device,
     val_fraction,
@@ -327,7 +346,9 @@ def train(
         raise click.UsageError("give DATA and --out RUN_DIR, or --resume RUN_DIR")
     if resume is not None and out is not None and out != resume:
         raise click.UsageError("--out and --resume name different folders; give only --resume")
-    loss_weights = {t: weights[f"weight__{t.replace('-', '_')}"] for t in TERMS}
+    loss_weights = {  # a term left at None (auto) is decided from the data
+        t: w for t in TERMS if (w := weights[f"weight__{t.replace('-', '_')}"]) is not None
+    }
     cfg = RunConfig(
         data=str(data) if data else "",
         model=ModelConfig(
@@ -349,6 +370,7 @@ def train(
             loss_weights=loss_weights,
             adv_weight=adv_weight,
             adv_start=adv_start,
+            swd_start=swd_start,
             seed=seed,
             device=device,
             val_fraction=val_fraction,

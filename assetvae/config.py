@@ -17,6 +17,12 @@ OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("cosine", "constant")
 AMP_MODES = ("auto", "bf16", "off")
 AUTO_PALETTE = 64  # colours of the palette pixel art gets by default (README, issue 14)
+# The texture levers painted art gets by default (train.resolve_texture; README, issue 14):
+# patch-SWD and critic weights and texture-noise levels, from this image size up.
+PAINTED_SWD = 0.15
+PAINTED_ADV = 0.25
+PAINTED_NOISE = 3
+PAINTED_MIN_SIZE = 64
 
 
 @dataclass
@@ -35,8 +41,9 @@ class ModelConfig:
     # it outputs RGBA. Fitted to the data by TrainConfig.palette.
     palette: list[list[float]] | None = None
     # Per-pixel noise made from the latent at the top N levels of the plain decoder
-    # (model.TextureNoise; issue 14's texture lever): 0 is off.
-    texture_noise: int = 0
+    # (model.TextureNoise; issue 14's texture lever): 0 is off; None decides from the data
+    # (train.resolve_texture) and is replaced by the decision.
+    texture_noise: int | None = None
 
     def validate(self) -> None:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
@@ -111,8 +118,9 @@ class TrainConfig:
     # None: the class Gaussian (or its sub-clusters). Measured best on small folders (README).
     exemplar_scale: float | None = 0.5
     # Patch-discriminator loss weight, relative to the reconstruction gradient at the decoder's
-    # last layer (assetvae/adversarial.py); 0 disables.
-    adv_weight: float = 0.0
+    # last layer (assetvae/adversarial.py); 0 disables; None decides from the data
+    # (train.resolve_texture) and is replaced by the decision.
+    adv_weight: float | None = None
     # Fit a palette of this many colours (transparent included) to the training images and
     # train the decoder to pick from it (assetvae/palette.py); 0: RGBA output; None: a palette
     # of AUTO_PALETTE colours for pixel art trained on its native grid, else RGBA (the decision
@@ -121,6 +129,9 @@ class TrainConfig:
     adv_start: float = (
         0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     )
+    # Fraction of the run before the patch-SWD term joins in (ramped like the critic): the
+    # pixel losses lay out the shapes first. None: with the critic, at adv_start.
+    swd_start: float | None = None
     discover: int | None = None  # cluster the images into this many styles instead of using folders
     noise: str | None = (
         None  # denoising: "salt-pepper:0.1" or "gaussian:0.1" corrupts encoder inputs
@@ -186,7 +197,9 @@ class TrainConfig:
             raise ConfigError(f"components {self.components} is out of range: use 1 to 16, or auto")
         if self.exemplar_scale is not None and not 0 <= self.exemplar_scale <= 2:
             raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
-        if self.adv_weight < 0 or not 0 <= self.adv_start < 1:
+        if self.swd_start is not None and not 0 <= self.swd_start < 1:
+            raise ConfigError("--swd-start must be a fraction in [0, 1)")
+        if (self.adv_weight or 0) < 0 or not 0 <= self.adv_start < 1:
             raise ConfigError("adversarial weight must be >= 0 and its start a fraction in [0, 1)")
         if self.palette is not None and not (self.palette == 0 or 2 <= self.palette <= 256):
             raise ConfigError(
@@ -234,11 +247,15 @@ class RunConfig:
             names = {f.name for f in dataclasses.fields(dc)}
             return dc(**{k: v for k, v in (values or {}).items() if k in names})
 
-        train = dict(d.get("train") or {})
+        model, train = dict(d.get("model") or {}), dict(d.get("train") or {})
+        # Saved before the data decided them: those runs trained without the texture levers.
+        model.setdefault("texture_noise", 0)
+        train.setdefault("adv_weight", 0.0)
+        train.setdefault("swd_start", 0.0)
         if "grad_weight" in train:  # checkpoint v1 named the one extra term's weight on its own
             train.setdefault("loss_weights", {})["grad"] = train.pop("grad_weight")
         return cls(
             data=d.get("data", ""),
-            model=pick(ModelConfig, d.get("model")),
+            model=pick(ModelConfig, model),
             train=pick(TrainConfig, train),
         )

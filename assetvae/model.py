@@ -304,14 +304,15 @@ def plain_decoder(cfg: ModelConfig) -> Chain:
     w = [enc[-1], *enc[-2::-1], enc[0]]
     blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0])]
     size = BOTTOM
-    noisy = cfg.image_size >> cfg.texture_noise  # texture noise at the levels above this size
+    levels = cfg.texture_noise or 0  # None (undecided) builds without it
+    noisy = cfg.image_size >> levels  # texture noise at the levels above this size
     for cin, cout in zip(w[:-1], w[1:]):
         size *= 2
         blocks += [Upsample(), Conv(cin, cout)]
         if size > noisy:
             blocks.append(TextureNoise(cfg.latent_dim, size, cout, seed=size))
         blocks += [GroupNorm(cout, size), Act("silu")]
-    return (LatentChain if cfg.texture_noise else Chain)(*blocks, Conv(w[-1], out_channels(cfg)))
+    return (LatentChain if levels else Chain)(*blocks, Conv(w[-1], out_channels(cfg)))
 
 
 RES_MAX_SIZE = 8  # residual blocks at 4x4 and 8x8, where a 3x3 conv costs least per channel

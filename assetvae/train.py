@@ -21,7 +21,14 @@ from tqdm import tqdm
 
 from .adversarial import RAMP, Adversary
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
-from .config import AUTO_PALETTE, RunConfig
+from .config import (
+    AUTO_PALETTE,
+    PAINTED_ADV,
+    PAINTED_MIN_SIZE,
+    PAINTED_NOISE,
+    PAINTED_SWD,
+    RunConfig,
+)
 from .corruption import corrupt, parse_noise
 from .datasets.cache import Rows
 from .datasets.folder import LoadOptions, scan_folder, split_indices
@@ -92,6 +99,34 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
         log(report.message(mc.image_size))
         mc.output_scale, mc.image_size = mc.image_size // native, native
     tc.native_grid = mc.output_scale > 1
+
+
+def resolve_texture(cfg: RunConfig, log: Callable[[str], None]) -> None:
+    """Decide the texture levers the user left open (None): painted art at 64 px and up gets
+    patch-SWD, the critic and texture noise (they measured best there, README), anything
+    else none (pixel art keeps its crisp grid and palette). Recorded in cfg."""
+    tc, mc = cfg.train, cfg.model
+    painted = (
+        not tc.native_grid
+        and not tc.palette
+        and mc.arch == "plain"
+        and mc.image_size >= PAINTED_MIN_SIZE
+    )
+    chosen = []
+    if "swd" not in tc.loss_weights:
+        tc.loss_weights["swd"] = PAINTED_SWD if painted else 0.0
+        chosen.append(f"patch-SWD {tc.loss_weights['swd']:g}")
+    if tc.adv_weight is None:
+        tc.adv_weight = PAINTED_ADV if painted else 0.0
+        chosen.append(f"critic {tc.adv_weight:g}")
+    if mc.texture_noise is None:
+        mc.texture_noise = PAINTED_NOISE if painted else 0
+        chosen.append(f"texture noise at {mc.texture_noise} levels")
+    if painted and chosen:
+        log(
+            f"texture: painted art at {mc.image_size} px gets {', '.join(chosen)} "
+            "(--swd-weight 0 --adv-weight 0 --texture-noise 0: the smooth recipe)"
+        )
 
 
 def resolve_palette(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -> None:
@@ -249,12 +284,21 @@ class Trainer:
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
         self.adversary = (
-            Adversary(tc.adv_weight, tc.lr, device, tc.seed, wrap) if tc.adv_weight > 0 else None
+            Adversary(tc.adv_weight, tc.lr, device, tc.seed, wrap) if tc.adv_weight else None
         )
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.recon = recon_name(cfg.model.palette, tc.recon)
         self.palette = self.model.decoder.palette  # None, or what the logits pick from
         self.noise_spec = parse_noise(tc.noise)
+
+    def weights_at(self, progress: float) -> dict[str, float]:
+        """The loss terms' weights at this point of the run: patch-SWD off before swd_start,
+        then ramped in over the critic's RAMP (0 skips the term and its cost)."""
+        tc = self.cfg.train
+        start = tc.adv_start if tc.swd_start is None else tc.swd_start
+        if not self.weights.get("swd") or progress >= start + RAMP or start == 0:
+            return self.weights
+        return {**self.weights, "swd": self.weights["swd"] * max(0.0, (progress - start) / RAMP)}
 
     def step(
         self, x: torch.Tensor, g: torch.Generator, epoch: float, progress: float
@@ -283,7 +327,7 @@ class Trainer:
         terms = vae_loss(
             batch,
             self.recon,
-            self.weights,
+            self.weights_at(progress),
             kl_weight(epoch, tc.beta, tc.warmup_epochs),
         )
         logged = terms.log()
@@ -479,6 +523,7 @@ def train(
 
     if state is None:
         resolve_native_grid(cfg, log)
+        resolve_texture(cfg, log)
     with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
         data = load_data(cfg, log)
     if state is None:  # decided and fitted once; a resumed run keeps its own

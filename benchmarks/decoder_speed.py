@@ -2,10 +2,11 @@
 
     python benchmarks/decoder_speed.py [--size 64] [--batch 256] [--seconds 3] [--json out.json]
 
-Builds a bundle per architecture in assetvae/model.py from seeded, untrained weights (speed
-does not depend on what the weights learnt), decodes batches through the runtime's Generator
-and reports variants/s, alternating the architectures round by round so machine noise hits
-them alike. Issue 14 asks the default 64-px decoder to keep at least 0.8x the old one's rate.
+Builds a bundle per architecture in assetvae/model.py, and one of painted art's default (plain
+with texture noise at 3 levels), from seeded, untrained weights (speed does not depend on what
+the weights learnt), decodes batches through the runtime's Generator and reports variants/s,
+alternating the decoders round by round so machine noise hits them alike. Issue 14 asks the
+default 64-px decoder to keep at least 0.8x the old one's rate.
 """
 
 from __future__ import annotations
@@ -28,12 +29,19 @@ from assetvae.plugin_api import Generator  # noqa: E402
 from assetvae.plugin_api.manifest import ClassLatent  # noqa: E402
 from assetvae.rundir import RunDir  # noqa: E402
 
+# Every architecture as it is, and the painted-art default: plain with texture noise.
+DECODERS = {a: {"arch": a, "texture_noise": 0} for a in ARCHITECTURES} | {
+    "plain-noise3": {"arch": "plain", "texture_noise": 3}
+}
 
-def seeded_bundle(arch: str, size: int, out: Path) -> Path:
-    run = RunDir(out / arch)
+
+def seeded_bundle(name: str, size: int, out: Path) -> Path:
+    run = RunDir(out / name)
     run.path.mkdir(parents=True)
     cfg = RunConfig(
-        data="seeded", model=ModelConfig(image_size=size, arch=arch), train=TrainConfig(epochs=1)
+        data="seeded",
+        model=ModelConfig(image_size=size, **DECODERS[name]),
+        train=TrainConfig(epochs=1),
     )
     torch.manual_seed(0)
     vae = VAE(cfg.model)
@@ -50,7 +58,7 @@ def seeded_bundle(arch: str, size: int, out: Path) -> Path:
     )
     d = cfg.model.latent_dim
     run.write_class_model([ClassLatent("a", 1, np.zeros(d), np.eye(d))])
-    bundle = out / f"{arch}.avae.onnx"
+    bundle = out / f"{name}.avae.onnx"
     export_bundle(run.path, bundle)
     return bundle
 
@@ -70,7 +78,7 @@ def main() -> None:
             a: Generator.load(
                 seeded_bundle(a, args.size, Path(tmp)), device="cpu", threads=args.threads
             )
-            for a in ARCHITECTURES
+            for a in DECODERS
         }
         keys = list(range(args.batch))
         times: dict[str, list[float]] = {a: [] for a in gens}
@@ -89,10 +97,14 @@ def main() -> None:
         "threads": args.threads,
         "variants_per_s": {a: round(r, 1) for a, r in rates.items()},
         "plain_over_conv": round(rates["plain"] / rates["conv"], 2),
+        # painted art's default decoder against the decoder issue 14 was filed on
+        "plain_noise3_over_conv": round(rates["plain-noise3"] / rates["conv"], 2),
+        "plain_noise3_over_plain": round(rates["plain-noise3"] / rates["plain"], 2),
     }
     for a, r in rates.items():
         print(f"{a:8s} {r:8.1f} variants/s at batch {args.batch}")
-    print(f"plain / conv: {result['plain_over_conv']}x")
+    for k in ("plain_over_conv", "plain_noise3_over_conv", "plain_noise3_over_plain"):
+        print(f"{k}: {result[k]}x")
     write_json(args.json, result)
 
 

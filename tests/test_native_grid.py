@@ -92,6 +92,9 @@ def test_pixel_art_trains_on_its_grid_and_exports_crisp(pixel_folder, tmp_path):
     # pixel art picks from a palette fitted to it by default (the set has 5 colours)
     assert "palette: 64 colours fitted to the training images (pixel art" in r.output
     assert cfg.train.palette == 64 and len(cfg.model.palette) == 64
+    # and keeps its crisp grid: none of painted art's texture levers
+    assert (cfg.model.texture_noise, cfg.train.adv_weight, cfg.train.weight("swd")) == (0, 0, 0)
+    assert "texture:" not in r.output
     r = CliRunner().invoke(main, ["export", str(run), "-o", str(out), "--encoder"])
     assert r.exit_code == 0, r.output
     with Generator.load(out) as gen:
