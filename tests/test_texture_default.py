@@ -102,3 +102,26 @@ def test_cli_run_on_painted_art_records_the_decision_and_resumes_with_it(tmp_pat
     )
     assert r.exit_code == 0 and "texture:" not in r.output
     assert _levers(load_checkpoint(tmp_path / "smooth")["config"]) == (0.0, 0.0, 0)
+
+
+def test_patch_swd_joins_with_the_critic_and_ramps_in():
+    from types import SimpleNamespace
+
+    from assetvae.adversarial import RAMP
+    from assetvae.train import Trainer
+
+    def weights(progress, **train):
+        cfg = RunConfig(train=TrainConfig(adv_start=0.3, **train))
+        trainer = SimpleNamespace(cfg=cfg, weights={"grad": 1.0, "swd": 0.2})
+        return Trainer.weights_at(trainer, progress)
+
+    assert weights(0.1) == {"grad": 1.0, "swd": 0.0}  # skipped (and not paid for) at first
+    assert weights(0.3 + RAMP / 2)["swd"] == pytest.approx(0.1)
+    assert weights(0.9) == {"grad": 1.0, "swd": 0.2}
+    assert weights(0.1, swd_start=0.0)["swd"] == 0.2  # from the first step, as before
+    assert weights(0.1, swd_start=0.05)["swd"] == pytest.approx(0.2 * 0.05 / RAMP)
+    old = RunConfig().to_dict()
+    del old["train"]["swd_start"]
+    assert RunConfig.from_dict(old).train.swd_start == 0.0  # saved runs keep their schedule
+    with pytest.raises(Exception, match="swd-start"):
+        TrainConfig(swd_start=1.0).validate()
