@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from .config import (
+    ALPHA_MARGIN,
     AMP_MODES,
     LR_SCHEDULES,
     PAINTED_ADV,
@@ -294,6 +295,14 @@ class _TrainCommand(click.Command):
     "texture can vary per variant rather than sit at the same pixels of every sprite "
     f"[default: {PAINTED_NOISE} for painted art at {PAINTED_MIN_SIZE} px and up, else 0].",
 )
+@click.option(
+    "--alpha-margin",
+    type=click.FloatRange(0.0, 0.25),
+    default=ALPHA_MARGIN,
+    show_default=True,
+    help="Stretch the alpha's sigmoid this far past 0 and 1, then clip, so sprites can be "
+    "exactly transparent and exactly solid (0: the plain sigmoid, which never is).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(
     data,
@@ -332,6 +341,7 @@ def train(
     channels_last,
     compile_,
     texture_noise,
+    alpha_margin,
     quiet,
     arch,
     recon,
@@ -358,6 +368,7 @@ def train(
             max_width=max(128, width),
             arch=arch,
             texture_noise=texture_noise,
+            alpha_margin=alpha_margin,
         ),
         train=TrainConfig(
             epochs=epochs,

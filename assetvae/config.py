@@ -23,6 +23,10 @@ PAINTED_SWD = 0.15
 PAINTED_ADV = 0.25
 PAINTED_NOISE = 3
 PAINTED_MIN_SIZE = 64
+# How far the alpha's sigmoid is stretched past [0, 1] either side before clipping
+# (model.open_alpha): exact 0 and 1 become reachable, so sprites have no faint halo and
+# solid interiors are solid (README, issue 14).
+ALPHA_MARGIN = 0.05
 
 
 @dataclass
@@ -44,6 +48,9 @@ class ModelConfig:
     # (model.TextureNoise; issue 14's texture lever): 0 is off; None decides from the data
     # (train.resolve_texture) and is replaced by the decision.
     texture_noise: int | None = None
+    # The alpha is clip((1 + 2m) * sigmoid - m, 0, 1) with m = alpha_margin (model.open_alpha);
+    # 0 is the plain sigmoid, which never reaches 0 or 1. Not used by a palette decoder.
+    alpha_margin: float = ALPHA_MARGIN
 
     def validate(self) -> None:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
@@ -72,6 +79,8 @@ class ModelConfig:
                 "texture noise needs the plain architecture and 1 to 4 levels "
                 f"(got arch {self.arch!r}, {self.texture_noise} levels)"
             )
+        if not 0 <= self.alpha_margin <= 0.25:
+            raise ConfigError(f"alpha margin {self.alpha_margin} is out of range: use 0 to 0.25")
         if not 4 <= self.width <= 512 or self.max_width < self.width:
             raise ConfigError(
                 f"width {self.width} (max {self.max_width}) is out of range: use 4 to 512"
@@ -250,6 +259,7 @@ class RunConfig:
         model, train = dict(d.get("model") or {}), dict(d.get("train") or {})
         # Saved before the data decided them: those runs trained without the texture levers.
         model.setdefault("texture_noise", 0)
+        model.setdefault("alpha_margin", 0.0)  # ... and with the plain sigmoid's alpha
         train.setdefault("adv_weight", 0.0)
         train.setdefault("swd_start", 0.0)
         if "grad_weight" in train:  # checkpoint v1 named the one extra term's weight on its own

@@ -22,7 +22,7 @@ from functools import cached_property
 import torch
 import torch.nn.functional as F
 
-from .model import DiagonalGaussian
+from .model import DiagonalGaussian, alpha_target, open_alpha
 
 
 @dataclass
@@ -35,12 +35,13 @@ class Batch:
     g: torch.Generator | None = None  # random draws of a term (projections): the step's own
     # A palette decoder's entries (assetvae/palette.py): logits are then over the palette.
     palette: torch.Tensor | None = None
+    alpha_margin: float = 0.0  # an RGBA decoder's (model.open_alpha)
 
     @cached_property
     def pred(self) -> torch.Tensor:
         """RGBA in [0, 1], as the decoder's colour head makes it."""
         if self.palette is None:
-            return torch.sigmoid(self.logits)
+            return open_alpha(torch.sigmoid(self.logits), self.alpha_margin)
         from .palette import soft_pick
 
         return soft_pick(self.logits, self.palette)
@@ -91,8 +92,13 @@ def recon_loss(b: Batch) -> torch.Tensor:
     """
     a = b.target[:, 3:4]
     colour = ((b.pred[:, :3] - b.target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
-    alpha = F.binary_cross_entropy_with_logits(b.logits[:, 3], b.target[:, 3], reduction="none")
-    return colour + alpha.sum(dim=(1, 2))
+    return colour + _alpha_bce(b).sum(dim=(1, 2))
+
+
+def _alpha_bce(b: Batch) -> torch.Tensor:
+    """Cross-entropy of the alpha logit against the target as open_alpha sees it, [N, H, W]."""
+    target = alpha_target(b.target[:, 3], b.alpha_margin)
+    return F.binary_cross_entropy_with_logits(b.logits[:, 3], target, reduction="none")
 
 
 @recon("l1")
@@ -100,7 +106,10 @@ def l1_loss(b: Batch) -> torch.Tensor:
     """The plain baseline's: colour L1 weighted by the target's alpha, plus alpha L1."""
     a = b.target[:, 3:4]
     colour = ((b.pred[:, :3] - b.target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
-    return colour + (b.pred[:, 3] - b.target[:, 3]).abs().sum(dim=(1, 2))
+    # The alpha before open_alpha's clip: a clipped pixel would get no gradient at all.
+    m = b.alpha_margin
+    alpha = torch.sigmoid(b.logits[:, 3]) * (1 + 2 * m) - m
+    return colour + (alpha - b.target[:, 3]).abs().sum(dim=(1, 2))
 
 
 @recon("bce-alpha")
@@ -109,8 +118,7 @@ def alpha_weighted_bce(b: Batch) -> torch.Tensor:
     fades as the sigmoid saturates, so fine contrast keeps being pushed after L1 stalls."""
     a = b.target[:, 3:4]
     colour = F.binary_cross_entropy_with_logits(b.logits[:, :3], b.target[:, :3], reduction="none")
-    alpha = F.binary_cross_entropy_with_logits(b.logits[:, 3], b.target[:, 3], reduction="none")
-    return (colour * a).sum(dim=(1, 2, 3)) + alpha.sum(dim=(1, 2))
+    return (colour * a).sum(dim=(1, 2, 3)) + _alpha_bce(b).sum(dim=(1, 2))
 
 
 @recon("bce")

@@ -387,6 +387,27 @@ class Encoder(nn.Module):
         return mean, logvar
 
 
+def open_alpha(rgba: torch.Tensor, margin: float) -> torch.Tensor:
+    """RGBA in [0, 1] from the sigmoid, [N, 4, H, W] -> the same with its alpha stretched by
+    ``margin`` past both ends and clipped: a sigmoid never reaches 0 or 1, so without this
+    every sprite has a faint halo (alpha 1/255 where the art is empty, which defeats an atlas
+    packer's trimming) and a not-quite-solid interior (254, which rules out an opaque pass)."""
+    if not margin:
+        return rgba
+    alpha = (rgba[:, 3:4] * (1 + 2 * margin) - margin).clamp(0.0, 1.0)
+    return torch.cat([rgba[:, :3], alpha], dim=1)
+
+
+def alpha_target(alpha: torch.Tensor, margin: float) -> torch.Tensor:
+    """The sigmoid value that open_alpha turns into ``alpha``, for a loss on the logit:
+    0 and 1 stay (the logit keeps being pushed past the clip), values between are mapped
+    exactly, so soft edges and drop shadows keep their alpha."""
+    if not margin:
+        return alpha
+    inner = (alpha + margin) / (1 + 2 * margin)
+    return torch.where((alpha > 0) & (alpha < 1), inner, alpha)
+
+
 class Decoder(nn.Module):
     """z [N, latent] -> logits [N, C, S, S]: RGBA logits (straight, not premultiplied alpha),
     or per-pixel logits over a palette (cfg.palette; assetvae/palette.py). ``colour`` turns
@@ -405,6 +426,7 @@ class Decoder(nn.Module):
             self.register_buffer("palette", torch.tensor(cfg.palette, dtype=torch.float32))
         else:
             self.palette = None
+        self.alpha_margin = 0.0 if cfg.palette else cfg.alpha_margin
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -413,7 +435,7 @@ class Decoder(nn.Module):
         """Logits -> RGBA in [0, 1] as images are made: a sigmoid, or the palette's sharp pick
         (training's losses use the softer one: losses.Batch.pred)."""
         if self.palette is None:
-            return torch.sigmoid(logits)
+            return open_alpha(torch.sigmoid(logits), self.alpha_margin)
         from .palette import SHARP_TEMPERATURE, soft_pick
 
         return soft_pick(logits, self.palette, SHARP_TEMPERATURE)
@@ -441,6 +463,18 @@ class Decoder(nn.Module):
         adds the output layout's tail."""
         if self.palette is None:
             h = g.node("Sigmoid", [logits])
+            if self.alpha_margin:  # open_alpha: colour x1 + 0, alpha x(1 + 2m) - m, clipped
+                m = self.alpha_margin
+                scale = np.array([1, 1, 1, 1 + 2 * m], np.float32).reshape(1, 4, 1, 1)
+                shift = np.array([0, 0, 0, -m], np.float32).reshape(1, 4, 1, 1)
+                h = g.node(
+                    "Add",
+                    [
+                        g.node("Mul", [h, g.const(scale, "alpha_scale")]),
+                        g.const(shift, "alpha_shift"),
+                    ],
+                )
+                h = g.node("Clip", [h, g.scalar(0.0), g.scalar(1.0)])
         else:
             from .palette import SHARP_TEMPERATURE
 

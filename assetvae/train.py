@@ -289,6 +289,7 @@ class Trainer:
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.recon = recon_name(cfg.model.palette, tc.recon)
         self.palette = self.model.decoder.palette  # None, or what the logits pick from
+        self.alpha_margin = self.model.decoder.alpha_margin
         self.noise_spec = parse_noise(tc.noise)
 
     def weights_at(self, progress: float) -> dict[str, float]:
@@ -323,7 +324,7 @@ class Trainer:
             logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
-        batch = Batch(logits, x, post, g=g, palette=self.palette)
+        batch = Batch(logits, x, post, g=g, palette=self.palette, alpha_margin=self.alpha_margin)
         terms = vae_loss(
             batch,
             self.recon,
@@ -434,7 +435,7 @@ def evaluate(trainer: Trainer, images: np.ndarray) -> dict[str, float]:
         x = to_tensor(images[i : i + EVAL_BATCH], device)
         noise = torch.randn(len(x), cfg.model.latent_dim, generator=g).to(device)
         logits, post = model(x, noise)
-        batch = Batch(logits, x, post, palette=trainer.palette)
+        batch = Batch(logits, x, post, palette=trainer.palette, alpha_margin=trainer.alpha_margin)
         terms = vae_loss(batch, trainer.recon, trainer.weights, cfg.train.beta)
         n = len(x)
         tot["val_loss"] += float(terms.total) * n

@@ -167,6 +167,7 @@ PLAIN: dict[str, object] = {
     "model.texture_noise": 0,
     "train.noise": None,
     "train.native_grid": False,
+    "model.alpha_margin": 0.0,
 }
 
 # The classic convolutional VAE recipe (Chollet, Deep Learning with Python, listing 8.25):
@@ -184,6 +185,7 @@ CLASSIC: dict[str, object] = {
     "model.texture_noise": 0,
     "train.noise": None,
     "train.beta": lambda cfg: BASELINE_KL_PER_MEAN_BCE * cfg.model.image_size**2 * 4,
+    "model.alpha_margin": 0.0,
 }
 
 # The product's default before painted art got the texture levers by default (issue 14): the
@@ -213,6 +215,7 @@ RECIPES: dict[str, dict[str, object]] = {
     # the texture levers with per-pixel noise from the latent at 16, 32 and 64 px
     "swd-noise": {**SMOOTH, "train.loss_weights": {"swd": 0.3}, "model.texture_noise": 3},
     "adv-noise": {**SMOOTH, "train.adv_weight": 0.5, "model.texture_noise": 3},
+    "sigmoid-alpha": {"model.alpha_margin": 0.0},  # the default with a plain sigmoid's alpha
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
@@ -657,7 +660,12 @@ def negative_elbo(model, images: np.ndarray, recon: str, seed: int = 0) -> dict:
             for _ in range(NELBO_SAMPLES):
                 noise = torch.randn(len(x), model.cfg.latent_dim, generator=g)
                 logits = model.decoder(post.sample(noise))
-                own = Batch(logits, x, palette=model.decoder.palette)
+                own = Batch(
+                    logits,
+                    x,
+                    palette=model.decoder.palette,
+                    alpha_margin=model.decoder.alpha_margin,
+                )
                 # a palette decoder's logits are over its palette: BCE judges its colours
                 rgba = (
                     logits if own.palette is None else torch.logit(own.pred.clamp(1e-4, 1 - 1e-4))

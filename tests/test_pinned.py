@@ -66,7 +66,11 @@ def pinned_bundle(tmp_path_factory) -> Path:
     run.path.mkdir()
     cfg = RunConfig(
         data="pinned",
-        model=ModelConfig(image_size=16, latent_dim=LATENT, width=8, max_width=16, arch="conv"),
+        # the pinned bundle's decoder: a plain sigmoid alpha, as every bundle had before the
+        # open alpha (alpha_margin) became the default; a bundle carries its alpha in its graph
+        model=ModelConfig(
+            image_size=16, latent_dim=LATENT, width=8, max_width=16, arch="conv", alpha_margin=0.0
+        ),
         train=TrainConfig(epochs=1),
     )
     torch.manual_seed(1234)
