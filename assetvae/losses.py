@@ -106,10 +106,12 @@ def l1_loss(b: Batch) -> torch.Tensor:
     """The plain baseline's: colour L1 weighted by the target's alpha, plus alpha L1."""
     a = b.target[:, 3:4]
     colour = ((b.pred[:, :3] - b.target[:, :3]).abs() * a).sum(dim=(1, 2, 3))
-    # The alpha before open_alpha's clip: a clipped pixel would get no gradient at all.
+    # On the sigmoid, against what open_alpha turns into the target: clipped pixels still get
+    # a gradient, and a transparent or solid pixel is pushed past the clip, not left hovering
+    # at its edge (an L1 minimum right at the clip leaves half the background at alpha 1/255).
     m = b.alpha_margin
-    alpha = torch.sigmoid(b.logits[:, 3]) * (1 + 2 * m) - m
-    return colour + (alpha - b.target[:, 3]).abs().sum(dim=(1, 2))
+    alpha = torch.sigmoid(b.logits[:, 3]) - alpha_target(b.target[:, 3], m)
+    return colour + (1 + 2 * m) * alpha.abs().sum(dim=(1, 2))
 
 
 @recon("bce-alpha")

@@ -11,7 +11,7 @@ from assetvae.config import ALPHA_MARGIN, ModelConfig, RunConfig
 from assetvae.errors import ConfigError
 from assetvae.export.bundle import parity_check
 from assetvae.export.graph import ALLOWED_OPS, decoder_graph
-from assetvae.losses import Batch, recon_loss
+from assetvae.losses import RECON, Batch, recon_loss
 from assetvae.model import VAE, alpha_target, open_alpha
 from assetvae.plugin_api.layout import OutputLayout
 
@@ -51,6 +51,22 @@ def test_the_alpha_loss_is_at_its_minimum_where_open_alpha_gives_the_soft_target
         assert grads[0] < 0 < grads[2] and abs(grads[1]) < 1e-5
         rgba = open_alpha(torch.sigmoid(torch.full((1, 4, 1, 1), logit)), margin)
         assert abs(float(rgba[0, 3]) - want) < 1e-5
+
+
+@pytest.mark.parametrize("recon", ["l1", "l1-alpha", "bce-alpha"])
+def test_transparent_and_solid_targets_push_the_logit_past_the_clip(recon):
+    """A pixel already clipped to exactly 0 (or 1) is pushed further out, never pulled back
+    to the clip's edge, where half of a trained background would round to alpha 1/255."""
+    m = 0.05
+    edge = m / (1 + 2 * m)  # the sigmoid value open_alpha turns into exactly 0
+    for target_alpha, s, sign in ((0.0, 0.5 * edge, 1.0), (1.0, 1 - 0.5 * edge, -1.0)):
+        target = torch.full((1, 4, 2, 2), target_alpha)
+        lg = torch.full((1, 4, 2, 2), float(torch.logit(torch.tensor(s))), requires_grad=True)
+        rgba = open_alpha(torch.sigmoid(lg), m)
+        assert torch.all(rgba[:, 3] == target_alpha)  # already exact
+        loss = RECON[recon](Batch(lg, target, alpha_margin=m)).sum()
+        (g,) = torch.autograd.grad(loss, lg)
+        assert torch.all(sign * g[:, 3] > 0)  # gradient descent moves it away from the edge
 
 
 def test_bundle_graph_matches_torch_and_outputs_exact_0_and_255():
