@@ -216,6 +216,8 @@ RECIPES: dict[str, dict[str, object]] = {
     "swd-noise": {**SMOOTH, "train.loss_weights": {"swd": 0.3}, "model.texture_noise": 3},
     "adv-noise": {**SMOOTH, "train.adv_weight": 0.5, "model.texture_noise": 3},
     "sigmoid-alpha": {"model.alpha_margin": 0.0},  # the default with a plain sigmoid's alpha
+    "alpha0.02": {"model.alpha_margin": 0.02},  # open alpha, a narrower stretch: softer edges
+    "bce-alpha": {"train.recon": "l1-alpha"},  # alpha by cross-entropy: mean coverage at edges
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

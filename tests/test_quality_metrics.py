@@ -454,3 +454,21 @@ def test_benchmark_smoke_mode_runs_end_to_end(tmp_path):
     assert {"two_sample", "realism"} <= set(real["calibration"]["blur_5tap"])
     assert real["mushrooms"]["n"] == 5 and "copier" in real
     assert (out / "quality.json").exists() and (out / "sheet_plants.png").exists()
+
+
+def test_every_benchmark_recipe_builds_a_valid_config_on_every_set():
+    """A lever recipe that names a renamed field, or a value the config refuses, would only
+    show up an hour into a benchmark run; here it fails at once."""
+    pytest.importorskip("torch")
+    bench = _benchmark()
+
+    class Args:
+        epochs, minutes, seed, device, smoke = None, 10.0, 0, None, False
+
+    for name, recipe in bench.RECIPES.items():
+        for set_name, spec in bench.SETS.items():
+            cfg = bench.row_config(bench.Row(set_name, name, 10.0), spec, recipe, [], Args)
+            for key, value in recipe.items():
+                if not callable(value):
+                    section, field = key.split(".")
+                    assert getattr(getattr(cfg, section), field) == value, (name, key)
