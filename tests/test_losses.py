@@ -209,3 +209,35 @@ def test_patch_distribution_term_pays_for_missing_texture_not_for_moved_texture(
     assert cost(l1_loss, moved) > 0.5 * cost(l1_loss, wiped)  # L1: moving is nearly as bad
     # swd: moving costs only the noise of ~200 sampled patches per image and level
     assert cost(swd, moved) < 0.25 * cost(swd, wiped)
+
+
+def test_alpha_levels_term_pays_for_a_missing_fringe_not_for_a_moved_one():
+    """What the alpha-levels term is for: a faint glow the decoder left out costs, the same
+    glow in other places does not; and a pixel open_alpha clips to 0 still gets the gradient
+    that grows it (the term is judged on the sigmoid, like the l1 loss)."""
+    m = 0.05
+    target = torch.zeros(2, 4, 16, 16)
+    target[:, :, 4:12, 4:12] = 1.0
+    target[:, 3, 3, 4:12] = 0.1  # a faint glow along the top edge
+    moved = target.clone()
+    moved[:, 3, 3, 4:12] = 0.0
+    moved[:, 3, 12, 4:12] = 0.1  # ... along the bottom edge instead
+    wiped = target.clone()
+    wiped[:, 3, 3, 4:12] = 0.0
+    fn = TERMS["alpha-levels"].fn
+
+    def logits(rgba):  # what the sigmoid must give for open_alpha to show rgba
+        from assetvae.model import alpha_target
+
+        x = rgba.clone()
+        x[:, 3] = alpha_target(rgba[:, 3], m)
+        return torch.logit(x.clamp(1e-4, 1 - 1e-4))
+
+    def cost(pred):
+        return fn(Batch(logits(pred), target, alpha_margin=m))
+
+    assert torch.all(cost(wiped) > 8 * 0.1)  # eight pixels short of (0.1 + m) / (1 + 2m)
+    assert torch.all(cost(moved) < 0.05 * cost(wiped))  # only the logit clamp's 1e-4 a pixel
+    lg = logits(wiped).requires_grad_(True)
+    fn(Batch(lg, target, alpha_margin=m)).sum().backward()
+    assert lg.grad[:, 3].min() < 0  # descent raises some clipped-to-0 pixels' alpha
