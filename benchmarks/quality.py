@@ -109,6 +109,7 @@ Spread keys are written with ``format(s, "g")``: "0", "0.5", "1", "1.5".
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import hashlib
 import json
@@ -352,7 +353,9 @@ def apply_override(cfg, key: str, value) -> None:
     names = [f.name for f in dataclasses.fields(obj)]
     if name not in names:
         raise RecipeUnavailable(f"{section} has no field {name!r} in this version")
-    setattr(obj, name, value(cfg) if callable(value) else value)
+    # a copy: the trainer completes a row's dicts (loss_weights gets the painted-art swd
+    # weight), which must not leak into the recipe and so into the next row
+    setattr(obj, name, copy.deepcopy(value(cfg) if callable(value) else value))
 
 
 def row_config(row: Row, spec: SetSpec, recipe: dict, sets: list, args):

@@ -472,3 +472,22 @@ def test_every_benchmark_recipe_builds_a_valid_config_on_every_set():
                 if not callable(value):
                     section, field = key.split(".")
                     assert getattr(getattr(cfg, section), field) == value, (name, key)
+
+
+def test_a_rows_config_does_not_share_the_recipes_dicts():
+    """The trainer completes a row's loss_weights (painted art gets its swd weight); on a
+    shared dict that weight leaked into the recipe, and every later row of it started with
+    the first row's decision."""
+    pytest.importorskip("torch")
+    bench = _benchmark()
+
+    class Args:
+        epochs, minutes, seed, device, smoke = None, 10.0, 0, None, False
+
+    recipe = bench.RECIPES["alpha-levels"]
+    before = dict(recipe["train.loss_weights"])
+    cfg = bench.row_config(
+        bench.Row("plants", "alpha-levels", 10.0), bench.SETS["plants"], recipe, [], Args
+    )
+    cfg.train.loss_weights["swd"] = 0.15
+    assert recipe["train.loss_weights"] == before
