@@ -8,7 +8,7 @@ import torch
 
 from assetvae.latent_model import fit_class_model, fit_gaussian, shrinkage
 from assetvae.losses import RECON, TERMS, Batch, gradient_l1, kl_weight, l1_loss, vae_loss
-from assetvae.model import DiagonalGaussian
+from assetvae.model import DiagonalGaussian, alpha_target
 
 
 def alpha_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -227,8 +227,6 @@ def test_alpha_levels_term_pays_for_a_missing_fringe_not_for_a_moved_one():
     fn = TERMS["alpha-levels"].fn
 
     def logits(rgba):  # what the sigmoid must give for open_alpha to show rgba
-        from assetvae.model import alpha_target
-
         x = rgba.clone()
         x[:, 3] = alpha_target(rgba[:, 3], m)
         return torch.logit(x.clamp(1e-4, 1 - 1e-4))

@@ -347,6 +347,12 @@ def _benchmark():
     return mod
 
 
+class _RowArgs:
+    """The command-line arguments row_config reads: a 10-minute row, no --device."""
+
+    epochs, minutes, seed, device, smoke = None, 10.0, 0, None, False
+
+
 def test_benchmark_rows_and_recipes_are_config_overrides():
     pytest.importorskip("torch")
     bench = _benchmark()
@@ -462,12 +468,9 @@ def test_every_benchmark_recipe_builds_a_valid_config_on_every_set():
     pytest.importorskip("torch")
     bench = _benchmark()
 
-    class Args:
-        epochs, minutes, seed, device, smoke = None, 10.0, 0, None, False
-
     for name, recipe in bench.RECIPES.items():
         for set_name, spec in bench.SETS.items():
-            cfg = bench.row_config(bench.Row(set_name, name, 10.0), spec, recipe, [], Args)
+            cfg = bench.row_config(bench.Row(set_name, name, 10.0), spec, recipe, [], _RowArgs)
             for key, value in recipe.items():
                 if not callable(value):
                     section, field = key.split(".")
@@ -481,13 +484,10 @@ def test_a_rows_config_does_not_share_the_recipes_dicts():
     pytest.importorskip("torch")
     bench = _benchmark()
 
-    class Args:
-        epochs, minutes, seed, device, smoke = None, 10.0, 0, None, False
-
     recipe = bench.RECIPES["alpha-levels"]
     before = dict(recipe["train.loss_weights"])
     cfg = bench.row_config(
-        bench.Row("plants", "alpha-levels", 10.0), bench.SETS["plants"], recipe, [], Args
+        bench.Row("plants", "alpha-levels", 10.0), bench.SETS["plants"], recipe, [], _RowArgs
     )
     cfg.train.loss_weights["swd"] = 0.15
     assert recipe["train.loss_weights"] == before
