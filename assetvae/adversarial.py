@@ -17,6 +17,8 @@ A discriminator on 100-400 images overfits within minutes and then its gradients
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,16 +84,44 @@ def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def adaptive_weight(
-    rec: torch.Tensor, adv: torch.Tensor, last: torch.Tensor, reduce=None
-) -> torch.Tensor:
-    """|grad of rec| / |grad of adv| at the decoder's last layer's weight (VQGAN's rule).
-    reduce: makes a process's gradient the whole batch's when several train (DDP)."""
-    g_rec = torch.autograd.grad(rec, last, retain_graph=True)[0]
-    g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0]
-    if reduce is not None:
-        g_rec, g_adv = reduce(g_rec), reduce(g_adv)
-    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+def balanced_backward(
+    rec: torch.Tensor,
+    adv: torch.Tensor,
+    seen: torch.Tensor,
+    logits: torch.Tensor,
+    last: torch.Tensor,
+    weight: float,
+    params: Sequence[torch.Tensor],
+    reduce=None,
+    scale: float = 1.0,
+) -> float:
+    """Backpropagate scale * (rec + weight * lam * adv) into params and return lam, VQGAN's
+    balance: |grad of rec| / |grad of adv| at the decoder's last layer's weight ``last``.
+
+    The losses are computed on ``seen``, a detached copy of the decoder's ``logits`` that
+    requires grad, so each loss is taken back to the logits once; the balance is read at the
+    last layer from there (one convolution's backward each), and the model is backpropagated
+    once with the combined gradient, plus whatever else rec depends on (the KL of the
+    posterior). Taking both losses back to the last layer and then backpropagating their sum,
+    as this step once did, ran the patch losses' and the critic's backward twice. reduce:
+    makes a process's gradient at the last layer the whole batch's when several train (DDP).
+    """
+    (g_rec,) = torch.autograd.grad(rec, seen, retain_graph=True)
+    (g_adv,) = torch.autograd.grad(adv, seen)
+
+    def at_last(g: torch.Tensor) -> torch.Tensor:
+        w = torch.autograd.grad(logits, last, grad_outputs=g, retain_graph=True)[0]
+        return reduce(w) if reduce is not None else w
+
+    lam = (at_last(g_rec).norm() / (at_last(g_adv).norm() + 1e-4)).clamp(0.0, 1e4)
+    # inputs=params: the loss terms' graph hangs off `seen`, a leaf outside the model, so the
+    # engine skips it; only rec's other paths (the KL) are walked again.
+    torch.autograd.backward(
+        [logits, rec],
+        [(g_rec + (weight * lam) * g_adv) * scale, torch.full_like(rec, scale)],
+        inputs=list(params),
+    )
+    return float(lam)
 
 
 class Adversary:
@@ -113,21 +143,12 @@ class Adversary:
         """Augmentation parameters for a (global) batch of n; slice them like the batch."""
         return augment_params(n, self.g)
 
-    def generator_loss(
-        self,
-        fake: torch.Tensor,
-        params: torch.Tensor,
-        rec: torch.Tensor,
-        last: torch.Tensor,
-        ramp: float,
-        reduce=None,
-    ) -> tuple[torch.Tensor, float]:
-        """The term the decoder adds to its loss for these fakes (RGBA in [0, 1]), and the
-        adaptive factor it used. rec: the reconstruction loss it is balanced against; last:
-        the decoder's last weight; ramp in [0, 1] scales it in; reduce: see adaptive_weight."""
-        adv = g_hinge_loss(self.critic(diff_augment(fake, params)))
-        lam = adaptive_weight(rec, adv, last, reduce)
-        return self.weight * ramp * lam * adv, float(lam)
+    def generator_loss(self, fake: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """The critic's hinge loss for these fakes (RGBA in [0, 1]), unweighted: the step
+        weighs it against the reconstruction with balanced_backward. The bare critic, not the
+        DDP-wrapped one: only the gradient at the fakes is wanted, and a DDP forward would
+        wait for a backward into the critic's weights that never comes."""
+        return g_hinge_loss(self.disc(diff_augment(fake, params)))
 
     def update(
         self, real: torch.Tensor, fake: torch.Tensor, params: torch.Tensor, share: float = 1.0

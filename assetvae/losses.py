@@ -296,6 +296,26 @@ def alpha_levels_term(b: Batch) -> torch.Tensor:
     return (p - t).abs().sum(dim=1)
 
 
+@term(
+    "alpha-edges",
+    0.0,
+    "Weight of the extra alpha loss on soft-edge pixels: L1 of the alpha where the target is "
+    "strictly between transparent and solid (antialiased edges, glows, drop shadows). A "
+    "decoder lays out hard silhouettes first and their soft edges late; this pays for the "
+    "few pixels that carry them from the start.",
+)
+def alpha_edges_term(b: Batch) -> torch.Tensor:
+    """Sum over the target's part-covered pixels of |alpha error|, judged like the l1 loss
+    (on the sigmoid, against what open_alpha turns into the target)."""
+    a = b.target[:, 3]
+    soft = ((a > 0) & (a < 1)).to(a.dtype)
+    if b.palette is None:
+        err = torch.sigmoid(b.logits[:, 3]) - alpha_target(a, b.alpha_margin)
+    else:
+        err = b.pred[:, 3] - a
+    return (err.abs() * soft).sum(dim=(1, 2))
+
+
 # --- the total ------------------------------------------------------------------------------
 
 

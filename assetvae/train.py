@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .adversarial import RAMP, Adversary
+from .adversarial import RAMP, Adversary, balanced_backward
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
 from .config import (
     AUTO_PALETTE,
@@ -312,6 +312,7 @@ class Trainer:
         noise = torch.randn(len(x), self.cfg.model.latent_dim, generator=g).to(self.device)
         adv_on = self.adversary is not None and progress >= tc.adv_start
         aug = self.adversary.draw(len(x)) if adv_on else None  # the critic's augmentations
+        share = 1.0  # this process's share of the batch (DDP)
         if self.dist.active:  # x is the global batch: this process keeps its rows of it
             rows, share = self.dist.rows(len(x)), self.dist.share(len(x))
             x, x_in, noise = x[rows], x_in[rows], noise[rows]
@@ -324,7 +325,10 @@ class Trainer:
             logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
-        batch = Batch(logits, x, post, g=g, palette=self.palette, alpha_margin=self.alpha_margin)
+        # With the critic, the losses see a detached copy of the logits, so balanced_backward
+        # can take each back to the logits once.
+        seen = logits.detach().requires_grad_() if adv_on else logits
+        batch = Batch(seen, x, post, g=g, palette=self.palette, alpha_margin=self.alpha_margin)
         terms = vae_loss(
             batch,
             self.recon,
@@ -332,21 +336,28 @@ class Trainer:
             kl_weight(epoch, tc.beta, tc.warmup_epochs),
         )
         logged = terms.log()
-        total = terms.total
+        self.opt.zero_grad(set_to_none=True)
         if adv_on:  # the decoder is also judged on texture by the patch critic
             fake = batch.pred
             ramp = min(1.0, (progress - tc.adv_start) / RAMP)
+            adv = self.adversary.generator_loss(fake, aug)
             # Under DDP the balance is struck on the whole batch's gradients, as in one process.
             reduce = (lambda t: self.dist.average(t * share)) if self.dist.active else None
-            g_adv, logged["adv_lambda"] = self.adversary.generator_loss(
-                fake, aug, total, self.model.decoder.last_weight, ramp, reduce
+            weight = self.adversary.weight * ramp
+            lam = balanced_backward(
+                terms.total,
+                adv,
+                seen,
+                logits,
+                self.model.decoder.last_weight,
+                weight,
+                [p for p in self.model.parameters() if p.requires_grad],
+                reduce,
+                scale=share,  # DDP averages gradients: weight each process by its rows
             )
-            total = total + g_adv
-            logged["adv"] = float(g_adv.detach())
-        if self.dist.active:  # DDP averages gradients: weight each process by its rows
-            total = total * share
-        self.opt.zero_grad(set_to_none=True)
-        total.backward()
+            logged["adv_lambda"], logged["adv"] = lam, float(adv.detach()) * weight * lam
+        else:
+            (terms.total * share).backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0)
         self.opt.step()
         if adv_on:

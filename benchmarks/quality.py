@@ -224,6 +224,9 @@ RECIPES: dict[str, dict[str, object]] = {
     # per image, the alpha levels' distribution (losses.alpha_levels_term): faint glows and
     # part-covered edge pixels in the art's share
     "alpha-levels": {"train.loss_weights": {"alpha-levels": 1.0}},
+    # 4x the alpha loss on the art's soft-edge pixels (losses.alpha_edges_term): soft edges
+    # from the start instead of late in the run
+    "alpha-edges": {"train.loss_weights": {"alpha-edges": 3.0}},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

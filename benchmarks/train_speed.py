@@ -6,6 +6,12 @@ Each lever is timed against the baseline step of the same architecture in the sa
 the ratios hold on a noisy, shared machine. Levers (issue 14, "training throughput"):
 architectures (conv, plain), channels_last memory format, bf16 autocast on the CPU, torch
 thread counts, and torch.compile. Uses the demo plants at the given size.
+
+``painted/*`` rows time painted art's default step once the critic and the patch loss are on
+(the last 70 % of a run) through ``Trainer.step`` (``balanced_backward``: each loss taken back
+to the logits once), against the step as it was before (``painted/twice``, rebuilt here: each
+loss taken back to the decoder's last layer for the balance, then their weighted sum
+backpropagated again), and the step with only the pixel losses (the first 30 %).
 """
 
 from __future__ import annotations
@@ -54,6 +60,58 @@ def make_step(
         return len(x)
 
     return step
+
+
+def painted_steps(size: int, x: torch.Tensor) -> dict:
+    """Steps of painted art's default recipe late in a run: the trainer's, the one before it,
+    and the pixel-loss step before the critic joins."""
+    from assetvae.adversarial import diff_augment, g_hinge_loss
+    from assetvae.config import PAINTED_ADV, PAINTED_NOISE, PAINTED_SWD, RunConfig
+    from assetvae.model import DiagonalGaussian
+    from assetvae.train import Trainer
+
+    def trainer() -> Trainer:
+        torch.manual_seed(0)
+        cfg = RunConfig()
+        cfg.model.image_size, cfg.model.texture_noise = size, PAINTED_NOISE
+        cfg.train.loss_weights, cfg.train.adv_weight = {"swd": PAINTED_SWD}, PAINTED_ADV
+        return Trainer(cfg, torch.device("cpu"))
+
+    g = torch.Generator().manual_seed(0)
+    once, early = trainer(), trainer()
+
+    def step_once() -> int:
+        once.step(x, g, 10.0, 0.95)
+        return len(x)
+
+    def step_early() -> int:
+        early.step(x, g, 10.0, 0.1)
+        return len(x)
+
+    tw = trainer()
+    amp = torch.autocast("cpu", tw.amp) if tw.amp else torch.autocast("cpu", enabled=False)
+
+    def step_twice() -> int:  # Trainer.step before balanced_backward, without DDP
+        x_in = x.contiguous(memory_format=torch.channels_last) if tw.channels_last else x
+        noise = torch.randn(len(x), tw.cfg.model.latent_dim, generator=g)
+        aug = tw.adversary.draw(len(x))
+        with amp:
+            logits, post = tw.forward(x_in, noise)
+        logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
+        b = Batch(logits, x, post, g=g, alpha_margin=tw.alpha_margin)
+        total = vae_loss(b, tw.recon, tw.weights, 0.5).total
+        adv = g_hinge_loss(tw.adversary.critic(diff_augment(b.pred, aug)))
+        last = tw.model.decoder.last_weight
+        g_rec = torch.autograd.grad(total, last, retain_graph=True)[0]
+        g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0]
+        lam = (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+        tw.opt.zero_grad(set_to_none=True)
+        (total + tw.adversary.weight * lam * adv).backward()
+        tw.opt.step()
+        tw.adversary.update(x, b.pred, aug)
+        return len(x)
+
+    return {"once": step_once, "twice": step_twice, "pixel losses only": step_early}
 
 
 def main() -> None:
@@ -110,6 +168,17 @@ def main() -> None:
             }
             print(f"{arch:6s} threads={n:<12d} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
         torch.set_num_threads(threads)
+    steps = painted_steps(args.size, x)
+    for _ in range(2):  # alternated, twice: the critic's cost drifts with the machine's load
+        for name, step in steps.items():
+            rate = best_rate(step, seconds=args.seconds)
+            row = results["rows"].setdefault(f"painted/{name}", {"images_per_s": 0.0})
+            row["images_per_s"] = round(max(row["images_per_s"], rate), 1)
+    base = results["rows"]["painted/twice"]["images_per_s"]
+    for name in steps:
+        row = results["rows"][f"painted/{name}"]
+        row["vs_twice"] = round(row["images_per_s"] / base, 2)
+        print(f"painted {name:19s} {row['images_per_s']:7.1f} img/s  x{row['vs_twice']:.2f}")
     conv = results["rows"]["conv/base"]["images_per_s"]
     results["plain_over_conv"] = round(results["rows"]["plain/base"]["images_per_s"] / conv, 2)
     write_json(args.json, results)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import torch
 
-from assetvae.adversarial import Adversary, adaptive_weight, augment_params, diff_augment
+from assetvae.adversarial import (
+    Adversary,
+    PatchDiscriminator,
+    augment_params,
+    balanced_backward,
+    diff_augment,
+    g_hinge_loss,
+)
+from assetvae.config import ModelConfig
+from assetvae.losses import Batch, vae_loss
+from assetvae.model import VAE
 
 
 def test_diff_augment_translates_and_cuts_out_and_lets_gradients_through():
@@ -34,12 +44,50 @@ def test_augment_params_are_fractions_per_image():
     assert p.shape == (5, 4) and float(p.min()) >= 0 and float(p.max()) < 1
 
 
-def test_adaptive_weight_balances_gradients_at_the_last_layer():
+def test_balanced_backward_balances_gradients_at_the_last_layer():
     w = torch.randn(4, 3, requires_grad=True)
     x = torch.randn(8, 4)
-    rec = (x @ w).pow(2).mean()
-    lam = adaptive_weight(3.0 * rec, rec, w)
-    assert abs(float(lam) - 3.0) < 1e-3
+    out = x @ w
+    seen = out.detach().requires_grad_()
+    lam = balanced_backward(3.0 * seen.pow(2).mean(), seen.pow(2).mean(), seen, out, w, 0.5, [w])
+    assert abs(lam - 3.0) < 1e-3
+    # the gradient is that of 3 rec + 0.5 * 3 * rec
+    expected = torch.autograd.grad(4.5 * (x @ w).pow(2).mean(), w)[0]
+    torch.testing.assert_close(w.grad, expected, rtol=1e-4, atol=0)  # lam's epsilon
+
+
+def test_balanced_backward_gives_the_naive_steps_gradients():
+    """Each loss backpropagated once must change nothing: the same balance and the same
+    gradient on every weight as autograd.grad of each loss at the last layer, then backward
+    of the weighted sum (the step before), with the patch loss, KL and texture noise on."""
+    cfg = ModelConfig(image_size=16, latent_dim=4, width=8, texture_noise=2)
+    model, critic = VAE(cfg), PatchDiscriminator(8).eval()  # eval: no power-iteration drift
+    x = torch.rand(6, 4, 16, 16)
+    noise = torch.randn(6, 4)
+    params = augment_params(6, torch.Generator().manual_seed(1))
+
+    def losses(detach: bool):
+        logits, post = model(x, noise)
+        seen = logits.detach().requires_grad_() if detach else logits
+        b = Batch(seen, x, post, g=torch.Generator().manual_seed(2), alpha_margin=0.05)
+        terms = vae_loss(b, "l1", {"swd": 0.15, "grad-grey": 1.0}, kl_w=0.5)
+        adv = g_hinge_loss(critic(diff_augment(b.pred, params)))
+        return terms.total, adv, seen, logits
+
+    rec, adv, _, _ = losses(detach=False)
+    last = model.decoder.last_weight
+    g_rec = torch.autograd.grad(rec, last, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0]
+    naive_lam = float(g_rec.norm() / (g_adv.norm() + 1e-4))
+    (rec + 0.25 * naive_lam * adv).backward()
+    naive = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+
+    rec, adv, seen, logits = losses(detach=True)
+    lam = balanced_backward(rec, adv, seen, logits, last, 0.25, list(model.parameters()))
+    assert abs(lam - naive_lam) <= 1e-4 * naive_lam
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, naive[n], rtol=1e-4, atol=1e-6)
 
 
 def test_adversary_round_trips_its_state_and_skips_an_old_critic():

@@ -239,3 +239,28 @@ def test_alpha_levels_term_pays_for_a_missing_fringe_not_for_a_moved_one():
     lg = logits(wiped).requires_grad_(True)
     fn(Batch(lg, target, alpha_margin=m)).sum().backward()
     assert lg.grad[:, 3].min() < 0  # descent raises some clipped-to-0 pixels' alpha
+
+
+def test_alpha_edges_term_judges_only_the_arts_soft_pixels():
+    """The soft-edge term counts the alpha error on pixels the target shows part-covered, and
+    nothing on solid or transparent ones, however wrong they are."""
+    m = 0.05
+    target = torch.zeros(1, 4, 8, 8)
+    target[:, 3, 2:6, 2:6] = 1.0
+    target[:, 3, 1, 2:6] = 0.25  # a soft top edge of four pixels
+    fn = TERMS["alpha-edges"].fn
+    exact = torch.logit(alpha_target(target[:, 3], m).clamp(1e-4, 1 - 1e-4))
+
+    def cost(alpha_logits):
+        lg = torch.zeros(1, 4, 8, 8)
+        lg[:, 3] = alpha_logits
+        return float(fn(Batch(lg, target, alpha_margin=m)))
+
+    assert cost(exact) < 1e-3
+    hard_wrong = exact.clone()
+    hard_wrong[:, 2:6, 2:6] = -10.0  # the solid interior transparent: not this term's business
+    hard_wrong[:, 7, 7] = 10.0  # and a stray solid pixel in the background
+    assert cost(hard_wrong) < 1e-3
+    edge_gone = exact.clone()
+    edge_gone[:, 1, 2:6] = -20.0  # the soft edge transparent: four pixels short of its alpha
+    assert abs(cost(edge_gone) - 4 * float(alpha_target(torch.tensor(0.25), m))) < 1e-3
