@@ -176,6 +176,14 @@ class _TrainCommand(click.Command):
     show_default=True,
     help="cosine (decays to a tenth) or constant.",
 )
+@click.option(
+    "--ema",
+    type=float,
+    default=_T.ema,
+    show_default=True,
+    help="Make previews and the bundle from a moving average of the weights, decayed by this "
+    "much per step (0.998 averages the last ~500 steps; 0: off).",
+)
 @click.option("--beta", default=_T.beta, show_default=True, help="KL weight.")
 @click.option("--warmup", default=_T.warmup_epochs, show_default=True, help="KL warm-up epochs.")
 @click.option(
@@ -316,6 +324,7 @@ def train(
     batch,
     lr,
     lr_schedule,
+    ema,
     beta,
     warmup,
     adv_weight,
@@ -375,6 +384,7 @@ def train(
             batch_size=batch,
             lr=lr,
             lr_schedule=lr_schedule,
+            ema=ema,
             beta=beta,
             warmup_epochs=warmup,
             recon=recon,

@@ -102,6 +102,9 @@ class TrainConfig:
     # the term's default weight, 0 turns a term off.
     loss_weights: dict[str, float] = field(default_factory=dict)
     lr_schedule: str = "constant"  # "constant" or "cosine" (to a tenth)
+    # Keep an exponential moving average of the weights, decayed by this much per step, and
+    # make previews, the class fit and the bundle from it (0: off; Trainer.update_ema).
+    ema: float = 0.0
     shift: int | None = None  # augmentation shift in px; None: image size / 16
     seed: int = 0
     device: str = "auto"
@@ -194,6 +197,8 @@ class TrainConfig:
                 f"unknown learning-rate schedule {self.lr_schedule!r}: use one of "
                 + ", ".join(LR_SCHEDULES)
             )
+        if not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
+            raise ConfigError(f"--ema {self.ema!r} is out of range: use 0 (off) to below 1")
         if self.shift is not None and not 0 <= self.shift <= 64:
             raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")
         if self.optimizer not in OPTIMIZERS:

@@ -273,6 +273,15 @@ def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None
         )
     if not for_resume:
         return
+    live = state.get("live_model")  # the live weights of a run that keeps a moving average
+    if live is not None and (
+        not isinstance(live, dict)
+        or {k: tuple(v.shape) for k, v in live.items() if isinstance(v, torch.Tensor)} != want
+    ):
+        raise CheckpointError(
+            f"{path}: the live weights do not fit the model its config describes; retrain or "
+            "restore the checkpoint"
+        )
     opt = state.get("optimizer")
     if not (isinstance(opt, dict) and isinstance(opt.get("param_groups"), list)):
         raise CheckpointError(

@@ -8,6 +8,7 @@ resumed from its last checkpoint continues exactly as if it had never stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import math
 import time
@@ -291,6 +292,28 @@ class Trainer:
         self.palette = self.model.decoder.palette  # None, or what the logits pick from
         self.alpha_margin = self.model.decoder.alpha_margin
         self.noise_spec = parse_noise(tc.noise)
+        # A moving average of the weights (TrainConfig.ema): what previews, the class fit and
+        # the bundle are made from, while the optimiser steps the live model.
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if tc.ema else None
+        self.ema_steps = 0
+
+    @property
+    def final(self) -> VAE:
+        """The weights a run's outputs are made from: the moving average when one is kept."""
+        return self.ema if self.ema is not None else self.model
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the average toward the live weights. Its decay ramps up as (1 + n) / (10 + n)
+        to TrainConfig.ema, so the first steps do not leave it holding the random start."""
+        if self.ema is None:
+            return
+        self.ema_steps += 1
+        decay = min(self.cfg.train.ema, (1 + self.ema_steps) / (10 + self.ema_steps))
+        for avg, live in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+            avg.lerp_(live, 1.0 - decay)
+        for avg, live in zip(self.ema.buffers(), self.model.buffers(), strict=True):
+            avg.copy_(live)
 
     def weights_at(self, progress: float) -> dict[str, float]:
         """The loss terms' weights at this point of the run: patch-SWD off before swd_start,
@@ -360,6 +383,7 @@ class Trainer:
             (terms.total * share).backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0)
         self.opt.step()
+        self.update_ema()
         if adv_on:
             logged["d_loss"] = self.adversary.update(
                 x, fake, aug, share if self.dist.active else 1.0
@@ -367,14 +391,20 @@ class Trainer:
         return logged
 
     def state_dict(self) -> dict:
+        # "model" is what export and the studio read; a resume also needs the live weights.
+        live = {"live_model": self.model.state_dict(), "ema_steps": self.ema_steps}
         return {
-            "model": self.model.state_dict(),
+            "model": self.final.state_dict(),
+            **(live if self.ema is not None else {}),
             "optimizer": self.opt.state_dict(),
             **(self.adversary.state_dict() if self.adversary else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state.get("live_model", state["model"]))
+        if self.ema is not None:  # a run that kept no average starts one from its weights
+            self.ema.load_state_dict(state["model"])
+            self.ema_steps = int(state.get("ema_steps", 0))
         self.opt.load_state_dict(state["optimizer"])
         if self.adversary is not None:
             self.adversary.load_state_dict(state)
@@ -439,7 +469,7 @@ def evaluate(trainer: Trainer, images: np.ndarray) -> dict[str, float]:
     """Validation loss terms (full beta), with noise from a fixed generator."""
     if len(images) == 0:
         return {}
-    model, cfg, device = trainer.model.eval(), trainer.cfg, trainer.device
+    model, cfg, device = trainer.final.eval(), trainer.cfg, trainer.device
     g = torch.Generator().manual_seed(cfg.train.seed)
     tot = {"val_loss": 0.0, "val_recon": 0.0, "val_kl": 0.0, "val_psnr": 0.0}
     for i in range(0, len(images), EVAL_BATCH):
@@ -470,7 +500,7 @@ def write_previews(
     Returns the training images' encodings when it encoded all of them (the final class fit
     reuses the last epoch's); mid-run sheets of a large folder are fitted on PREVIEW_FIT evenly
     spread training images (None is returned then)."""
-    model, device, tc = trainer.model.eval(), trainer.device, trainer.cfg.train
+    model, device, tc = trainer.final.eval(), trainer.device, trainer.cfg.train
     pick = data.val_idx if len(data.val_idx) else np.arange(len(data.images))
     pick = pick[np.linspace(0, len(pick) - 1, min(16, len(pick))).round().astype(int)]
     originals = data.images[pick]
@@ -618,8 +648,8 @@ def train(
     # The class latent model is fitted on the training images, encoded without augmentation.
     # The final epoch encoded them for its previews; a resume of a finished run did not.
     if enc is None:
-        enc = encode_all(trainer.model, data.train_images, data.labels[data.train_idx], device)
-    decode = decoder_fn(trainer.model, device)
+        enc = encode_all(trainer.final, data.train_images, data.labels[data.train_idx], device)
+    decode = decoder_fn(trainer.final, device)
     class_model, labels = fit_classes(
         run, enc, data.classes, tc.components, tc.exemplar_scale, decode, tc.discover, tc.seed
     )

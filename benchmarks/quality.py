@@ -227,6 +227,10 @@ RECIPES: dict[str, dict[str, object]] = {
     # 4x the alpha loss on the art's soft-edge pixels (losses.alpha_edges_term): soft edges
     # from the start instead of late in the run
     "alpha-edges": {"train.loss_weights": {"alpha-edges": 3.0}},
+    # previews, class fit and bundle from a moving average of the weights (~500 steps)
+    "ema": {"train.ema": 0.998},
+    # the learning rate decays by a cosine to a tenth over the time budget
+    "cosine": {"train.lr_schedule": "cosine"},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

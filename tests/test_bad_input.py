@@ -600,6 +600,21 @@ def test_damaged_checkpoint_is_refused_by_resume(trained_run, tmp_path, case):
     assert sorted(p.name for p in run.iterdir()) == before
 
 
+def test_moving_average_runs_live_weights_of_another_model_are_refused_by_resume(
+    trained_run, tmp_path
+):
+    import torch
+
+    def damage(state: dict) -> None:  # a run with --ema keeps its live weights beside the average
+        state["live_model"] = {**state["model"], "decoder.fc.weight": torch.zeros(3, 3)}
+
+    run = _copy_run(trained_run, tmp_path / "run")
+    _edit_state(run, damage)
+    before = (run / "checkpoint.pt").read_bytes()
+    assert_refused(cli("train", "--resume", run, "-q"), "live weights do not fit the model")
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
 def test_missing_run_directory(tmp_path):
     assert_refused(
         cli("export", tmp_path / "nope", "-o", tmp_path / "x.onnx"), "no such run directory"

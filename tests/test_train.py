@@ -42,8 +42,10 @@ def test_cli_train_writes_checkpoint_metrics_previews_and_class_model(tiny_plant
     assert not [p for p in run.rglob("*.tmp")]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("adv_weight", [0.0, 0.1])
-def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp_path, adv_weight):
+@pytest.mark.parametrize("adv_weight, ema", [(0.0, 0.0), (0.1, 0.0), (0.0, 0.9)])
+def test_resume_continues_exactly_where_the_checkpoint_left_off(
+    tiny_plants, tmp_path, adv_weight, ema
+):
     from assetvae.config import ModelConfig, RunConfig, TrainConfig
     from assetvae.train import train
 
@@ -51,7 +53,12 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp
         data=str(tiny_plants),
         model=ModelConfig(image_size=32, latent_dim=8, width=8, max_width=32),
         train=TrainConfig(
-            epochs=3, batch_size=8, warmup_epochs=1, adv_weight=adv_weight, adv_start=0.0
+            epochs=3,
+            batch_size=8,
+            warmup_epochs=1,
+            adv_weight=adv_weight,
+            adv_start=0.0,
+            ema=ema,
         ),
     )
     train(cfg, tmp_path / "straight", progress=False, log=lambda s: None)
@@ -69,11 +76,12 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tiny_plants, tmp
     assert not torn.exists()
     assert r.exit_code == 0, r.output
     assert "resuming after epoch 2 of 3" in r.output
-    a = load_checkpoint(tmp_path / "straight")["model"]
-    b = load_checkpoint(tmp_path / "split")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a), (
-        "resumed weights differ from an uninterrupted run"
-    )
+    straight, split = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "split")
+    for key in ("model", "live_model") if ema else ("model",):  # the average and the live
+        a, b = straight[key], split[key]
+        assert all(torch.equal(a[k], b[k]) for k in a), (
+            f"resumed {key} weights differ from an uninterrupted run"
+        )
     rows = [json.loads(x) for x in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
 
@@ -94,6 +102,7 @@ def test_existing_run_is_not_overwritten(tiny_plants, trained_run):
         (["--latent", "0"], "latent size 0 is out of range"),
         (["--epochs", "0"], "epochs must be at least 1"),
         (["--val-fraction", "0.95"], "validation fraction"),
+        (["--ema", "1"], "--ema 1.0 is out of range"),
     ],
 )
 def test_bad_options_give_one_line_errors(tiny_plants, tmp_path, args, message):
