@@ -247,6 +247,11 @@ def _safe_load(path: Path) -> Any:
         ) from None
 
 
+def _shapes(weights: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Each tensor's name and shape: what a model's weights must match."""
+    return {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
+
+
 def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None:
     """The weights must be the ones the config's model has, name for name and shape for shape."""
     epoch, weights = state.get("epoch"), state.get("model")
@@ -263,8 +268,8 @@ def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None
     with torch.device("meta"):  # shapes only, no memory
         model = VAE(state["config"].model)
     weights = state["model"] = migrate_state_dict(model, weights)
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
+    want = _shapes(model.state_dict())
+    got = _shapes(weights)
     if got != want:
         diff = sorted(set(want) ^ set(got)) or sorted(k for k in want if want[k] != got[k])
         raise CheckpointError(
@@ -274,10 +279,7 @@ def _check_contents(state: dict[str, Any], path: Path, for_resume: bool) -> None
     if not for_resume:
         return
     live = state.get("live_model")  # the live weights of a run that keeps a moving average
-    if live is not None and (
-        not isinstance(live, dict)
-        or {k: tuple(v.shape) for k, v in live.items() if isinstance(v, torch.Tensor)} != want
-    ):
+    if live is not None and (not isinstance(live, dict) or _shapes(live) != want):
         raise CheckpointError(
             f"{path}: the live weights do not fit the model its config describes; retrain or "
             "restore the checkpoint"

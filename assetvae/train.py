@@ -392,13 +392,10 @@ class Trainer:
 
     def state_dict(self) -> dict:
         # "model" is what export and the studio read; a resume also needs the live weights.
-        live = {"live_model": self.model.state_dict(), "ema_steps": self.ema_steps}
-        return {
-            "model": self.final.state_dict(),
-            **(live if self.ema is not None else {}),
-            "optimizer": self.opt.state_dict(),
-            **(self.adversary.state_dict() if self.adversary else {}),
-        }
+        state = {"model": self.final.state_dict(), "optimizer": self.opt.state_dict()}
+        if self.ema is not None:
+            state |= {"live_model": self.model.state_dict(), "ema_steps": self.ema_steps}
+        return state | (self.adversary.state_dict() if self.adversary else {})
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state.get("live_model", state["model"]))
