@@ -17,6 +17,7 @@ A discriminator on 100-400 images overfits within minutes and then its gradients
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -74,6 +75,40 @@ def diff_augment(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     inside_x = (ar[None] >= lo[:, 1:]) & (ar[None] < lo[:, 1:] + half)
     keep = ~(inside_y[:, :, None] & inside_x[:, None, :])
     return x * keep[:, None].to(x.dtype)
+
+
+def variant_latents(
+    mean: torch.Tensor,
+    logvar: torch.Tensor,
+    labels: torch.Tensor,
+    normals: torch.Tensor,
+    uniforms: torch.Tensor,
+    count: int,
+    scale: float,
+) -> torch.Tensor:
+    """Latents for the critic's sampled fakes, drawn as the runtime draws variants, from one
+    batch's posteriors (detached: the critic's verdict on them trains the decoder only).
+
+    Row i < count: mean[i] + scale * ((mean[a] - mean[b]) / sqrt(2) + std[i] * normals[i]),
+    a != b two images of row i's class in the batch picked by uniforms[i] ([N, 2] in [0, 1)).
+    The difference of two draws from a class, over sqrt(2), has the covariance of the class's
+    posterior means, so the step has the class latent model's covariance (latent_model: means'
+    covariance plus posterior variance) as the variants' does at spread 1 (exemplar sampling:
+    scale = the exemplar scale; the class Gaussian: 1). A class with one image in the batch
+    gets the posterior part alone. [count, d]
+    """
+    mean, std = mean.detach(), (0.5 * logvar.detach()).exp()
+    z = mean[:count] + scale * std[:count] * normals[:count]
+    for i in range(count):
+        members = (labels == labels[i]).nonzero().flatten()
+        k = len(members)
+        if k < 2:
+            continue
+        a = int(uniforms[i, 0] * k)
+        b = int(uniforms[i, 1] * (k - 1))
+        b += b >= a  # the other k - 1 members
+        z[i] += scale * (mean[members[a]] - mean[members[b]]) / math.sqrt(2.0)
+    return z
 
 
 def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -151,14 +186,21 @@ class Adversary:
         return g_hinge_loss(self.disc(diff_augment(fake, params)))
 
     def update(
-        self, real: torch.Tensor, fake: torch.Tensor, params: torch.Tensor, share: float = 1.0
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        params: torch.Tensor,
+        share: float = 1.0,
+        fake_params: torch.Tensor | None = None,
     ) -> float:
         """One discriminator step on real images and (detached) fakes; returns its loss.
-        share: this process's weight when several average their gradients (DDP)."""
-        real, fake = diff_augment(real, params), diff_augment(fake.detach(), params)
+        share: this process's weight when several average their gradients (DDP). fake_params:
+        the fakes' augmentations when there are more fakes than real images (sampled fakes)."""
+        fake_params = params if fake_params is None else fake_params
+        real, fake = diff_augment(real, params), diff_augment(fake.detach(), fake_params)
         if self.shared:  # one forward per backward, as DDP wants: real and fake in one batch
             logits = self.critic(torch.cat([real, fake]))
-            loss = d_hinge_loss(*logits.split(len(real)))
+            loss = d_hinge_loss(logits[: len(real)], logits[len(real) :])
         else:
             loss = d_hinge_loss(self.disc(real), self.disc(fake))
         self.opt.zero_grad(set_to_none=True)

@@ -202,6 +202,14 @@ class _TrainCommand(click.Command):
     help="Fraction of the run (epochs or --minutes) before the discriminator joins in.",
 )
 @click.option(
+    "--sampled-fakes",
+    type=float,
+    default=_T.sampled_fakes,
+    show_default=True,
+    help="Also show the critic this share of the batch as variants (latents drawn around each "
+    "image's with its class's spread), beside the reconstructions; 0: off.",
+)
+@click.option(
     "--swd-start",
     type=click.FloatRange(0, 1, max_open=True),
     default=None,
@@ -329,6 +337,7 @@ def train(
     warmup,
     adv_weight,
     adv_start,
+    sampled_fakes,
     swd_start,
     seed,
     device,
@@ -391,6 +400,7 @@ def train(
             loss_weights=loss_weights,
             adv_weight=adv_weight,
             adv_start=adv_start,
+            sampled_fakes=sampled_fakes,
             swd_start=swd_start,
             seed=seed,
             device=device,

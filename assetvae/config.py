@@ -141,6 +141,10 @@ class TrainConfig:
     adv_start: float = (
         0.3  # fraction of the run (epochs or time budget) before the discriminator joins in
     )
+    # Fakes for the critic decoded from latents drawn as variants are (around each image's
+    # latent, with its class's spread; adversarial.variant_latents), this share of the batch
+    # beside the reconstructions: variants, not reconstructions, are what ships. 0: off.
+    sampled_fakes: float = 0.0
     # Fraction of the run before the patch-SWD term joins in (ramped like the critic): the
     # pixel losses lay out the shapes first. None: with the critic, at adv_start.
     swd_start: float | None = None
@@ -199,6 +203,10 @@ class TrainConfig:
             )
         if not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
             raise ConfigError(f"--ema {self.ema!r} is out of range: use 0 (off) to below 1")
+        if not (isinstance(self.sampled_fakes, (int, float)) and 0 <= self.sampled_fakes <= 1):
+            raise ConfigError(
+                f"--sampled-fakes {self.sampled_fakes!r} is out of range: use 0 (off) to 1"
+            )
         if self.shift is not None and not 0 <= self.shift <= 64:
             raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")
         if self.optimizer not in OPTIMIZERS:

@@ -40,11 +40,19 @@ class Batch:
     @cached_property
     def pred(self) -> torch.Tensor:
         """RGBA in [0, 1], as the decoder's colour head makes it."""
-        if self.palette is None:
-            return open_alpha(torch.sigmoid(self.logits), self.alpha_margin)
-        from .palette import soft_pick
+        return colour(self.logits, self.palette, self.alpha_margin)
 
-        return soft_pick(self.logits, self.palette)
+
+def colour(
+    logits: torch.Tensor, palette: torch.Tensor | None = None, alpha_margin: float = 0.0
+) -> torch.Tensor:
+    """A training decoder's logits -> RGBA in [0, 1]: sigmoid and open alpha, or the soft
+    pick from the palette."""
+    if palette is None:
+        return open_alpha(torch.sigmoid(logits), alpha_margin)
+    from .palette import soft_pick
+
+    return soft_pick(logits, palette)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ engine runtime loads.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -510,11 +511,19 @@ class VAE(nn.Module):
         return self.cfg.image_size * self.cfg.output_scale
 
     def forward(
-        self, x: torch.Tensor, noise: torch.Tensor
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        more: Callable[[DiagonalGaussian], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, DiagonalGaussian]:
-        """Decoder logits [N, 4, S, S] for a posterior sample, and the posterior."""
+        """Decoder logits [N, 4, S, S] for a posterior sample, and the posterior. more: latents
+        made from the posterior (the critic's sampled fakes), decoded in the same pass after
+        the N rows (one forward, as DDP wants)."""
         post = self.encode(x)
-        return self.decoder(post.sample(noise)), post
+        z = post.sample(noise)
+        if more is not None:
+            z = torch.cat([z, more(post)])
+        return self.decoder(z), post
 
 
 def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .adversarial import RAMP, Adversary, balanced_backward
+from .adversarial import RAMP, Adversary, balanced_backward, variant_latents
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
 from .config import (
     AUTO_PALETTE,
@@ -38,7 +38,7 @@ from .datasets.sheets import SheetOptions, load_dataset, parse_grid, scan_arrays
 from .distributed import Dist
 from .errors import ConfigError
 from .latent_model import fit_class_model
-from .losses import TERMS, Batch, kl_weight, over_grey, recon_name, vae_loss
+from .losses import TERMS, Batch, colour, kl_weight, over_grey, recon_name, vae_loss
 from .model import VAE, DiagonalGaussian, to_tensor, to_uint8
 from .plugin_api.manifest import ClassLatent
 from .previews import upscale, write_epoch_previews, write_style_sheets
@@ -325,9 +325,15 @@ class Trainer:
         return {**self.weights, "swd": self.weights["swd"] * max(0.0, (progress - start) / RAMP)}
 
     def step(
-        self, x: torch.Tensor, g: torch.Generator, epoch: float, progress: float
+        self,
+        x: torch.Tensor,
+        g: torch.Generator,
+        epoch: float,
+        progress: float,
+        labels: torch.Tensor | None = None,
     ) -> dict[str, float]:
-        """One optimiser step on a clean batch x (RGBA in [0, 1]); returns its logged values."""
+        """One optimiser step on a clean batch x (RGBA in [0, 1]) of images of classes labels
+        (needed by sampled fakes only); returns its logged values."""
         tc = self.cfg.train
         for group in self.opt.param_groups:
             group["lr"] = lr_at(tc.lr, progress, tc.lr_schedule)
@@ -335,23 +341,44 @@ class Trainer:
         noise = torch.randn(len(x), self.cfg.model.latent_dim, generator=g).to(self.device)
         adv_on = self.adversary is not None and progress >= tc.adv_start
         aug = self.adversary.draw(len(x)) if adv_on else None  # the critic's augmentations
+        sampled = adv_on and tc.sampled_fakes > 0 and labels is not None
+        if sampled:  # drawn per row of the global batch, so every process's g stays in step
+            draws = [
+                torch.randn(len(x), self.cfg.model.latent_dim, generator=g),
+                torch.rand(len(x), 2, generator=g),
+            ]
         share = 1.0  # this process's share of the batch (DDP)
         if self.dist.active:  # x is the global batch: this process keeps its rows of it
             rows, share = self.dist.rows(len(x)), self.dist.share(len(x))
             x, x_in, noise = x[rows], x_in[rows], noise[rows]
             aug = aug[rows] if aug is not None else None
+            labels = labels[rows] if labels is not None else None
+            draws = [d[rows] for d in draws] if sampled else None
+        more, n_fakes = None, 0
+        if sampled:
+            n_fakes = max(1, round(tc.sampled_fakes * len(x)))
+            scale = 1.0 if tc.exemplar_scale is None else tc.exemplar_scale
+            normals, uniforms = (d.to(self.device) for d in draws)
+            lab = labels.to(self.device)
+
+            def more(post: DiagonalGaussian) -> torch.Tensor:
+                return variant_latents(
+                    post.mean, post.logvar, lab, normals, uniforms, n_fakes, scale
+                )
+
         if self.channels_last:
             x_in = x_in.contiguous(memory_format=torch.channels_last)
         self.model.train()
         amp = torch.autocast(self.device.type, self.amp) if self.amp else contextlib.nullcontext()
-        with amp:
-            logits, post = self.forward(x_in, noise)  # the loss compares with the clean x
+        with amp:  # the loss compares with the clean x
+            logits, post = self.forward(x_in, noise, more) if more else self.forward(x_in, noise)
         if self.amp:  # the losses in fp32
             logits, post = logits.float(), DiagonalGaussian(post.mean.float(), post.logvar.float())
         # With the critic, the losses see a detached copy of the logits, so balanced_backward
         # can take each back to the logits once.
         seen = logits.detach().requires_grad_() if adv_on else logits
-        batch = Batch(seen, x, post, g=g, palette=self.palette, alpha_margin=self.alpha_margin)
+        n = len(x)  # the reconstructions; rows after them are sampled fakes
+        batch = Batch(seen[:n], x, post, g=g, palette=self.palette, alpha_margin=self.alpha_margin)
         terms = vae_loss(
             batch,
             self.recon,
@@ -361,9 +388,12 @@ class Trainer:
         logged = terms.log()
         self.opt.zero_grad(set_to_none=True)
         if adv_on:  # the decoder is also judged on texture by the patch critic
-            fake = batch.pred
+            fake, fake_aug = batch.pred, aug
+            if n_fakes:  # the sampled fakes take their source rows' augmentations
+                fake = torch.cat([fake, colour(seen[n:], self.palette, self.alpha_margin)])
+                fake_aug = torch.cat([aug, aug[:n_fakes]])
             ramp = min(1.0, (progress - tc.adv_start) / RAMP)
-            adv = self.adversary.generator_loss(fake, aug)
+            adv = self.adversary.generator_loss(fake, fake_aug)
             # Under DDP the balance is struck on the whole batch's gradients, as in one process.
             reduce = (lambda t: self.dist.average(t * share)) if self.dist.active else None
             weight = self.adversary.weight * ramp
@@ -386,7 +416,7 @@ class Trainer:
         self.update_ema()
         if adv_on:
             logged["d_loss"] = self.adversary.update(
-                x, fake, aug, share if self.dist.active else 1.0
+                x, fake, aug, share if self.dist.active else 1.0, fake_aug
             )
         return logged
 
@@ -441,6 +471,7 @@ def run_epoch(
     tc = trainer.cfg.train
     g = epoch_generator(tc.seed, epoch)
     perm = torch.randperm(len(x_train), generator=g)
+    labels = data.labels[data.train_idx]  # of x_train's rows
     steps = math.ceil(len(x_train) / tc.batch_size)
     sums: dict[str, float] = {}  # batch means, weighted by this process's share of each batch
     bar = tqdm(
@@ -453,7 +484,8 @@ def run_epoch(
         if data.augment:
             x = augment(x, g, tc.shift)
         e = epoch - 1 + step / steps
-        logged = trainer.step(x, g, e, clock.progress(e))
+        y = torch.from_numpy(labels[idx.numpy()]) if tc.sampled_fakes else None
+        logged = trainer.step(x, g, e, clock.progress(e), y)
         weight = trainer.dist.share(len(x)) / trainer.dist.world  # 1 in one process
         for k, v in logged.items():
             sums[k] = sums.get(k, 0.0) + v * weight

@@ -231,6 +231,9 @@ RECIPES: dict[str, dict[str, object]] = {
     "ema": {"train.ema": 0.998},
     # the learning rate decays by a cosine to a tenth over the time budget
     "cosine": {"train.lr_schedule": "cosine"},
+    # the critic also sees half a batch of variants (latents drawn around each image's with its
+    # class's spread, as the runtime draws them), beside the reconstructions
+    "sampled-fakes": {"train.sampled_fakes": 0.5},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

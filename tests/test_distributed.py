@@ -12,6 +12,7 @@ by 4%.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -149,6 +150,21 @@ def test_resume_with_another_number_of_processes(tiny_plants, one_process, tmp_p
     (run / "class_model.json").unlink()
     result = train(_config(tiny_plants), run, resume=True, progress=False, log=lambda s: None)
     assert result.epochs == EPOCHS and (run / "class_model.json").is_file()
+
+
+def test_two_processes_with_sampled_fakes_and_a_moving_average(tiny_plants, tmp_path):
+    """Each process draws its critic's sampled fakes from its own rows (pairs within them), so
+    this is not one process's run bit for bit; it must train, and ship the average."""
+    run = tmp_path / "fakes"
+    more = ["--sampled-fakes", "0.5", "--adv-start", "0", "--ema", "0.9", "--epochs", "2"]
+    r = _torchrun([str(tiny_plants), "--out", str(run), *ARGS, *more], tmp_path / "cache")
+    assert r.stdout.count("done: 2 epochs") == 1, r.stdout
+    cfg = json.loads((run / "config.json").read_text())["train"]
+    assert cfg["sampled_fakes"] == 0.5 and cfg["ema"] == 0.9
+    rows = _rows(run)
+    assert all(math.isfinite(rows[-1][k]) for k in ("loss", "adv", "d_loss", "val_loss"))
+    state = RunDir(run).load_checkpoint()
+    assert state["ema_steps"] > 0 and state["model"].keys() == state["live_model"].keys()
 
 
 @pytest.mark.parametrize("n, world", [(7, 2), (8, 2), (1, 2), (5, 3), (2, 3)])

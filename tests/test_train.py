@@ -103,6 +103,7 @@ def test_existing_run_is_not_overwritten(tiny_plants, trained_run):
         (["--epochs", "0"], "epochs must be at least 1"),
         (["--val-fraction", "0.95"], "validation fraction"),
         (["--ema", "1"], "--ema 1.0 is out of range"),
+        (["--sampled-fakes", "2"], "--sampled-fakes 2.0 is out of range"),
     ],
 )
 def test_bad_options_give_one_line_errors(tiny_plants, tmp_path, args, message):
