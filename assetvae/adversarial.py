@@ -49,6 +49,15 @@ class PatchDiscriminator(nn.Module):
         # Premultiplied, so hidden colour under transparency is invisible to the critic too.
         return self.net(premultiplied(x) * 2 - 1)
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """What feature matching compares: each hidden layer's activations, then the logits."""
+        h, out = premultiplied(x) * 2 - 1, []
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(h)
+        return [*out, h]
+
 
 def augment_params(n: int, g: torch.Generator) -> torch.Tensor:
     """Per image: translation (dy, dx) and cutout centre (cy, cx), as fractions in [0, 1)."""
@@ -115,6 +124,23 @@ def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
     return torch.relu(1 - real_logits).mean() + torch.relu(1 + fake_logits).mean()
 
 
+def lecam_term(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors: torch.Tensor
+) -> torch.Tensor:
+    """LeCam regularisation (Tseng et al. 2021, for GANs on little data): the critic's logits
+    on real images are pulled toward the moving average of its logits on fakes and vice versa,
+    anchors = (mean real logit, mean fake logit), so it cannot push them ever further apart
+    on a few hundred images it has memorised."""
+    return (real_logits - anchors[1]).pow(2).mean() + (fake_logits - anchors[0]).pow(2).mean()
+
+
+def feature_match_term(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
+    """Feature matching (pix2pixHD, Wang et al. 2018; the VAE/GAN of Larsen et al. 2016 in
+    spirit): the mean L1 distance between the critic's hidden activations on each
+    reconstruction and on its own target, summed over the layers (the logits left out)."""
+    return sum((f - r).abs().mean() for f, r in zip(fake[:-1], real[:-1], strict=True))
+
+
 def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
@@ -163,8 +189,21 @@ class Adversary:
     """The discriminator, its optimiser and its own random stream, with the two halves of an
     adversarial step."""
 
-    def __init__(self, weight: float, lr: float, device: torch.device, seed: int, wrap=None):
-        self.weight = weight
+    LECAM_DECAY = 0.99  # the anchors' moving average (the paper's)
+
+    def __init__(
+        self,
+        weight: float,
+        lr: float,
+        device: torch.device,
+        seed: int,
+        wrap=None,
+        lecam: float = 0.0,
+        match: float = 0.0,
+    ):
+        self.weight, self.lecam, self.match = weight, lecam, match
+        # LeCam's anchors: moving averages of the mean logit on real images and on fakes.
+        self.anchors = torch.zeros(2)
         self.disc = PatchDiscriminator().to(device)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.9))
         # Its own stream (saved with the checkpoint), so the trainer's draws stay as they are.
@@ -178,12 +217,24 @@ class Adversary:
         """Augmentation parameters for a (global) batch of n; slice them like the batch."""
         return augment_params(n, self.g)
 
-    def generator_loss(self, fake: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    def generator_loss(
+        self, fake: torch.Tensor, params: torch.Tensor, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The critic's hinge loss for these fakes (RGBA in [0, 1]), unweighted: the step
         weighs it against the reconstruction with balanced_backward. The bare critic, not the
         DDP-wrapped one: only the gradient at the fakes is wanted, and a DDP forward would
-        wait for a backward into the critic's weights that never comes."""
-        return g_hinge_loss(self.disc(diff_augment(fake, params)))
+        wait for a backward into the critic's weights that never comes. real: the targets of
+        the first len(real) fakes (reconstructions), for feature matching when it is on."""
+        if not (self.match and real is not None):
+            return g_hinge_loss(self.disc(diff_augment(fake, params)))
+        # One pass over fakes and targets (the same critic normalisation for both), each
+        # target augmented as its reconstruction, so each pair's features line up.
+        m, n = len(fake), len(real)
+        both = torch.cat([fake, real.to(fake.dtype)])
+        feats = self.disc.features(diff_augment(both, torch.cat([params, params[:n]])))
+        mine = [f[:n] for f in feats]
+        want = [f[m:].detach() for f in feats]
+        return g_hinge_loss(feats[-1][:m]) + self.match * feature_match_term(mine, want)
 
     def update(
         self,
@@ -200,9 +251,15 @@ class Adversary:
         real, fake = diff_augment(real, params), diff_augment(fake.detach(), fake_params)
         if self.shared:  # one forward per backward, as DDP wants: real and fake in one batch
             logits = self.critic(torch.cat([real, fake]))
-            loss = d_hinge_loss(logits[: len(real)], logits[len(real) :])
+            real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
         else:
-            loss = d_hinge_loss(self.disc(real), self.disc(fake))
+            real_logits, fake_logits = self.disc(real), self.disc(fake)
+        loss = d_hinge_loss(real_logits, fake_logits)
+        if self.lecam:
+            means = torch.stack([real_logits.detach().mean(), fake_logits.detach().mean()])
+            self.anchors.lerp_(means.float().cpu(), 1.0 - self.LECAM_DECAY)
+            anchors = self.anchors.to(real_logits.device, real_logits.dtype)
+            loss = loss + self.lecam * lecam_term(real_logits, fake_logits, anchors)
         self.opt.zero_grad(set_to_none=True)
         (loss * share if self.shared else loss).backward()
         self.opt.step()
@@ -213,6 +270,7 @@ class Adversary:
             "discriminator": self.disc.state_dict(),
             "d_optimizer": self.opt.state_dict(),
             "d_generator": self.g.get_state(),
+            "d_lecam_anchors": self.anchors.clone(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -221,3 +279,5 @@ class Adversary:
         self.disc.load_state_dict(state["discriminator"])
         self.opt.load_state_dict(state["d_optimizer"])
         self.g.set_state(state["d_generator"])
+        if "d_lecam_anchors" in state:  # a checkpoint from before LeCam's anchors: zeros
+            self.anchors = state["d_lecam_anchors"].float().cpu().clone()

@@ -210,6 +210,22 @@ class _TrainCommand(click.Command):
     "image's with its class's spread), beside the reconstructions; 0: off.",
 )
 @click.option(
+    "--lecam-weight",
+    type=float,
+    default=_T.lecam_weight,
+    show_default=True,
+    help="LeCam regularisation of the critic: keeps its verdicts on real images and fakes "
+    "from drifting apart on a small folder; 0: off.",
+)
+@click.option(
+    "--feature-match",
+    type=float,
+    default=_T.feature_match,
+    show_default=True,
+    help="Weight of feature matching: each reconstruction's critic features pulled toward its "
+    "target's, beside the critic's verdict; 0: off.",
+)
+@click.option(
     "--swd-start",
     type=click.FloatRange(0, 1, max_open=True),
     default=None,
@@ -338,6 +354,8 @@ def train(
     adv_weight,
     adv_start,
     sampled_fakes,
+    lecam_weight,
+    feature_match,
     swd_start,
     seed,
     device,
@@ -401,6 +419,8 @@ def train(
             adv_weight=adv_weight,
             adv_start=adv_start,
             sampled_fakes=sampled_fakes,
+            lecam_weight=lecam_weight,
+            feature_match=feature_match,
             swd_start=swd_start,
             seed=seed,
             device=device,

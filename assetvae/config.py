@@ -145,6 +145,12 @@ class TrainConfig:
     # latent, with its class's spread; adversarial.variant_latents), this share of the batch
     # beside the reconstructions: variants, not reconstructions, are what ships. 0: off.
     sampled_fakes: float = 0.0
+    # LeCam regularisation of the critic (adversarial.lecam_term), this weight; 0: off.
+    lecam_weight: float = 0.0
+    # Feature matching: the critic's hidden activations on each reconstruction pulled toward
+    # those on its target (adversarial.feature_match_term), this weight beside the critic's
+    # hinge loss within the adversarial term; 0: off.
+    feature_match: float = 0.0
     # Fraction of the run before the patch-SWD term joins in (ramped like the critic): the
     # pixel losses lay out the shapes first. None: with the critic, at adv_start.
     swd_start: float | None = None
@@ -206,6 +212,14 @@ class TrainConfig:
         if not (isinstance(self.sampled_fakes, (int, float)) and 0 <= self.sampled_fakes <= 1):
             raise ConfigError(
                 f"--sampled-fakes {self.sampled_fakes!r} is out of range: use 0 (off) to 1"
+            )
+        if not (isinstance(self.lecam_weight, (int, float)) and 0 <= self.lecam_weight <= 10):
+            raise ConfigError(
+                f"--lecam-weight {self.lecam_weight!r} is out of range: use 0 (off) to 10"
+            )
+        if not (isinstance(self.feature_match, (int, float)) and 0 <= self.feature_match <= 100):
+            raise ConfigError(
+                f"--feature-match {self.feature_match!r} is out of range: use 0 (off) to 100"
             )
         if self.shift is not None and not 0 <= self.shift <= 64:
             raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")

@@ -285,7 +285,11 @@ class Trainer:
         self.opt = optim(self.model.parameters(), lr=tc.lr)
         wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
         self.adversary = (
-            Adversary(tc.adv_weight, tc.lr, device, tc.seed, wrap) if tc.adv_weight else None
+            Adversary(
+                tc.adv_weight, tc.lr, device, tc.seed, wrap, tc.lecam_weight, tc.feature_match
+            )
+            if tc.adv_weight
+            else None
         )
         self.weights = {name: tc.weight(name) for name in TERMS}
         self.recon = recon_name(cfg.model.palette, tc.recon)
@@ -393,7 +397,7 @@ class Trainer:
                 fake = torch.cat([fake, colour(seen[n:], self.palette, self.alpha_margin)])
                 fake_aug = torch.cat([aug, aug[:n_fakes]])
             ramp = min(1.0, (progress - tc.adv_start) / RAMP)
-            adv = self.adversary.generator_loss(fake, fake_aug)
+            adv = self.adversary.generator_loss(fake, fake_aug, x)
             # Under DDP the balance is struck on the whole batch's gradients, as in one process.
             reduce = (lambda t: self.dist.average(t * share)) if self.dist.active else None
             weight = self.adversary.weight * ramp

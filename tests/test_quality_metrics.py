@@ -455,6 +455,8 @@ def test_benchmark_smoke_mode_runs_end_to_end(tmp_path):
     ):
         assert key in row, key
     assert 0 <= row["two_sample"]["accuracy"] <= 1 and row["realism"]["1"] > 0
+    # the decoder's share: reconstructions of real half A against real half B
+    assert 0 <= row["heldout"]["two_sample_recon"]["accuracy"] <= 1
     assert row["targets"]["conditions_met"] is False
     real = result["sets"]["plants"]["real"]
     assert {"two_sample", "realism"} <= set(real["calibration"]["blur_5tap"])

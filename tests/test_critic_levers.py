@@ -1,14 +1,24 @@
-"""The critic's sampled fakes (TrainConfig.sampled_fakes): latents drawn as variants are, from a
-batch's posteriors, decoded beside the reconstructions and judged by the critic."""
+"""The critic's levers for small folders: sampled fakes (TrainConfig.sampled_fakes: latents drawn
+as variants are, from a batch's posteriors, decoded beside the reconstructions and judged by the
+critic), LeCam regularisation (TrainConfig.lecam_weight) and feature matching
+(TrainConfig.feature_match)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 
-from assetvae.adversarial import variant_latents
+from assetvae.adversarial import (
+    Adversary,
+    diff_augment,
+    feature_match_term,
+    g_hinge_loss,
+    lecam_term,
+    variant_latents,
+)
 from assetvae.config import ModelConfig, RunConfig, TrainConfig
 from assetvae.rundir import RunDir, load_checkpoint
 from assetvae.train import Trainer, train
@@ -102,9 +112,69 @@ def test_the_lever_off_leaves_the_step_as_it_was():
     assert all(torch.equal(p, q) for p, q in zip(a, b)) and torch.equal(ga, gb)
 
 
-def test_a_run_with_sampled_fakes_trains_and_records_the_setting(tiny_plants, tmp_path):
-    result = train(_cfg(str(tiny_plants)), tmp_path / "run", progress=False, log=lambda s: None)
-    assert load_checkpoint(tmp_path / "run")["config"].train.sampled_fakes == 0.5
+def test_a_run_with_the_three_levers_trains_and_records_them(tiny_plants, tmp_path):
+    cfg = _cfg(str(tiny_plants))
+    cfg.train.lecam_weight, cfg.train.feature_match = 0.3, 10.0
+    result = train(cfg, tmp_path / "run", progress=False, log=lambda s: None)
+    state = load_checkpoint(tmp_path / "run")
+    tc = state["config"].train
+    assert (tc.sampled_fakes, tc.lecam_weight, tc.feature_match) == (0.5, 0.3, 10.0)
+    assert torch.isfinite(state["d_lecam_anchors"]).all() and state["d_lecam_anchors"].any()
     last = RunDir(tmp_path / "run").read_metrics()[-1]
     assert np.isfinite(last["d_loss"]) and np.isfinite(last["loss"])
     assert [c.name for c in result.class_model] == ["cactus", "mushroom", "pine"]
+
+
+def test_lecam_pulls_each_sides_logits_toward_the_others_moving_average():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-1.0])
+    anchors = torch.tensor([2.0, -1.0])  # (mean real logit, mean fake logit)
+    # real toward the fakes' anchor -1: (2^2 + 4^2) / 2; fake toward the reals' 2: 3^2
+    assert float(lecam_term(real, fake, anchors)) == 10.0 + 9.0
+
+
+def test_lecam_anchors_follow_the_critic_and_survive_a_resume():
+    adv = Adversary(0.1, 1e-3, torch.device("cpu"), seed=0, lecam=0.3)
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.rand(4, 4, 32, 32, generator=g), torch.rand(4, 4, 32, 32, generator=g)
+    params = adv.draw(4)
+    with torch.no_grad():
+        means = [float(adv.disc(diff_augment(x, params)).mean()) for x in (real, fake)]
+    assert np.isfinite(adv.update(real, fake, params))
+    assert torch.allclose(adv.anchors, 0.01 * torch.tensor(means), atol=1e-6)  # from zero
+    again = Adversary(0.1, 1e-3, torch.device("cpu"), seed=0, lecam=0.3)
+    again.load_state_dict(adv.state_dict())
+    assert torch.equal(again.anchors, adv.anchors)
+    old = {k: v for k, v in adv.state_dict().items() if k != "d_lecam_anchors"}
+    fresh = Adversary(0.1, 1e-3, torch.device("cpu"), seed=0, lecam=0.3)
+    fresh.load_state_dict(old)  # a critic saved before the anchors: they start at zero
+    assert torch.equal(fresh.anchors, torch.zeros(2))
+
+
+@torch.no_grad()
+def test_feature_matching_compares_each_reconstruction_with_its_own_target():
+    assert (
+        float(
+            feature_match_term(
+                [torch.ones(2, 3), torch.zeros(1)], [torch.zeros(2, 3), torch.ones(1)]
+            )
+        )
+        == 1.0
+    )
+    adv = Adversary(0.1, 1e-3, torch.device("cpu"), seed=0, match=10.0)
+    adv.disc.eval()  # no power iteration between calls: the same critic for every call
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(4, 4, 32, 32, generator=g)
+    other = torch.rand(2, 4, 32, 32, generator=g)
+    params = adv.draw(6)
+    fakes = torch.cat([real, other])  # perfect reconstructions, then two sampled fakes
+    hinge = float(g_hinge_loss(adv.disc(diff_augment(fakes, params))))
+    assert float(adv.generator_loss(fakes, params, real)) == pytest.approx(hinge, abs=1e-6)
+    worse = torch.cat([real.flip(0), other])  # each reconstruction of another image
+    assert (
+        float(adv.generator_loss(worse, params, real))
+        > float(g_hinge_loss(adv.disc(diff_augment(worse, params)))) + 1e-3
+    )
+    # Off, or without targets, it is the hinge loss alone.
+    assert float(adv.generator_loss(worse, params)) == pytest.approx(
+        float(g_hinge_loss(adv.disc(diff_augment(worse, params)))), abs=1e-6
+    )
