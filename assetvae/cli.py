@@ -20,6 +20,7 @@ from .config import (
     AMP_MODES,
     LR_SCHEDULES,
     PAINTED_ADV,
+    PAINTED_FAKES,
     PAINTED_MIN_SIZE,
     PAINTED_NOISE,
     PAINTED_SWD,
@@ -204,10 +205,10 @@ class _TrainCommand(click.Command):
 @click.option(
     "--sampled-fakes",
     type=float,
-    default=_T.sampled_fakes,
-    show_default=True,
+    default=None,
     help="Also show the critic this share of the batch as variants (latents drawn around each "
-    "image's with its class's spread), beside the reconstructions; 0: off.",
+    "image's with its class's spread), beside the reconstructions; 0: off "
+    f"[default: {PAINTED_FAKES:g} with the critic on painted art, else 0].",
 )
 @click.option(
     "--lecam-weight",
@@ -330,10 +331,10 @@ class _TrainCommand(click.Command):
 @click.option(
     "--alpha-margin",
     type=click.FloatRange(0.0, 0.25),
-    default=ALPHA_MARGIN,
-    show_default=True,
+    default=None,
     help="Stretch the alpha's sigmoid this far past 0 and 1, then clip, so sprites can be "
-    "exactly transparent and exactly solid (0: the plain sigmoid, which never is).",
+    "exactly transparent and exactly solid (0: the plain sigmoid, which never is) "
+    f"[default: {ALPHA_MARGIN:g}, or 0 for art with a faint halo].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(

@@ -22,11 +22,18 @@ AUTO_PALETTE = 64  # colours of the palette pixel art gets by default (README, i
 PAINTED_SWD = 0.15
 PAINTED_ADV = 0.25
 PAINTED_NOISE = 3
+PAINTED_FAKES = 0.5  # sampled fakes beside the reconstructions (TrainConfig.sampled_fakes)
 PAINTED_MIN_SIZE = 64
 # How far the alpha's sigmoid is stretched past [0, 1] either side before clipping
 # (model.open_alpha): exact 0 and 1 become reachable, so sprites have no faint halo and
 # solid interiors are solid (README, issue 14).
 ALPHA_MARGIN = 0.05
+# Art whose visible pixels are more than this share faint halo or not-quite-solid edge (alpha
+# within HAZE_LEVELS/255 of 0 or 1, not at it: stamps resampled from larger art) keeps the
+# plain sigmoid's alpha, which can draw that haze; open alpha clips it away, and the
+# two-sample test saw it (README, issue 14).
+ALPHA_HAZE = 0.08
+HAZE_LEVELS = 8
 
 
 @dataclass
@@ -50,7 +57,9 @@ class ModelConfig:
     texture_noise: int | None = None
     # The alpha is clip((1 + 2m) * sigmoid - m, 0, 1) with m = alpha_margin (model.open_alpha);
     # 0 is the plain sigmoid, which never reaches 0 or 1. Not used by a palette decoder.
-    alpha_margin: float = ALPHA_MARGIN
+    # None: decided from the data when training (train.resolve_alpha) and replaced by the
+    # decision; a model built from an undecided config uses ALPHA_MARGIN.
+    alpha_margin: float | None = None
 
     def validate(self) -> None:
         from .model import ARCHITECTURES  # lazily: validation runs where torch is loaded anyway
@@ -79,7 +88,7 @@ class ModelConfig:
                 "texture noise needs the plain architecture and 1 to 4 levels "
                 f"(got arch {self.arch!r}, {self.texture_noise} levels)"
             )
-        if not 0 <= self.alpha_margin <= 0.25:
+        if self.alpha_margin is not None and not 0 <= self.alpha_margin <= 0.25:
             raise ConfigError(f"alpha margin {self.alpha_margin} is out of range: use 0 to 0.25")
         if not 4 <= self.width <= 512 or self.max_width < self.width:
             raise ConfigError(
@@ -143,8 +152,9 @@ class TrainConfig:
     )
     # Fakes for the critic decoded from latents drawn as variants are (around each image's
     # latent, with its class's spread; adversarial.variant_latents), this share of the batch
-    # beside the reconstructions: variants, not reconstructions, are what ships. 0: off.
-    sampled_fakes: float = 0.0
+    # beside the reconstructions: variants, not reconstructions, are what ships. 0: off; None
+    # decides from the data (train.resolve_texture) and is replaced by the decision.
+    sampled_fakes: float | None = None
     # LeCam regularisation of the critic (adversarial.lecam_term), this weight; 0: off.
     lecam_weight: float = 0.0
     # Feature matching: the critic's hidden activations on each reconstruction pulled toward
@@ -209,7 +219,9 @@ class TrainConfig:
             )
         if not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
             raise ConfigError(f"--ema {self.ema!r} is out of range: use 0 (off) to below 1")
-        if not (isinstance(self.sampled_fakes, (int, float)) and 0 <= self.sampled_fakes <= 1):
+        if self.sampled_fakes is not None and not (
+            isinstance(self.sampled_fakes, (int, float)) and 0 <= self.sampled_fakes <= 1
+        ):
             raise ConfigError(
                 f"--sampled-fakes {self.sampled_fakes!r} is out of range: use 0 (off) to 1"
             )
@@ -289,6 +301,7 @@ class RunConfig:
         model.setdefault("alpha_margin", 0.0)  # ... and with the plain sigmoid's alpha
         train.setdefault("adv_weight", 0.0)
         train.setdefault("swd_start", 0.0)
+        train.setdefault("sampled_fakes", 0.0)
         if "grad_weight" in train:  # checkpoint v1 named the one extra term's weight on its own
             train.setdefault("loss_weights", {})["grad"] = train.pop("grad_weight")
         return cls(

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ALPHA_MARGIN, ModelConfig
 
 BOTTOM = 4  # spatial size of the decoder's first feature map
 INPUT_SCALE, INPUT_SHIFT = 2.0, -1.0  # the encoder sees x * 2 - 1 for RGBA x in [0, 1]
@@ -427,7 +427,8 @@ class Decoder(nn.Module):
             self.register_buffer("palette", torch.tensor(cfg.palette, dtype=torch.float32))
         else:
             self.palette = None
-        self.alpha_margin = 0.0 if cfg.palette else cfg.alpha_margin
+        margin = ALPHA_MARGIN if cfg.alpha_margin is None else cfg.alpha_margin
+        self.alpha_margin = 0.0 if cfg.palette else margin
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

@@ -23,8 +23,12 @@ from tqdm import tqdm
 from .adversarial import RAMP, Adversary, balanced_backward, variant_latents
 from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_latents
 from .config import (
+    ALPHA_HAZE,
+    ALPHA_MARGIN,
     AUTO_PALETTE,
+    HAZE_LEVELS,
     PAINTED_ADV,
+    PAINTED_FAKES,
     PAINTED_MIN_SIZE,
     PAINTED_NOISE,
     PAINTED_SWD,
@@ -47,6 +51,7 @@ from .rundir import RunDir
 SMALL_SET = 2000  # below this many images, augmentation is on by default
 EVAL_BATCH = 256
 PREVIEW_FIT = 4096  # training images a mid-run preview sheet's class model is fitted on
+HAZE_SAMPLE = 2000  # training images resolve_alpha looks at, at most
 
 
 @dataclass
@@ -123,10 +128,47 @@ def resolve_texture(cfg: RunConfig, log: Callable[[str], None]) -> None:
     if mc.texture_noise is None:
         mc.texture_noise = PAINTED_NOISE if painted else 0
         chosen.append(f"texture noise at {mc.texture_noise} levels")
+    if tc.sampled_fakes is None:
+        tc.sampled_fakes = PAINTED_FAKES if painted and tc.adv_weight else 0.0
+        if tc.sampled_fakes:
+            chosen.append(f"sampled fakes {tc.sampled_fakes:g}")
     if painted and chosen:
         log(
             f"texture: painted art at {mc.image_size} px gets {', '.join(chosen)} "
-            "(--swd-weight 0 --adv-weight 0 --texture-noise 0: the smooth recipe)"
+            "(--swd-weight 0 --adv-weight 0 --texture-noise 0 --sampled-fakes 0: the smooth "
+            "recipe)"
+        )
+
+
+def haze_share(images: np.ndarray) -> float:
+    """Share of the visible pixels (alpha > 0) of uint8 RGBA images [N, S, S, 4] that are
+    faint halo or not-quite-solid edge: alpha within HAZE_LEVELS/255 of 0 or 255, not at it."""
+    a = np.asarray(images)[..., 3]
+    visible = int(np.count_nonzero(a))
+    near_0 = (a > 0) & (a <= HAZE_LEVELS)
+    near_1 = (a >= 255 - HAZE_LEVELS) & (a < 255)
+    return int(np.count_nonzero(near_0 | near_1)) / visible if visible else 0.0
+
+
+def resolve_alpha(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -> None:
+    """Decide the alpha's margin the user left open (None) from the training images: open
+    alpha (exactly transparent and exactly solid), or the plain sigmoid's for art with a faint
+    halo (ALPHA_HAZE), which open alpha would clip away. Recorded in cfg."""
+    mc = cfg.model
+    if mc.alpha_margin is not None:
+        return
+    idx = data.train_idx  # a large folder: evenly spread images are enough to tell
+    idx = idx[np.linspace(0, len(idx) - 1, min(len(idx), HAZE_SAMPLE)).round().astype(int)]
+    share = haze_share(data.images[np.unique(idx)])
+    mc.alpha_margin = 0.0 if share > ALPHA_HAZE else ALPHA_MARGIN
+    if mc.palette or cfg.train.palette:
+        return  # a palette decoder picks its alpha from the palette
+    if mc.alpha_margin:
+        log(f"alpha: open (margin {mc.alpha_margin:g}): hard-edged art, {share:.1%} faint haze")
+    else:
+        log(
+            f"alpha: the plain sigmoid's: {share:.1%} of the art's visible pixels are faint "
+            "halo or near-solid edge (--alpha-margin 0.05: exact 0 and 1)"
         )
 
 
@@ -345,7 +387,7 @@ class Trainer:
         noise = torch.randn(len(x), self.cfg.model.latent_dim, generator=g).to(self.device)
         adv_on = self.adversary is not None and progress >= tc.adv_start
         aug = self.adversary.draw(len(x)) if adv_on else None  # the critic's augmentations
-        sampled = adv_on and tc.sampled_fakes > 0 and labels is not None
+        sampled = adv_on and (tc.sampled_fakes or 0) > 0 and labels is not None
         if sampled:  # drawn per row of the global batch, so every process's g stays in step
             draws = [
                 torch.randn(len(x), self.cfg.model.latent_dim, generator=g),
@@ -603,6 +645,7 @@ def train(
         data = load_data(cfg, log)
     if state is None:  # decided and fitted once; a resumed run keeps its own
         resolve_palette(cfg, data, log)
+        resolve_alpha(cfg, data, log)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(

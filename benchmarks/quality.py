@@ -196,6 +196,8 @@ SMOOTH: dict[str, object] = {
     "train.swd_start": 0.0,  # the swd levers joined from the first step
     "train.adv_weight": 0.0,
     "model.texture_noise": 0,
+    "train.sampled_fakes": 0.0,  # the critic judged reconstructions only
+    "model.alpha_margin": 0.05,  # open alpha, as it was then
 }
 
 RECIPES: dict[str, dict[str, object]] = {
@@ -234,6 +236,8 @@ RECIPES: dict[str, dict[str, object]] = {
     # the critic also sees half a batch of variants (latents drawn around each image's with its
     # class's spread, as the runtime draws them), beside the reconstructions
     "sampled-fakes": {"train.sampled_fakes": 0.5},
+    # painted art's default before sampled fakes and the alpha decided from the data
+    "before-fakes": {"train.sampled_fakes": 0.0, "model.alpha_margin": 0.05},
     # LeCam regularisation of the critic (Tseng et al. 2021; their weight for hinge-loss GANs)
     "lecam": {"train.lecam_weight": 0.3},
     # feature matching in the critic's hidden layers, pix2pixHD's weight

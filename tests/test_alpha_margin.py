@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from assetvae.config import ALPHA_MARGIN, ModelConfig, RunConfig
+from assetvae.config import ALPHA_HAZE, ALPHA_MARGIN, ModelConfig, RunConfig, TrainConfig
 from assetvae.errors import ConfigError
 from assetvae.export.bundle import parity_check
 from assetvae.export.graph import ALLOWED_OPS, decoder_graph
@@ -98,7 +98,60 @@ def test_configs_saved_before_the_margin_load_with_the_plain_sigmoid():
     d = RunConfig().to_dict()
     del d["model"]["alpha_margin"]
     assert RunConfig.from_dict(d).model.alpha_margin == 0.0
-    assert RunConfig().model.alpha_margin == ALPHA_MARGIN
+    assert RunConfig().model.alpha_margin is None  # decided from the data when training
+    assert VAE(ModelConfig(image_size=32, width=8)).decoder.alpha_margin == ALPHA_MARGIN
+
+
+def _sprites(halo: int) -> np.ndarray:
+    """Ten 32-px discs of solid alpha, each ringed by `halo` px of alpha 3 and then 251."""
+    yy, xx = np.mgrid[:32, :32]
+    r = np.hypot(yy - 15.5, xx - 15.5)
+    img = np.zeros((32, 32, 4), np.uint8)
+    img[..., :3] = 200
+    img[..., 3] = np.where(r < 8, 255, 0)
+    if halo:
+        img[..., 3] = np.where((r >= 8) & (r < 8 + halo), 251, img[..., 3])
+        img[..., 3] = np.where((r >= 8 + halo) & (r < 8 + 2 * halo), 3, img[..., 3])
+    return np.repeat(img[None], 10, axis=0)
+
+
+def _data(images: np.ndarray):
+    from assetvae.train import TrainData
+
+    n = len(images)
+    return TrainData(images, np.zeros(n, int), ["disc"], np.arange(n), np.arange(0), True, "x")
+
+
+def test_haze_share_counts_faint_and_near_solid_visible_pixels():
+    from assetvae.train import haze_share
+
+    assert haze_share(_sprites(0)) == 0.0
+    hazy = _sprites(2)
+    a = hazy[..., 3]
+    want = ((a == 3) | (a == 251)).sum() / (a > 0).sum()
+    assert haze_share(hazy) == pytest.approx(want) and want > ALPHA_HAZE
+    assert haze_share(np.zeros((2, 8, 8, 4), np.uint8)) == 0.0  # nothing visible
+
+
+@pytest.mark.parametrize("halo, margin, said", [(0, ALPHA_MARGIN, "open"), (2, 0.0, "sigmoid")])
+def test_the_margin_left_open_is_decided_from_the_art_and_said(halo, margin, said):
+    from assetvae.train import resolve_alpha
+
+    cfg, lines = RunConfig(), []
+    resolve_alpha(cfg, _data(_sprites(halo)), lines.append)
+    assert cfg.model.alpha_margin == margin
+    assert len(lines) == 1 and lines[0].startswith("alpha:") and said in lines[0]
+
+
+def test_a_margin_the_user_set_is_kept_and_a_palette_run_is_not_told():
+    from assetvae.train import resolve_alpha
+
+    cfg, lines = RunConfig(model=ModelConfig(alpha_margin=0.02)), []
+    resolve_alpha(cfg, _data(_sprites(2)), lines.append)
+    assert cfg.model.alpha_margin == 0.02 and lines == []
+    cfg = RunConfig(train=TrainConfig(palette=64))
+    resolve_alpha(cfg, _data(_sprites(2)), lines.append)
+    assert cfg.model.alpha_margin == 0.0 and lines == []  # decided and recorded, not printed
 
 
 def test_a_margin_out_of_range_is_refused():

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from assetvae.cli import main
 from assetvae.config import (
     PAINTED_ADV,
+    PAINTED_FAKES,
     PAINTED_NOISE,
     PAINTED_SWD,
     ModelConfig,
@@ -25,14 +26,15 @@ def _resolved(model: ModelConfig, train: TrainConfig) -> tuple[RunConfig, list[s
 
 
 def _levers(cfg: RunConfig) -> tuple:
-    return cfg.train.weight("swd"), cfg.train.adv_weight, cfg.model.texture_noise
+    tc = cfg.train
+    return tc.weight("swd"), tc.adv_weight, cfg.model.texture_noise, tc.sampled_fakes
 
 
 def test_painted_art_at_64_px_gets_all_three_levers_and_is_told():
     cfg, lines = _resolved(ModelConfig(image_size=64), TrainConfig(native_grid=False))
-    assert _levers(cfg) == (PAINTED_SWD, PAINTED_ADV, PAINTED_NOISE)
+    assert _levers(cfg) == (PAINTED_SWD, PAINTED_ADV, PAINTED_NOISE, PAINTED_FAKES)
     assert len(lines) == 1 and lines[0].startswith("texture: painted art at 64 px gets")
-    assert "--texture-noise 0" in lines[0]  # says how to turn them off
+    assert "--sampled-fakes 0" in lines[0]  # says how to turn them off
 
 
 @pytest.mark.parametrize(
@@ -46,7 +48,7 @@ def test_painted_art_at_64_px_gets_all_three_levers_and_is_told():
 )
 def test_everything_else_gets_none_of_them_silently(model, train):
     cfg, lines = _resolved(model, train)
-    assert _levers(cfg) == (0.0, 0.0, 0) and lines == []
+    assert _levers(cfg) == (0.0, 0.0, 0, 0.0) and lines == []
     cfg.validate()
 
 
@@ -55,23 +57,27 @@ def test_what_the_user_set_is_kept_and_the_rest_decided():
         ModelConfig(image_size=64, texture_noise=1),
         TrainConfig(native_grid=False, adv_weight=0.0, loss_weights={"grad": 2.0}),
     )
-    assert _levers(cfg) == (PAINTED_SWD, 0.0, 1)
+    assert _levers(cfg) == (PAINTED_SWD, 0.0, 1, 0.0)  # no critic: nothing to show fakes to
     assert cfg.train.weight("grad") == 2.0
     assert "patch-SWD 0.15" in lines[0] and "critic" not in lines[0]
     cfg, lines = _resolved(
         ModelConfig(image_size=64, texture_noise=0),
         TrainConfig(native_grid=False, adv_weight=0.0, loss_weights={"swd": 0.0}),
     )
-    assert _levers(cfg) == (0.0, 0.0, 0) and lines == []  # the smooth recipe, asked for
+    assert _levers(cfg) == (0.0, 0.0, 0, 0.0) and lines == []  # the smooth recipe, asked for
 
 
 def test_configs_saved_before_the_decision_existed_load_with_the_levers_off():
     old = RunConfig().to_dict()
-    del old["model"]["texture_noise"], old["train"]["adv_weight"]
+    del old["model"]["texture_noise"], old["train"]["adv_weight"], old["train"]["sampled_fakes"]
     cfg = RunConfig.from_dict(old)
-    assert (cfg.model.texture_noise, cfg.train.adv_weight) == (0, 0.0)
+    assert (cfg.model.texture_noise, cfg.train.adv_weight, cfg.train.sampled_fakes) == (0, 0.0, 0.0)
     fresh = RunConfig.from_dict(RunConfig().to_dict())  # undecided stays undecided
-    assert (fresh.model.texture_noise, fresh.train.adv_weight) == (None, None)
+    assert (fresh.model.texture_noise, fresh.train.adv_weight, fresh.train.sampled_fakes) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_cli_run_on_painted_art_records_the_decision_and_resumes_with_it(tmp_path):
@@ -90,18 +96,23 @@ def test_cli_run_on_painted_art_records_the_decision_and_resumes_with_it(tmp_pat
     assert r.exit_code == 0, r.output
     assert "texture: painted art at 64 px gets patch-SWD 0.15, critic 0.25" in r.output
     cfg = load_checkpoint(run)["config"]
-    assert _levers(cfg) == (PAINTED_SWD, PAINTED_ADV, PAINTED_NOISE)
+    assert _levers(cfg) == (PAINTED_SWD, PAINTED_ADV, PAINTED_NOISE, PAINTED_FAKES)
     r = CliRunner().invoke(main, ["train", "--resume", str(run), "--epochs", "2", "-q"])
     assert r.exit_code == 0, r.output
     assert "texture:" not in r.output  # decided once
-    assert _levers(load_checkpoint(run)["config"]) == (PAINTED_SWD, PAINTED_ADV, PAINTED_NOISE)
+    assert _levers(load_checkpoint(run)["config"]) == (
+        PAINTED_SWD,
+        PAINTED_ADV,
+        PAINTED_NOISE,
+        PAINTED_FAKES,
+    )
     r = CliRunner().invoke(
         main,
         ["train", str(data), "--out", str(tmp_path / "smooth"), "--epochs", "1", *args]
         + ["--swd-weight", "0", "--adv-weight", "0", "--texture-noise", "0", "-q"],
     )
     assert r.exit_code == 0 and "texture:" not in r.output
-    assert _levers(load_checkpoint(tmp_path / "smooth")["config"]) == (0.0, 0.0, 0)
+    assert _levers(load_checkpoint(tmp_path / "smooth")["config"]) == (0.0, 0.0, 0, 0.0)
 
 
 def test_patch_swd_joins_with_the_critic_and_ramps_in():
