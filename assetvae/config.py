@@ -36,6 +36,14 @@ ALPHA_HAZE = 0.08
 HAZE_LEVELS = 8
 
 
+def _number_in(value: Any, low: float, top: float, top_open: bool = False) -> bool:
+    """A number (not a string a hand-edited config.json may hold) in [low, top], or
+    [low, top) with top_open."""
+    if not isinstance(value, (int, float)):
+        return False
+    return low <= value < top if top_open else low <= value <= top
+
+
 @dataclass
 class ModelConfig:
     image_size: int = 64
@@ -217,22 +225,15 @@ class TrainConfig:
                 f"unknown learning-rate schedule {self.lr_schedule!r}: use one of "
                 + ", ".join(LR_SCHEDULES)
             )
-        if not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
+        if not _number_in(self.ema, 0, 1, top_open=True):
             raise ConfigError(f"--ema {self.ema!r} is out of range: use 0 (off) to below 1")
-        if self.sampled_fakes is not None and not (
-            isinstance(self.sampled_fakes, (int, float)) and 0 <= self.sampled_fakes <= 1
+        for flag, value, top, undecided_ok in (
+            ("--sampled-fakes", self.sampled_fakes, 1, True),  # None: decided from the data
+            ("--lecam-weight", self.lecam_weight, 10, False),
+            ("--feature-match", self.feature_match, 100, False),
         ):
-            raise ConfigError(
-                f"--sampled-fakes {self.sampled_fakes!r} is out of range: use 0 (off) to 1"
-            )
-        if not (isinstance(self.lecam_weight, (int, float)) and 0 <= self.lecam_weight <= 10):
-            raise ConfigError(
-                f"--lecam-weight {self.lecam_weight!r} is out of range: use 0 (off) to 10"
-            )
-        if not (isinstance(self.feature_match, (int, float)) and 0 <= self.feature_match <= 100):
-            raise ConfigError(
-                f"--feature-match {self.feature_match!r} is out of range: use 0 (off) to 100"
-            )
+            if not (value is None and undecided_ok) and not _number_in(value, 0, top):
+                raise ConfigError(f"{flag} {value!r} is out of range: use 0 (off) to {top}")
         if self.shift is not None and not 0 <= self.shift <= 64:
             raise ConfigError(f"augmentation shift {self.shift} is out of range: use 0 to 64 px")
         if self.optimizer not in OPTIMIZERS:
