@@ -242,6 +242,8 @@ RECIPES: dict[str, dict[str, object]] = {
     "lecam": {"train.lecam_weight": 0.3},
     # feature matching in the critic's hidden layers, pix2pixHD's weight
     "feature-match": {"train.feature_match": 10.0},
+    # painted art's critic and sampled fakes on any set (pixel art's default has neither)
+    "critic": {"train.adv_weight": 0.25, "train.sampled_fakes": 0.5},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
@@ -1309,6 +1311,12 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out or ROOT / "bench_out" / "quality" / folder)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(rows)} rows: {', '.join(r.name for r in rows)}; results in {out}", flush=True)
+    m = machine()  # rows are comparable within a run only: epochs per minute differ ~5x by CPU
+    print(
+        f"machine: {m['cpu'] or m['machine']}, {m['cpu_count']} cores, "
+        f"{m['vector'] or 'unknown vector extensions'}, {torch.get_num_threads()} torch threads",
+        flush=True,
+    )
 
     set_runs: dict[str, SetRun] = {}
     results, skipped = [], []
