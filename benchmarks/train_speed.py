@@ -7,11 +7,14 @@ the ratios hold on a noisy, shared machine. Levers (issue 14, "training throughp
 architectures (conv, plain), channels_last memory format, bf16 autocast on the CPU, torch
 thread counts, and torch.compile. Uses the demo plants at the given size.
 
-``painted/*`` rows time painted art's default step once the critic and the patch loss are on
+``painted/*`` rows time painted art's step once the critic and the patch loss are on
 (the last 70 % of a run) through ``Trainer.step`` (``balanced_backward``: each loss taken back
 to the logits once), against the step as it was before (``painted/twice``, rebuilt here: each
 loss taken back to the decoder's last layer for the balance, then their weighted sum
 backpropagated again), and the step with only the pixel losses (the first 30 %).
+``painted/sampled fakes`` is today's default late step (the critic also judges half a batch of
+sampled variants), and ``painted/sampled fakes, no SWD`` the same without the patch loss: what
+each lever costs per step.
 """
 
 from __future__ import annotations
@@ -66,22 +69,33 @@ def painted_steps(size: int, x: torch.Tensor) -> dict:
     """Steps of painted art's default recipe late in a run: the trainer's, the one before it,
     and the pixel-loss step before the critic joins."""
     from assetvae.adversarial import diff_augment, g_hinge_loss
-    from assetvae.config import PAINTED_ADV, PAINTED_NOISE, PAINTED_SWD, RunConfig
+    from assetvae.config import PAINTED_ADV, PAINTED_FAKES, PAINTED_NOISE, PAINTED_SWD, RunConfig
     from assetvae.model import DiagonalGaussian
     from assetvae.train import Trainer
 
-    def trainer() -> Trainer:
+    def trainer(fakes: float = 0.0, swd: float = PAINTED_SWD) -> Trainer:
         torch.manual_seed(0)
         cfg = RunConfig()
         cfg.model.image_size, cfg.model.texture_noise = size, PAINTED_NOISE
-        cfg.train.loss_weights, cfg.train.adv_weight = {"swd": PAINTED_SWD}, PAINTED_ADV
+        cfg.train.loss_weights, cfg.train.adv_weight = {"swd": swd}, PAINTED_ADV
+        cfg.train.sampled_fakes = fakes
         return Trainer(cfg, torch.device("cpu"))
 
     g = torch.Generator().manual_seed(0)
     once, early = trainer(), trainer()
+    fakes, fakes_no_swd = trainer(PAINTED_FAKES), trainer(PAINTED_FAKES, swd=0.0)
+    labels = torch.arange(len(x)) * 8 // len(x)  # demo rows come class by class
 
     def step_once() -> int:
         once.step(x, g, 10.0, 0.95)
+        return len(x)
+
+    def step_fakes() -> int:  # today's painted default late in a run
+        fakes.step(x, g, 10.0, 0.95, labels)
+        return len(x)
+
+    def step_fakes_no_swd() -> int:
+        fakes_no_swd.step(x, g, 10.0, 0.95, labels)
         return len(x)
 
     def step_early() -> int:
@@ -111,7 +125,13 @@ def painted_steps(size: int, x: torch.Tensor) -> dict:
         tw.adversary.update(x, b.pred, aug)
         return len(x)
 
-    return {"once": step_once, "twice": step_twice, "pixel losses only": step_early}
+    return {
+        "once": step_once,
+        "twice": step_twice,
+        "pixel losses only": step_early,
+        "sampled fakes": step_fakes,
+        "sampled fakes, no SWD": step_fakes_no_swd,
+    }
 
 
 def main() -> None:
