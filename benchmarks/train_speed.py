@@ -66,8 +66,9 @@ def make_step(
 
 
 def painted_steps(size: int, x: torch.Tensor) -> dict:
-    """Steps of painted art's default recipe late in a run: the trainer's, the one before it,
-    and the pixel-loss step before the critic joins."""
+    """Steps of painted art's recipe late in a run: the trainer's without and with sampled
+    fakes (and those without the patch loss), the one before balanced_backward, and the
+    pixel-loss step before the critic joins."""
     from assetvae.adversarial import diff_augment, g_hinge_loss
     from assetvae.config import PAINTED_ADV, PAINTED_FAKES, PAINTED_NOISE, PAINTED_SWD, RunConfig
     from assetvae.model import DiagonalGaussian
@@ -82,25 +83,19 @@ def painted_steps(size: int, x: torch.Tensor) -> dict:
         return Trainer(cfg, torch.device("cpu"))
 
     g = torch.Generator().manual_seed(0)
-    once, early = trainer(), trainer()
-    fakes, fakes_no_swd = trainer(PAINTED_FAKES), trainer(PAINTED_FAKES, swd=0.0)
     labels = torch.arange(len(x)) * 8 // len(x)  # demo rows come class by class
 
-    def step_once() -> int:
-        once.step(x, g, 10.0, 0.95)
-        return len(x)
+    def step_of(tr: Trainer, progress: float, with_labels: bool = False):
+        def step() -> int:
+            tr.step(x, g, 10.0, progress, labels if with_labels else None)
+            return len(x)
 
-    def step_fakes() -> int:  # today's painted default late in a run
-        fakes.step(x, g, 10.0, 0.95, labels)
-        return len(x)
+        return step
 
-    def step_fakes_no_swd() -> int:
-        fakes_no_swd.step(x, g, 10.0, 0.95, labels)
-        return len(x)
-
-    def step_early() -> int:
-        early.step(x, g, 10.0, 0.1)
-        return len(x)
+    step_once = step_of(trainer(), 0.95)
+    step_early = step_of(trainer(), 0.1)
+    step_fakes = step_of(trainer(PAINTED_FAKES), 0.95, True)  # today's painted default, late
+    step_fakes_no_swd = step_of(trainer(PAINTED_FAKES, swd=0.0), 0.95, True)
 
     tw = trainer()
     amp = torch.autocast("cpu", tw.amp) if tw.amp else torch.autocast("cpu", enabled=False)
