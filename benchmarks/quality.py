@@ -1316,10 +1316,10 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out or ROOT / "bench_out" / "quality" / folder)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(rows)} rows: {', '.join(r.name for r in rows)}; results in {out}", flush=True)
-    m = machine()  # rows are comparable within a run only: epochs per minute differ ~5x by CPU
+    host = machine()  # rows are comparable within a run only: epochs per minute differ ~5x by CPU
     print(
-        f"machine: {m['cpu'] or m['machine']}, {m['cpu_count']} cores, "
-        f"{m['vector'] or 'unknown vector extensions'}, {torch.get_num_threads()} torch threads",
+        f"machine: {host['cpu'] or host['machine']}, {host['cpu_count']} cores, "
+        f"{host['vector'] or 'unknown vector extensions'}, {torch.get_num_threads()} torch threads",
         flush=True,
     )
 
@@ -1381,7 +1381,7 @@ def main(argv: list[str] | None = None) -> dict:
         "overrides": args.set,
         "rows": results,
         "skipped": skipped,
-        "machine": machine(),
+        "machine": host,
         "torch_threads": torch.get_num_threads(),
         "code": code_version(),
         "wall_s": round(time.perf_counter() - t_start, 1),

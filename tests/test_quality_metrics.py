@@ -9,10 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_metrics.py"
-_spec = importlib.util.spec_from_file_location("quality_metrics", _PATH)
-qm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(qm)
+
+def _load(name: str, file: str):
+    """A module of benchmarks/ (not a package), loaded by path under this name."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / file
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+qm = _load("quality_metrics", "quality_metrics.py")
 
 
 def _rgba(rgb, a, n=1, size=16):
@@ -339,12 +347,7 @@ def test_mushroom_colour_ranges_fit_the_real_demo_mushrooms():
 
 
 def _benchmark():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
-    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["quality_benchmark"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return _load("quality_benchmark", "quality.py")
 
 
 class _RowArgs:
@@ -498,10 +501,7 @@ def test_a_rows_config_does_not_share_the_recipes_dicts():
 def test_benchmark_machine_record_names_the_cpu_and_its_widest_vector_extension():
     """Benchmark rows are only comparable on one machine (an AVX2-only CPU trains ~5x fewer
     epochs in 10 minutes than one with AMX), so every JSON says which CPU it ran on."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    common = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(common)
+    common = _load("bench_common", "common.py")
     two_cpus = (
         "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\n"
         "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu avx512f\n"
