@@ -60,6 +60,7 @@ def test_balanced_backward_gives_the_naive_steps_gradients():
     """Each loss backpropagated once must change nothing: the same balance and the same
     gradient on every weight as autograd.grad of each loss at the last layer, then backward
     of the weighted sum (the step before), with the patch loss, KL and texture noise on."""
+    torch.manual_seed(0)
     cfg = ModelConfig(image_size=16, latent_dim=4, width=8, texture_noise=2)
     model, critic = VAE(cfg), PatchDiscriminator(8).eval()  # eval: no power-iteration drift
     x = torch.rand(6, 4, 16, 16)
@@ -86,8 +87,12 @@ def test_balanced_backward_gives_the_naive_steps_gradients():
     rec, adv, seen, logits = losses(detach=True)
     lam = balanced_backward(rec, adv, seen, logits, last, 0.25, list(model.parameters()))
     assert abs(lam - naive_lam) <= 1e-4 * naive_lam
+    # Summing in another order moves each value by float32 rounding of the largest gradients,
+    # so the absolute tolerance scales with them: a conv bias before GroupNorm has a gradient
+    # that is zero but for that rounding.
+    atol = 1e-6 * max(float(g.abs().max()) for g in naive.values())
     for n, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, naive[n], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(p.grad, naive[n], rtol=1e-4, atol=atol)
 
 
 def test_adversary_round_trips_its_state_and_skips_an_old_critic():
