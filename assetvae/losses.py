@@ -40,7 +40,18 @@ class Batch:
     @cached_property
     def pred(self) -> torch.Tensor:
         """RGBA in [0, 1], as the decoder's colour head makes it."""
+        if self.palette is not None:  # the palette loss's bounded logits, not a second tanh
+            from .palette import pick
+
+            return pick(self.bounded, self.palette)
         return colour(self.logits, self.palette, self.alpha_margin)
+
+    @cached_property
+    def bounded(self) -> torch.Tensor:
+        """A palette decoder's bounded logits (palette.bounded_logits)."""
+        from .palette import bounded_logits
+
+        return bounded_logits(self.logits)
 
 
 def colour(
@@ -143,10 +154,10 @@ def bce_loss(b: Batch) -> torch.Tensor:
 def palette_loss(b: Batch) -> torch.Tensor:
     """A palette decoder's (chosen automatically with one): per pixel, cross-entropy between
     its bounded logits and the palette entry nearest the target pixel."""
-    from .palette import bounded_logits, nearest_index
+    from .palette import nearest_index
 
     target = nearest_index(b.target, b.palette)
-    ce = F.cross_entropy(bounded_logits(b.logits), target, reduction="none")
+    ce = F.cross_entropy(b.bounded, target, reduction="none")
     return ce.sum(dim=(1, 2))
 
 

@@ -15,6 +15,10 @@ backpropagated again), and the step with only the pixel losses (the first 30 %).
 ``painted/sampled fakes`` is today's default late step (the critic also judges half a batch of
 sampled variants), and ``painted/sampled fakes, no SWD`` the same without the patch loss: what
 each lever costs per step.
+
+``pixel/*`` rows time pixel art's step (16 px, a palette decoder: ``--parts pixel``) at 64
+and 256 colours, against the same step with the palette code as it was before (``, before``:
+the nearest entry from the full [N, H, W, K, 4] difference, the pick as an einsum).
 """
 
 from __future__ import annotations
@@ -129,6 +133,58 @@ def painted_steps(size: int, x: torch.Tensor) -> dict:
     }
 
 
+def _nearest_index_before(target: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    from assetvae.losses import premultiplied
+
+    t = premultiplied(target).permute(0, 2, 3, 1)
+    p = premultiplied(palette.to(t.dtype)[:, :, None, None])[:, :, 0, 0]
+    return (t.unsqueeze(-2) - p).pow(2).sum(-1).argmin(dim=-1)
+
+
+def _pick_before(bounded: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("nkhw,kc->nchw", torch.softmax(bounded, dim=1), palette.to(bounded.dtype))
+
+
+def pixel_steps(batch: int) -> dict:
+    """Pixel art's step on its native 16-px grid with a palette of 64 or 256 colours fitted to
+    the pixel demo set, with today's palette code and with the code before (swapped in)."""
+    import assetvae.palette as palette_code
+    from assetvae.config import RunConfig
+    from assetvae.train import Trainer
+
+    imgs = demo_images(per_class=8, seed=0, style="pixel")
+    rows = np.stack([np.asarray(im.convert("RGBA")) for ims in imgs.values() for im in ims])
+    x = torch.from_numpy(rows[:batch]).permute(0, 3, 1, 2).float() / 255
+    g = torch.Generator().manual_seed(0)
+
+    def step_of(colours: int, before: bool):
+        torch.manual_seed(0)
+        cfg = RunConfig()
+        cfg.model.image_size, cfg.model.output_scale = 16, 4
+        cfg.model.palette = palette_code.fit_palette(rows, colours).tolist()
+        cfg.train.palette, cfg.train.adv_weight, cfg.train.loss_weights = colours, 0.0, {}
+        tr = Trainer(cfg, torch.device("cpu"))
+        swap = {"nearest_index": _nearest_index_before, "pick": _pick_before}
+
+        def step() -> int:
+            saved = {k: getattr(palette_code, k) for k in swap}
+            if before:
+                for k, f in swap.items():
+                    setattr(palette_code, k, f)
+            try:
+                tr.step(x, g, 10.0, 0.5)
+            finally:
+                for k, f in saved.items():
+                    setattr(palette_code, k, f)
+            return len(x)
+
+        return step
+
+    return {
+        f"palette {k}{b}": step_of(k, b == ", before") for k in (64, 256) for b in ("", ", before")
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64)
@@ -138,7 +194,13 @@ def main() -> None:
         "--compile", action="store_true", help="also time torch.compile (slow to start)"
     )
     ap.add_argument("--json")
+    ap.add_argument(
+        "--parts",
+        default="arch,painted,pixel",
+        help="comma-separated: arch (levers per architecture), painted, pixel",
+    )
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
 
     imgs = demo_images(per_class=8, seed=0, size=args.size)
     x = np.stack([np.asarray(im) for ims in imgs.values() for im in ims])[: args.batch]
@@ -160,7 +222,7 @@ def main() -> None:
     }
     if args.compile:
         levers["compile"] = {"compile_": True}
-    for arch in ("conv", "plain"):
+    for arch in ("conv", "plain") if "arch" in parts else ():
         base = None
         for name, kw in levers.items():
             t0 = time.perf_counter()
@@ -183,20 +245,35 @@ def main() -> None:
             }
             print(f"{arch:6s} threads={n:<12d} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
         torch.set_num_threads(threads)
-    steps = painted_steps(args.size, x)
-    for _ in range(2):  # alternated, twice: the critic's cost drifts with the machine's load
-        for name, step in steps.items():
-            rate = best_rate(step, seconds=args.seconds)
-            row = results["rows"].setdefault(f"painted/{name}", {"images_per_s": 0.0})
-            row["images_per_s"] = round(max(row["images_per_s"], rate), 1)
-    base = results["rows"]["painted/twice"]["images_per_s"]
-    for name in steps:
-        row = results["rows"][f"painted/{name}"]
-        row["vs_twice"] = round(row["images_per_s"] / base, 2)
-        print(f"painted {name:19s} {row['images_per_s']:7.1f} img/s  x{row['vs_twice']:.2f}")
-    conv = results["rows"]["conv/base"]["images_per_s"]
-    results["plain_over_conv"] = round(results["rows"]["plain/base"]["images_per_s"] / conv, 2)
+    if "painted" in parts:
+        rows = alternated(painted_steps(args.size, x), "painted", results, args.seconds)
+        base = rows["painted/twice"]["images_per_s"]
+        for name, row in rows.items():
+            row["vs_twice"] = round(row["images_per_s"] / base, 2)
+            print(f"{name:27s} {row['images_per_s']:7.1f} img/s  x{row['vs_twice']:.2f}")
+    if "pixel" in parts:
+        rows = alternated(pixel_steps(args.batch), "pixel", results, args.seconds)
+        for name, row in rows.items():
+            before = rows[name.removesuffix(", before") + ", before"]["images_per_s"]
+            row["vs_before"] = round(row["images_per_s"] / before, 2)
+            print(f"{name:27s} {row['images_per_s']:7.1f} img/s  x{row['vs_before']:.2f}")
+    if "arch" in parts:
+        conv = results["rows"]["conv/base"]["images_per_s"]
+        plain = results["rows"]["plain/base"]["images_per_s"]
+        results["plain_over_conv"] = round(plain / conv, 2)
     write_json(args.json, results)
+
+
+def alternated(steps: dict, prefix: str, results: dict, seconds: float) -> dict:
+    """Each step's best rate over two alternating rounds (a step's cost drifts with the
+    machine's load), recorded as results["rows"][f"{prefix}/{name}"]; returns those rows."""
+    rows = {f"{prefix}/{name}": {"images_per_s": 0.0} for name in steps}
+    for _ in range(2):
+        for name, step in steps.items():
+            row = rows[f"{prefix}/{name}"]
+            row["images_per_s"] = round(max(row["images_per_s"], best_rate(step, seconds)), 1)
+    results["rows"].update(rows)
+    return rows
 
 
 if __name__ == "__main__":

@@ -65,6 +65,20 @@ def test_hidden_colour_picks_transparent_and_a_sure_decoder_picks_exactly():
     assert float(loss(Batch(-logits, target, palette=pal))) > TEMPERATURE
 
 
+def test_nearest_index_is_the_nearest_premultiplied_entry_and_the_first_of_equal_ones():
+    g = torch.Generator().manual_seed(0)
+    pal = torch.rand(40, 4, generator=g)
+    pal[0] = 0
+    pal[30:] = pal[5]  # fit_palette repeats its last colour when the art has fewer
+    target = torch.rand(3, 4, 9, 7, generator=g)
+    target[0, :, 0, 0] = pal[5]  # exactly a repeated entry
+    pm = lambda c: torch.cat([c[..., :3] * c[..., 3:], c[..., 3:]], -1)  # noqa: E731
+    brute = (pm(target.permute(0, 2, 3, 1))[..., None, :] - pm(pal)).pow(2).sum(-1)
+    idx = nearest_index(target, pal)
+    assert torch.equal(idx, brute.argmin(-1))
+    assert int(idx[0, 0, 0]) == 5 and int(idx.max()) < 30  # repeats never win
+
+
 @pytest.fixture(scope="module")
 def palette_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("palette")
