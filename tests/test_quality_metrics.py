@@ -513,3 +513,11 @@ def test_benchmark_machine_record_names_the_cpu_and_its_widest_vector_extension(
     assert common.cpu_info("") == {"cpu": None, "vector": None}
     here = common.machine()
     assert {"cpu", "vector", "cpu_count"} <= set(here)
+
+
+def test_palette_ceiling_snaps_each_pixel_to_its_nearest_entry():
+    snap = _load("palette_ceiling", "palette_ceiling.py").snap
+    palette = np.array([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], np.float32)
+    images = np.array([[[[200, 30, 20, 255], [10, 0, 250, 255], [90, 90, 90, 0]]]], np.uint8)
+    out = snap(images, palette)
+    assert out.tolist() == [[[[255, 0, 0, 255], [0, 0, 255, 255], [0, 0, 0, 0]]]]
