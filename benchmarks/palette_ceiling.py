@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import quality_metrics as qm  # noqa: E402
@@ -26,20 +27,15 @@ from quality import HOLDOUT_SEED, swd_halves  # noqa: E402
 
 from assetvae.datasets.demo import write_demo_folder  # noqa: E402
 from assetvae.datasets.folder import LoadOptions, load_folder  # noqa: E402
-from assetvae.palette import fit_palette  # noqa: E402
+from assetvae.palette import fit_palette, nearest_index  # noqa: E402
 
 
 def snap(images: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """uint8 RGBA [N, H, W, 4] -> each pixel the nearest palette entry, premultiplied."""
-    entries = np.round(palette * 255.0)
-    px = images.reshape(-1, 4).astype(np.float64)
-
-    def pm(c: np.ndarray) -> np.ndarray:
-        return np.concatenate([c[:, :3] * c[:, 3:4] / 255.0, c[:, 3:4]], axis=1)
-
-    p = pm(entries)
-    nearest = ((p * p).sum(1) - 2.0 * pm(px) @ p.T).argmin(1)
-    return entries[nearest].astype(np.uint8).reshape(images.shape)
+    """uint8 RGBA [N, H, W, 4] -> each pixel the palette entry a palette decoder is trained to
+    pick for it (``assetvae.palette.nearest_index``)."""
+    target = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    idx = nearest_index(target, torch.from_numpy(palette)).numpy()
+    return np.round(palette * 255.0).astype(np.uint8)[idx]
 
 
 def main() -> None:

@@ -248,20 +248,19 @@ def main() -> None:
             }
             print(f"{arch:6s} threads={n:<12d} {rate:7.1f} img/s  x{rate / base:.2f}", flush=True)
         torch.set_num_threads(threads)
+
+    def step_rate(step) -> float:
+        return best_rate(step, seconds=args.seconds)
+
     if "painted" in parts:
-        rows = alternated(painted_steps(args.size, x), "painted", results, args.seconds)
+        rows = alternated(painted_steps(args.size, x), "painted", results, step_rate)
         base = rows["painted/twice"]["images_per_s"]
         for name, row in rows.items():
             row["vs_twice"] = round(row["images_per_s"] / base, 2)
             print(f"{name:27s} {row['images_per_s']:7.1f} img/s  x{row['vs_twice']:.2f}")
     if "pixel" in parts:
         runs = pixel_runs(max(args.seconds, 20.0))
-        rows = {f"pixel/{name}": {"images_per_s": 0.0} for name in runs}
-        for _ in range(2):  # alternated, twice, like the painted steps
-            for name, run in runs.items():
-                row = rows[f"pixel/{name}"]
-                row["images_per_s"] = round(max(row["images_per_s"], run()), 1)
-        results["rows"].update(rows)
+        rows = alternated(runs, "pixel", results, lambda run: run())
         for name, row in rows.items():
             before = rows[name.removesuffix(", before") + ", before"]["images_per_s"]
             row["vs_before"] = round(row["images_per_s"] / before, 2)
@@ -273,14 +272,15 @@ def main() -> None:
     write_json(args.json, results)
 
 
-def alternated(steps: dict, prefix: str, results: dict, seconds: float) -> dict:
-    """Each step's best rate over two alternating rounds (a step's cost drifts with the
-    machine's load), recorded as results["rows"][f"{prefix}/{name}"]; returns those rows."""
+def alternated(steps: dict, prefix: str, results: dict, rate) -> dict:
+    """Each entry's best ``rate(entry)`` (images/s) over two alternating rounds (the cost
+    drifts with the machine's load), recorded as results["rows"][f"{prefix}/{name}"];
+    returns those rows."""
     rows = {f"{prefix}/{name}": {"images_per_s": 0.0} for name in steps}
     for _ in range(2):
         for name, step in steps.items():
             row = rows[f"{prefix}/{name}"]
-            row["images_per_s"] = round(max(row["images_per_s"], best_rate(step, seconds)), 1)
+            row["images_per_s"] = round(max(row["images_per_s"], rate(step)), 1)
     results["rows"].update(rows)
     return rows
 
