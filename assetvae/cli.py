@@ -171,6 +171,13 @@ class _TrainCommand(click.Command):
 @click.option("--batch", default=_T.batch_size, show_default=True)
 @click.option("--lr", default=_T.lr, show_default=True, help="Learning rate.")
 @click.option(
+    "--weight-decay",
+    type=click.FloatRange(0, 1),
+    default=_T.weight_decay,
+    show_default=True,
+    help="AdamW's decoupled weight decay on the conv and linear weights (0: Adam).",
+)
+@click.option(
     "--lr-schedule",
     type=click.Choice(LR_SCHEDULES),
     default=_T.lr_schedule,
@@ -239,6 +246,11 @@ class _TrainCommand(click.Command):
 @click.option("--val-fraction", default=_T.val_fraction, show_default=True)
 @click.option(
     "--augment/--no-augment", default=None, help="Flips and shifts [default: on below 2000 images]."
+)
+@click.option(
+    "--flip/--no-flip",
+    default=None,
+    help="Mirror images when augmenting [default: decided from the art].",
 )
 @click.option(
     "--pixel-art/--smooth",
@@ -348,6 +360,7 @@ def train(
     minutes,
     batch,
     lr,
+    weight_decay,
     lr_schedule,
     ema,
     beta,
@@ -362,6 +375,7 @@ def train(
     device,
     val_fraction,
     augment,
+    flip,
     pixel_art,
     crop,
     native_grid,
@@ -411,6 +425,7 @@ def train(
             epochs=epochs,
             batch_size=batch,
             lr=lr,
+            weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             ema=ema,
             beta=beta,
@@ -427,6 +442,7 @@ def train(
             device=device,
             val_fraction=val_fraction,
             augment=augment,
+            flip=flip,
             pixel_art=pixel_art,
             crop=crop,
             native_grid=native_grid,

@@ -127,6 +127,11 @@ class TrainConfig:
     device: str = "auto"
     val_fraction: float = 0.1
     augment: bool | None = None  # None: on for small sets (< 2000 images)
+    # Mirror half of each batch when augmenting. Art drawn one way round (swords leaning
+    # right) would learn a mirrored twin it never had. None: decided from the data, class by
+    # class (assetvae/mirror.py): recorded as True with the classes left unmirrored in handed.
+    flip: bool | None = None
+    handed: list[str] = field(default_factory=list)
     pixel_art: bool | None = None  # None: nearest-neighbour only when upscaling
     crop: bool = True  # crop each sprite to its opaque bounding box before fitting
     # Train pixel art on its native grid (datasets/grid.py): None decides from the data
@@ -139,6 +144,9 @@ class TrainConfig:
         "l1"  # assetvae/losses.py RECON: l1, l1-alpha (BCE alpha), bce-alpha, bce (classic)
     )
     optimizer: str = "adam"  # "adam" or "rmsprop" (the classic recipe)
+    # Decoupled weight decay on the conv and linear weights (AdamW; 0: plain Adam). Aimed at
+    # a decoder that memorises a small set: off by default (README, quality section).
+    weight_decay: float = 0.0
     time_budget_s: float | None = (
         None  # stop after the epoch in which this many seconds have passed
     )
@@ -231,6 +239,7 @@ class TrainConfig:
             ("--sampled-fakes", self.sampled_fakes, 1, True),  # None: decided from the data
             ("--lecam-weight", self.lecam_weight, 10, False),
             ("--feature-match", self.feature_match, 100, False),
+            ("--weight-decay", self.weight_decay, 1, False),
         ):
             if not (value is None and undecided_ok) and not _number_in(value, 0, top):
                 raise ConfigError(f"{flag} {value!r} is out of range: use 0 (off) to {top}")
@@ -303,6 +312,7 @@ class RunConfig:
         train.setdefault("adv_weight", 0.0)
         train.setdefault("swd_start", 0.0)
         train.setdefault("sampled_fakes", 0.0)
+        train.setdefault("flip", True)  # ... and flipped every set they augmented
         if "grad_weight" in train:  # checkpoint v1 named the one extra term's weight on its own
             train.setdefault("loss_weights", {})["grad"] = train.pop("grad_weight")
         return cls(

@@ -172,6 +172,28 @@ def resolve_alpha(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -
         )
 
 
+def resolve_flip(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -> None:
+    """Decide, when the user left it open (None), which classes augmentation may mirror: all
+    but those whose art leans one way (assetvae/mirror.py). Recorded in cfg."""
+    tc = cfg.train
+    if tc.flip is not None or not data.augment:
+        return
+    from .mirror import HANDED, handedness
+
+    idx = data.train_idx  # a large folder: evenly spread images are enough to tell
+    idx = np.unique(
+        idx[np.linspace(0, len(idx) - 1, min(len(idx), HAZE_SAMPLE)).round().astype(int)]
+    )
+    score = handedness(data.images[idx], data.labels[idx], len(data.classes))
+    tc.flip, tc.handed = True, [c for c, h in zip(data.classes, score) if h > HANDED]
+    if tc.handed:
+        drawn = ", ".join(f"{c} ({h:.0%})" for c, h in zip(data.classes, score) if h > HANDED)
+        log(
+            f"flip: mirrored in augmentation except {drawn}: drawn one way round, their edges "
+            "change that much in a mirror (--flip mirrors every class, --no-flip none)"
+        )
+
+
 def resolve_palette(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -> None:
     """Fit the palette the decoder picks from (assetvae/palette.py), when asked for or, by
     default, for pixel art on its native grid; record the decision in cfg."""
@@ -284,10 +306,18 @@ def lr_at(base: float, progress: float, schedule: str = "cosine") -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def augment(x: torch.Tensor, g: torch.Generator, shift: int | None = None) -> torch.Tensor:
-    """Sprite-safe augmentation: horizontal flips and small shifts on transparent padding."""
+def augment(
+    x: torch.Tensor,
+    g: torch.Generator,
+    shift: int | None = None,
+    mirror: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Sprite-safe augmentation: horizontal flips and small shifts on transparent padding.
+    mirror ([N] bool) says which rows may be flipped; None: all."""
     n, _, s, _ = x.shape
-    flip = torch.rand(n, generator=g) < 0.5
+    flip = torch.rand(n, generator=g) < 0.5  # drawn for every row: the shifts stay the same
+    if mirror is not None:
+        flip &= mirror
     x = torch.where(flip[:, None, None, None].to(x.device), x.flip(3), x)
     m = max(1, s // 16) if shift is None else shift
     if m == 0:
@@ -300,6 +330,21 @@ def augment(x: torch.Tensor, g: torch.Generator, shift: int | None = None) -> to
             for i, (dy, dx) in enumerate(shifts)
         ]
     )
+
+
+def make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
+    """Adam (or RMSprop); with weight_decay, AdamW that decays the conv and linear weights
+    only: norms' scales and biases set levels, not capacity."""
+    if tc.optimizer == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=tc.lr)
+    if not tc.weight_decay:
+        return torch.optim.Adam(model.parameters(), lr=tc.lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": tc.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=tc.lr)
 
 
 class Trainer:
@@ -323,8 +368,7 @@ class Trainer:
         self.forward = dist.wrap(self.model)  # what the step calls: DDP under torchrun
         if tc.compile:
             self.forward = torch.compile(self.forward)
-        optim = torch.optim.RMSprop if tc.optimizer == "rmsprop" else torch.optim.Adam
-        self.opt = optim(self.model.parameters(), lr=tc.lr)
+        self.opt = make_optimizer(self.model, tc)
         wrap = dist.wrap if dist.active else None  # the critic is shared between processes too
         self.adversary = (
             Adversary(
@@ -518,6 +562,9 @@ def run_epoch(
     g = epoch_generator(tc.seed, epoch)
     perm = torch.randperm(len(x_train), generator=g)
     labels = data.labels[data.train_idx]  # of x_train's rows
+    mirrorable = np.array(
+        [tc.flip is not False and c not in tc.handed for c in data.classes], dtype=bool
+    )
     steps = math.ceil(len(x_train) / tc.batch_size)
     sums: dict[str, float] = {}  # batch means, weighted by this process's share of each batch
     bar = tqdm(
@@ -528,7 +575,7 @@ def run_epoch(
         x = torch.from_numpy(x_train[idx.numpy()]).to(trainer.device)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         if data.augment:
-            x = augment(x, g, tc.shift)
+            x = augment(x, g, tc.shift, torch.from_numpy(mirrorable[labels[idx.numpy()]]))
         e = epoch - 1 + step / steps
         y = torch.from_numpy(labels[idx.numpy()]) if tc.sampled_fakes else None
         logged = trainer.step(x, g, e, clock.progress(e), y)
@@ -646,6 +693,7 @@ def train(
     if state is None:  # decided and fitted once; a resumed run keeps its own
         resolve_palette(cfg, data, log)
         resolve_alpha(cfg, data, log)
+        resolve_flip(cfg, data, log)
     if state is not None and state["dataset_fingerprint"] != data.fingerprint:
         log("warning: the data folder changed since this run started; resuming on the new data")
     log(

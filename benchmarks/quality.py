@@ -161,6 +161,7 @@ PLAIN: dict[str, object] = {
     "train.beta": 0.5,
     "train.warmup_epochs": 0,
     "train.augment": True,
+    "train.flip": True,  # every class, as the recipe has it
     "train.shift": 3,
     "train.exemplar_scale": None,
     "train.components": 1,
@@ -249,6 +250,13 @@ RECIPES: dict[str, dict[str, object]] = {
     # the critic and patch loss join at half the run, not 30 %: more of the cheaper pixel-loss
     # epochs to lay out the shapes first
     "late-critic": {"train.adv_start": 0.5},
+    # augmentation mirrors every class (the default leaves out classes drawn one way round,
+    # assetvae/mirror.py), or none
+    "flip-all": {"train.flip": True},
+    "no-flip": {"train.flip": False},
+    # AdamW's decoupled weight decay on the conv and linear weights: pixel art's decoder
+    # memorises its 184 sprites (held-out loss 10x the training loss)
+    "weight-decay": {"train.weight_decay": 0.05},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
