@@ -172,7 +172,7 @@ class _TrainCommand(click.Command):
 @click.option("--lr", default=_T.lr, show_default=True, help="Learning rate.")
 @click.option(
     "--weight-decay",
-    type=click.FloatRange(0, 1),
+    type=float,
     default=_T.weight_decay,
     show_default=True,
     help="AdamW's decoupled weight decay on the conv and linear weights (0: Adam).",

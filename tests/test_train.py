@@ -106,6 +106,7 @@ def test_existing_run_is_not_overwritten(tiny_plants, trained_run):
         (["--sampled-fakes", "2"], "--sampled-fakes 2.0 is out of range"),
         (["--lecam-weight", "-1"], "--lecam-weight -1.0 is out of range"),
         (["--feature-match", "-2"], "--feature-match -2.0 is out of range"),
+        (["--weight-decay", "2"], "--weight-decay 2.0 is out of range"),
     ],
 )
 def test_bad_options_give_one_line_errors(tiny_plants, tmp_path, args, message):
