@@ -33,6 +33,7 @@ from .config import (
     PAINTED_NOISE,
     PAINTED_SWD,
     RunConfig,
+    TrainConfig,
 )
 from .corruption import corrupt, parse_noise
 from .datasets.cache import Rows
@@ -332,7 +333,7 @@ def augment(
     )
 
 
-def make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     """Adam (or RMSprop); with weight_decay, AdamW that decays the conv and linear weights
     only: norms' scales and biases set levels, not capacity."""
     if tc.optimizer == "rmsprop":
