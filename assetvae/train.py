@@ -52,7 +52,7 @@ from .rundir import RunDir
 SMALL_SET = 2000  # below this many images, augmentation is on by default
 EVAL_BATCH = 256
 PREVIEW_FIT = 4096  # training images a mid-run preview sheet's class model is fitted on
-HAZE_SAMPLE = 2000  # training images resolve_alpha looks at, at most
+HAZE_SAMPLE = 2000  # training images a decision from the data looks at, at most (look_at)
 
 
 @dataclass
@@ -141,6 +141,15 @@ def resolve_texture(cfg: RunConfig, log: Callable[[str], None]) -> None:
         )
 
 
+def look_at(data: TrainData) -> np.ndarray:
+    """The training images a decision from the data looks at: all of a small set, at most
+    HAZE_SAMPLE evenly spread ones of a large folder (enough to tell). Sorted indices."""
+    idx = data.train_idx
+    return np.unique(
+        idx[np.linspace(0, len(idx) - 1, min(len(idx), HAZE_SAMPLE)).round().astype(int)]
+    )
+
+
 def haze_share(images: np.ndarray) -> float:
     """Share of the visible pixels (alpha > 0) of uint8 RGBA images [N, S, S, 4] that are
     faint halo or not-quite-solid edge: alpha within HAZE_LEVELS/255 of 0 or 255, not at it."""
@@ -158,9 +167,7 @@ def resolve_alpha(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) -
     mc = cfg.model
     if mc.alpha_margin is not None:
         return
-    idx = data.train_idx  # a large folder: evenly spread images are enough to tell
-    idx = idx[np.linspace(0, len(idx) - 1, min(len(idx), HAZE_SAMPLE)).round().astype(int)]
-    share = haze_share(data.images[np.unique(idx)])
+    share = haze_share(data.images[look_at(data)])
     mc.alpha_margin = 0.0 if share > ALPHA_HAZE else ALPHA_MARGIN
     if mc.palette or cfg.train.palette:
         return  # a palette decoder picks its alpha from the palette
@@ -181,14 +188,12 @@ def resolve_flip(cfg: RunConfig, data: TrainData, log: Callable[[str], None]) ->
         return
     from .mirror import HANDED, handedness
 
-    idx = data.train_idx  # a large folder: evenly spread images are enough to tell
-    idx = np.unique(
-        idx[np.linspace(0, len(idx) - 1, min(len(idx), HAZE_SAMPLE)).round().astype(int)]
-    )
+    idx = look_at(data)
     score = handedness(data.images[idx], data.labels[idx], len(data.classes))
-    tc.flip, tc.handed = True, [c for c, h in zip(data.classes, score) if h > HANDED]
-    if tc.handed:
-        drawn = ", ".join(f"{c} ({h:.0%})" for c, h in zip(data.classes, score) if h > HANDED)
+    handed = [(c, h) for c, h in zip(data.classes, score) if h > HANDED]
+    tc.flip, tc.handed = True, [c for c, _ in handed]
+    if handed:
+        drawn = ", ".join(f"{c} ({h:.0%})" for c, h in handed)
         log(
             f"flip: mirrored in augmentation except {drawn}: drawn one way round, their edges "
             "change that much in a mirror (--flip mirrors every class, --no-flip none)"
@@ -572,13 +577,13 @@ def run_epoch(
         range(steps), desc=f"epoch {epoch}/{tc.epochs}", disable=not progress_bar, leave=False
     )
     for step in bar:
-        idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
-        x = torch.from_numpy(x_train[idx.numpy()]).to(trainer.device)
+        idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size].numpy()
+        x = torch.from_numpy(x_train[idx]).to(trainer.device)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         if data.augment:
-            x = augment(x, g, tc.shift, torch.from_numpy(mirrorable[labels[idx.numpy()]]))
+            x = augment(x, g, tc.shift, torch.from_numpy(mirrorable[labels[idx]]))
         e = epoch - 1 + step / steps
-        y = torch.from_numpy(labels[idx.numpy()]) if tc.sampled_fakes else None
+        y = torch.from_numpy(labels[idx]) if tc.sampled_fakes else None
         logged = trainer.step(x, g, e, clock.progress(e), y)
         weight = trainer.dist.share(len(x)) / trainer.dist.world  # 1 in one process
         for k, v in logged.items():
