@@ -1167,6 +1167,37 @@ class SetRun:
     shown: dict = field(default_factory=dict)
 
 
+def probe_reference(name: str, data_dir: str, tuxpaint: str | None, seed: int) -> RealReference:
+    """One set's real reference, loaded and split as this benchmark does (for the probes that
+    post-process a bundle's variants: benchmarks/sharpen_probe.py, pick_probe.py)."""
+    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
+
+    ns = argparse.Namespace(
+        smoke=False, data_dir=data_dir, tuxpaint=tuxpaint, seed=seed, samples=32
+    )
+    spec = SETS[name]
+    root = build_set(name, Path(data_dir), ns)
+    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
+    tr, he = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    return RealReference(name, root, data, tr, he, ns)
+
+
+def probe_scores(real: RealReference, per_class: list[np.ndarray]) -> dict:
+    """A probe's row: realism, the two-sample test with its blocks, and sharpness against the
+    real art, for uint8 RGBA variants per class (at least real.counts of each)."""
+    fake = np.concatenate([x[:m] for x, m in zip(per_class, real.counts)])
+    ts = qm.two_sample_test(real.images, fake)
+    r = real.swd.realism(np.concatenate([x[:m] for x, m in zip(per_class, real.a_counts)]))
+    sharp = np.mean([qm.gradient_magnitude(x).mean() / g for x, g in zip(per_class, real.grad)])
+    return {
+        "realism": round(r["realism"], 3),
+        "swd_ratio": [round(v, 2) for v in r["ratio"]],
+        "two_sample": round(ts["accuracy"], 3),
+        "blocks": {b: round(v, 3) for b, v in ts["blocks"].items()},
+        "sharpness": round(float(sharp), 3),
+    }
+
+
 def prepare_set(name: str, args, out: Path) -> SetRun:
     from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
 

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import quality as Q  # noqa: E402
-import quality_metrics as qm  # noqa: E402
 from common import write_json  # noqa: E402
 
 _K3 = np.array([1.0, 2.0, 1.0]) / 4
@@ -52,7 +50,6 @@ def unsharp(images: np.ndarray, k: float, alpha: bool = True) -> np.ndarray:
 
 
 def main() -> None:
-    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
     from assetvae.plugin_api import Generator
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -63,14 +60,8 @@ def main() -> None:
     ap.add_argument("--tuxpaint", default="data/tuxpaint_props")
     ap.add_argument("--json")
     args = ap.parse_args()
-    ns = types.SimpleNamespace(
-        smoke=False, data_dir=args.data_dir, tuxpaint=args.tuxpaint, seed=args.seed, samples=32
-    )
-    spec = Q.SETS[args.set]
-    root = Q.build_set(args.set, Path(args.data_dir), ns)
-    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
-    tr, he = split_indices(data.labels, data.paths, Q.HOLDOUT_FRACTION, Q.HOLDOUT_SEED)
-    real = Q.RealReference(args.set, root, data, tr, he, ns)
+    real = Q.probe_reference(args.set, args.data_dir, args.tuxpaint, args.seed)
+    data = real.data
     gen = Generator.load(args.bundle, device="cpu")
     n = max([32, Q.MUSHROOM_SAMPLES] + real.counts)
     made = [gen.sample(c, n, spread=1.0, seed=args.seed) for c in data.classes]
@@ -83,17 +74,7 @@ def main() -> None:
     for name, f in filters.items():
         t0 = time.perf_counter()
         per = [f(x) for x in made]
-        fake = np.concatenate([x[:m] for x, m in zip(per, real.counts)])
-        ts = qm.two_sample_test(real.images, fake)
-        r = real.swd.realism(np.concatenate([x[:m] for x, m in zip(per, real.a_counts)]))
-        sharp = np.mean([qm.gradient_magnitude(x).mean() / g for x, g in zip(per, real.grad)])
-        rows[name] = {
-            "realism": round(r["realism"], 3),
-            "swd_ratio": [round(v, 2) for v in r["ratio"]],
-            "two_sample": round(ts["accuracy"], 3),
-            "blocks": {b: round(v, 3) for b, v in ts["blocks"].items()},
-            "sharpness": round(float(sharp), 3),
-        }
+        rows[name] = Q.probe_scores(real, per)
         print(f"{name:10s} {rows[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
     write_json(
         args.json,
