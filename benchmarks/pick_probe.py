@@ -23,7 +23,6 @@ colour, and ``colours``, the distinct RGBA values per sprite; the real art's com
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -119,14 +118,8 @@ def main() -> None:
     from assetvae.palette import fit_palette
     from assetvae.plugin_api import Generator
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="plants", choices=list(Q.SETS))
-    ap.add_argument("--bundle", required=True)
+    ap = Q.probe_parser(__doc__, seed=5)
     ap.add_argument("--run", help="the bundle's run folder: try the usage pick (palette models)")
-    ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--data-dir", default="benchmarks/data")
-    ap.add_argument("--tuxpaint", default="data/tuxpaint_props")
-    ap.add_argument("--json")
     args = ap.parse_args()
     real = Q.probe_reference(args.set, args.data_dir, args.tuxpaint, args.seed)
     classes, size = real.data.classes, real.images.shape[1]

@@ -1167,18 +1167,36 @@ class SetRun:
     shown: dict = field(default_factory=dict)
 
 
+def load_split(name: str, spec: SetSpec, args):
+    """The set's folder (built on first use), its images loaded as ``spec`` says, and the
+    fixed train / held-out split every row is judged on: (root, data, train_idx, held_idx)."""
+    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
+
+    root = build_set(name, Path(args.data_dir), args)
+    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
+    train_idx, held_idx = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    return root, data, train_idx, held_idx
+
+
+def probe_parser(doc: str, seed: int) -> argparse.ArgumentParser:
+    """The options every probe of a bundle's variants takes (sharpen_probe.py, pick_probe.py)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--set", default="plants", choices=list(SETS))
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--data-dir", default="benchmarks/data")
+    ap.add_argument("--tuxpaint", default="data/tuxpaint_props")
+    ap.add_argument("--json")
+    return ap
+
+
 def probe_reference(name: str, data_dir: str, tuxpaint: str | None, seed: int) -> RealReference:
     """One set's real reference, loaded and split as this benchmark does (for the probes that
     post-process a bundle's variants: benchmarks/sharpen_probe.py, pick_probe.py)."""
-    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
-
     ns = argparse.Namespace(
         smoke=False, data_dir=data_dir, tuxpaint=tuxpaint, seed=seed, samples=32
     )
-    spec = SETS[name]
-    root = build_set(name, Path(data_dir), ns)
-    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
-    tr, he = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    root, data, tr, he = load_split(name, SETS[name], ns)
     return RealReference(name, root, data, tr, he, ns)
 
 
@@ -1199,15 +1217,11 @@ def probe_scores(real: RealReference, per_class: list[np.ndarray]) -> dict:
 
 
 def prepare_set(name: str, args, out: Path) -> SetRun:
-    from assetvae.datasets.folder import LoadOptions, load_folder, split_indices
-
     spec = SETS[name]
     if args.smoke:
         spec = dataclasses.replace(spec, size=32)
     t0 = time.perf_counter()
-    root = build_set(name, Path(args.data_dir), args)
-    data = load_folder(root, LoadOptions(spec.size, spec.pixel_art, spec.crop))
-    train_idx, held_idx = split_indices(data.labels, data.paths, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    root, data, train_idx, held_idx = load_split(name, spec, args)
     train_dir = write_train_folder(data, train_idx, root, out / name / "train_data")
     real = RealReference(name, root, data, train_idx, held_idx, args)
 

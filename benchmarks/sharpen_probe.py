@@ -14,7 +14,6 @@ training loss sees are fooled by it, or see through it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -52,13 +51,7 @@ def unsharp(images: np.ndarray, k: float, alpha: bool = True) -> np.ndarray:
 def main() -> None:
     from assetvae.plugin_api import Generator
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="plants", choices=list(Q.SETS))
-    ap.add_argument("--bundle", required=True)
-    ap.add_argument("--seed", type=int, default=4)
-    ap.add_argument("--data-dir", default="benchmarks/data")
-    ap.add_argument("--tuxpaint", default="data/tuxpaint_props")
-    ap.add_argument("--json")
+    ap = Q.probe_parser(__doc__, seed=4)
     args = ap.parse_args()
     real = Q.probe_reference(args.set, args.data_dir, args.tuxpaint, args.seed)
     data = real.data
