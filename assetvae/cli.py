@@ -159,8 +159,18 @@ class _TrainCommand(click.Command):
 @click.option(
     "--size", default=_M.image_size, show_default=True, help="Image size: 16, 32, 64 or 128."
 )
-@click.option("--latent", default=_M.latent_dim, show_default=True, help="Latent size.")
-@click.option("--width", default=_M.width, show_default=True, help="Channels at full resolution.")
+@click.option(
+    "--latent",
+    type=int,
+    default=None,
+    help="Latent size (default: 64 for pixel art on its native grid, else 32).",
+)
+@click.option(
+    "--width",
+    type=int,
+    default=None,
+    help="Channels at full resolution (default: 64 for pixel art on its native grid, else 32).",
+)
 @click.option("--epochs", default=_T.epochs, show_default=True)
 @click.option(
     "--minutes",
@@ -416,7 +426,7 @@ def train(
             image_size=size,
             latent_dim=latent,
             width=width,
-            max_width=max(128, width),
+            max_width=max(128, width or 0),
             arch=arch,
             texture_noise=texture_noise,
             alpha_margin=alpha_margin,

@@ -24,6 +24,13 @@ PAINTED_ADV = 0.25
 PAINTED_NOISE = 3
 PAINTED_FAKES = 0.5  # sampled fakes beside the reconstructions (TrainConfig.sampled_fakes)
 PAINTED_MIN_SIZE = 64
+# The model's size where the user left it open (train.resolve_size): pixel art on its native
+# grid gets a 64-d latent at width 64 (two-sample 0.81-0.82 against 0.85-0.86 at three seeds,
+# each pair in one 10-minute run; README, issue 14), anything else 32 and 32.
+DEFAULT_LATENT = 32
+DEFAULT_WIDTH = 32
+PIXEL_LATENT = 64
+PIXEL_WIDTH = 64
 # How far the alpha's sigmoid is stretched past [0, 1] either side before clipping
 # (model.open_alpha): exact 0 and 1 become reachable, so sprites have no faint halo and
 # solid interiors are solid (README, issue 14).
@@ -47,8 +54,10 @@ def _number_in(value: Any, low: float, top: float, top_open: bool = False) -> bo
 @dataclass
 class ModelConfig:
     image_size: int = 64
-    latent_dim: int = 32
-    width: int = 32  # channels at full resolution; doubles per halving, capped at max_width
+    # None: decided from the data when training (train.resolve_size) and replaced by the
+    # decision; a model built from an undecided config uses DEFAULT_LATENT and DEFAULT_WIDTH.
+    latent_dim: int | None = None
+    width: int | None = None  # channels at full resolution; doubles per halving (max_width)
     max_width: int = 128
     decoder_norm: bool = False  # batch norm in the decoder (folded into the convs at export)
     # "plain" (GroupNorm + SiLU, issue 14's baseline network: measured best per CPU minute) or
@@ -85,7 +94,7 @@ class ModelConfig:
             raise ConfigError(
                 f"output scale {self.output_scale} is not supported: use 1, 2, 4 or 8"
             )
-        if not 2 <= self.latent_dim <= 512:
+        if self.latent_dim is not None and not 2 <= self.latent_dim <= 512:
             raise ConfigError(f"latent size {self.latent_dim} is out of range: use 2 to 512")
         if self.palette is not None and not (
             2 <= len(self.palette) <= 256 and all(len(c) == 4 for c in self.palette)
@@ -98,10 +107,19 @@ class ModelConfig:
             )
         if self.alpha_margin is not None and not 0 <= self.alpha_margin <= 0.25:
             raise ConfigError(f"alpha margin {self.alpha_margin} is out of range: use 0 to 0.25")
-        if not 4 <= self.width <= 512 or self.max_width < self.width:
+        if self.width is not None and (not 4 <= self.width <= 512 or self.max_width < self.width):
             raise ConfigError(
                 f"width {self.width} (max {self.max_width}) is out of range: use 4 to 512"
             )
+
+    def settled(self) -> ModelConfig:
+        """This config with the size the user left open at its defaults: what a model is
+        built from when no decision from the data was made (train.resolve_size makes one)."""
+        return dataclasses.replace(
+            self,
+            latent_dim=DEFAULT_LATENT if self.latent_dim is None else self.latent_dim,
+            width=DEFAULT_WIDTH if self.width is None else self.width,
+        )
 
 
 @dataclass

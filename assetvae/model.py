@@ -491,7 +491,7 @@ class VAE(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
-        self.cfg = cfg
+        self.cfg = cfg = cfg.settled()  # a size left open (None) builds at the defaults
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
 

@@ -26,12 +26,16 @@ from .config import (
     ALPHA_HAZE,
     ALPHA_MARGIN,
     AUTO_PALETTE,
+    DEFAULT_LATENT,
+    DEFAULT_WIDTH,
     HAZE_LEVELS,
     PAINTED_ADV,
     PAINTED_FAKES,
     PAINTED_MIN_SIZE,
     PAINTED_NOISE,
     PAINTED_SWD,
+    PIXEL_LATENT,
+    PIXEL_WIDTH,
     RunConfig,
     TrainConfig,
 )
@@ -106,6 +110,27 @@ def resolve_native_grid(cfg: RunConfig, log: Callable[[str], None]) -> None:
         log(report.message(mc.image_size))
         mc.output_scale, mc.image_size = mc.image_size // native, native
     tc.native_grid = mc.output_scale > 1
+
+
+def resolve_size(cfg: RunConfig, log: Callable[[str], None]) -> None:
+    """Decide the latent size and width the user left open (None): pixel art on its native
+    grid gets PIXEL_LATENT at PIXEL_WIDTH (it measured ahead on the two-sample test, README),
+    anything else the defaults. Recorded in cfg."""
+    mc = cfg.model
+    pixel = bool(cfg.train.native_grid)
+    chosen = []
+    if mc.latent_dim is None:
+        mc.latent_dim = PIXEL_LATENT if pixel else DEFAULT_LATENT
+        chosen.append(f"a {mc.latent_dim}-d latent")
+    if mc.width is None:
+        mc.width = PIXEL_WIDTH if pixel else DEFAULT_WIDTH
+        mc.max_width = max(mc.max_width, mc.width)
+        chosen.append(f"width {mc.width}")
+    if pixel and chosen:
+        log(
+            f"size: pixel art on its grid gets {' and '.join(chosen)} "
+            f"(--latent {DEFAULT_LATENT} --width {DEFAULT_WIDTH}: the size other art gets)"
+        )
 
 
 def resolve_texture(cfg: RunConfig, log: Callable[[str], None]) -> None:
@@ -359,6 +384,7 @@ class Trainer:
     def __init__(self, cfg: RunConfig, device: torch.device, dist: Dist | None = None):
         tc = cfg.train
         dist = dist or Dist()
+        cfg.model = cfg.model.settled()  # what trains is recorded: no size left open
         self.cfg, self.device, self.dist = cfg, device, dist
         self.model = VAE(cfg.model).to(device)
         self.amp = amp_dtype(tc.amp, device, tc.batch_size)
@@ -693,6 +719,7 @@ def train(
 
     if state is None:
         resolve_native_grid(cfg, log)
+        resolve_size(cfg, log)
         resolve_texture(cfg, log)
     with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
         data = load_data(cfg, log)

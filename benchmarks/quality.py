@@ -257,6 +257,9 @@ RECIPES: dict[str, dict[str, object]] = {
     # AdamW's decoupled weight decay on the conv and linear weights: pixel art's decoder
     # memorises its 184 sprites (held-out loss 10x the training loss)
     "weight-decay": {"train.weight_decay": 0.05},
+    # a 32-d latent at width 32 on any set: what pixel art got before its size was decided
+    # from the data (train.resolve_size gives it a 64-d latent at width 64)
+    "size32": {"model.latent_dim": 32, "model.width": 32},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
