@@ -4,6 +4,7 @@ data, printed and recorded; what the user set is kept."""
 from __future__ import annotations
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from assetvae.cli import main
@@ -55,7 +56,7 @@ def test_an_undecided_config_builds_and_trains_at_the_defaults_and_records_them(
     vae = VAE(ModelConfig(image_size=16, width=8))
     assert vae.cfg.latent_dim == DEFAULT_LATENT and vae.encoder.latent_dim == DEFAULT_LATENT
     cfg = RunConfig(model=ModelConfig(image_size=16), train=TrainConfig(device="cpu"))
-    trainer = Trainer(cfg, __import__("torch").device("cpu"))
+    trainer = Trainer(cfg, torch.device("cpu"))
     assert (cfg.model.latent_dim, cfg.model.width) == (DEFAULT_LATENT, DEFAULT_WIDTH)
     assert trainer.model.cfg.latent_dim == DEFAULT_LATENT
     with pytest.raises(ConfigError, match="latent size 1 is out of range"):
