@@ -384,9 +384,9 @@ class Trainer:
     def __init__(self, cfg: RunConfig, device: torch.device, dist: Dist | None = None):
         tc = cfg.train
         dist = dist or Dist()
-        cfg.model = cfg.model.settled()  # what trains is recorded: no size left open
         self.cfg, self.device, self.dist = cfg, device, dist
         self.model = VAE(cfg.model).to(device)
+        cfg.model = self.model.cfg  # recorded as built: a size left open is settled
         self.amp = amp_dtype(tc.amp, device, tc.batch_size)
         # NHWC is what the CPU's bf16 kernels want (1.62x fp32 against bf16's 1.57x); on the
         # H200 it was 3-5% slower than NCHW at every batch measured, in bf16 too.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +40,27 @@ def write_with_manifest(bundle: Path, manifest: dict, out: Path) -> Path:
     onnx.helper.set_model_props(m, {METADATA_KEY: json.dumps(manifest)})
     onnx.save(m, str(out))
     return out
+
+
+def load_benchmark(stem: str, name: str | None = None):
+    """benchmarks/STEM.py (a script, not a package), loaded by path as module NAME (default
+    STEM), with benchmarks/ on sys.path: the probes import quality.py by name."""
+    name = name or stem
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(name, bench / f"{stem}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def decide(resolve, model, train) -> tuple:
+    """A train.resolve_* step run on a config of model and train: (the config, its lines)."""
+    from assetvae.config import RunConfig
+
+    lines: list[str] = []
+    cfg = RunConfig(data="unused", model=model, train=train)
+    resolve(cfg, lines.append)
+    return cfg, lines

@@ -3,23 +3,15 @@ picking the nearest atoms remakes an image that is made of them."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from helpers import load_benchmark
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
 def _probe():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "patch_pick_probe.py"
-    spec = importlib.util.spec_from_file_location("patch_pick_probe", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["patch_pick_probe"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("patch_pick_probe")
 
 
 def _tiled(n: int = 6, size: int = 32, seed: int = 0) -> torch.Tensor:

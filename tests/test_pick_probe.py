@@ -3,21 +3,13 @@ fitted colours, and the usage-weighted palette pick."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
+from helpers import load_benchmark
 
 
 def _probe():
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    spec = importlib.util.spec_from_file_location("pick_probe", bench / "pick_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("pick_probe")
 
 
 def _two_colour_sprite() -> np.ndarray:

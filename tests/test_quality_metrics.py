@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import load_benchmark
 
-
-def _load(name: str, file: str):
-    """A module of benchmarks/ (not a package), loaded by path under this name."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / file
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-qm = _load("quality_metrics", "quality_metrics.py")
+qm = load_benchmark("quality_metrics")
 
 
 def _rgba(rgb, a, n=1, size=16):
@@ -347,7 +333,7 @@ def test_mushroom_colour_ranges_fit_the_real_demo_mushrooms():
 
 
 def _benchmark():
-    return _load("quality_benchmark", "quality.py")
+    return load_benchmark("quality", "quality_benchmark")
 
 
 class _RowArgs:
@@ -501,7 +487,7 @@ def test_a_rows_config_does_not_share_the_recipes_dicts():
 def test_benchmark_machine_record_names_the_cpu_and_its_widest_vector_extension():
     """Benchmark rows are only comparable on one machine (an AVX2-only CPU trains ~5x fewer
     epochs in 10 minutes than one with AMX), so every JSON says which CPU it ran on."""
-    common = _load("bench_common", "common.py")
+    common = load_benchmark("common", "bench_common")
     two_cpus = (
         "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\n"
         "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu avx512f\n"
@@ -516,7 +502,7 @@ def test_benchmark_machine_record_names_the_cpu_and_its_widest_vector_extension(
 
 
 def test_palette_ceiling_snaps_each_pixel_to_its_nearest_entry():
-    snap = _load("palette_ceiling", "palette_ceiling.py").snap
+    snap = load_benchmark("palette_ceiling").snap
     palette = np.array([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], np.float32)
     images = np.array([[[[200, 30, 20, 255], [10, 0, 250, 255], [90, 90, 90, 0]]]], np.uint8)
     out = snap(images, palette)

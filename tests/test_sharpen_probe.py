@@ -3,20 +3,12 @@ k = 0 alone, steepens an edge, and keeps hidden colour under transparency out of
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
+from helpers import load_benchmark
 
 
 def _probe():
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    spec = importlib.util.spec_from_file_location("sharpen_probe", bench / "sharpen_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("sharpen_probe")
 
 
 def test_unsharp_steepens_edges_and_leaves_flat_colour_alone():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import decide
 
 from assetvae.cli import main
 from assetvae.config import (
@@ -23,9 +24,7 @@ from assetvae.train import resolve_size
 
 
 def _resolved(model: ModelConfig, native_grid: bool) -> tuple[ModelConfig, list[str]]:
-    lines: list[str] = []
-    cfg = RunConfig(data="unused", model=model, train=TrainConfig(native_grid=native_grid))
-    resolve_size(cfg, lines.append)
+    cfg, lines = decide(resolve_size, model, TrainConfig(native_grid=native_grid))
     return cfg.model, lines
 
 

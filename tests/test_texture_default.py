@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from helpers import decide
 
 from assetvae.cli import main
 from assetvae.config import (
@@ -19,10 +20,7 @@ from assetvae.train import resolve_texture
 
 
 def _resolved(model: ModelConfig, train: TrainConfig) -> tuple[RunConfig, list[str]]:
-    lines: list[str] = []
-    cfg = RunConfig(data="unused", model=model, train=train)
-    resolve_texture(cfg, lines.append)
-    return cfg, lines
+    return decide(resolve_texture, model, train)
 
 
 def _levers(cfg: RunConfig) -> tuple:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import threading
-from pathlib import Path
 
 import numpy as np
+from helpers import load_benchmark
 
 from assetvae.plugin_api import Generator
 
@@ -72,10 +71,7 @@ def test_eight_threads_give_exactly_the_sequential_results(bundle):
 
 
 def test_soak_benchmark_runs_and_finds_no_errors(bundle):
-    path = Path(__file__).parents[1] / "benchmarks" / "soak.py"
-    spec = importlib.util.spec_from_file_location("assetvae_soak", path)
-    soak = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(soak)
+    soak = load_benchmark("soak")
     result = soak.soak(bundle, calls=200, threads=THREADS, distinct=30, keys_per_call=3, warmup=20)
     assert result["errors"] == 0, result["first_error"]
     assert result["calls"] == 200 and result["variants"] > 200
