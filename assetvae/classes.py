@@ -108,18 +108,22 @@ def fit_classes(
 
 
 def refit_classes(
-    run_dir: str | Path, components: int | None, exemplar_scale: float | None
+    run_dir: str | Path, components: int | None, exemplar_scale: float | str | None
 ) -> list[ClassLatent]:
     """`assetvae fit-classes`: re-fit a finished run's classes from its saved latents, and
-    record the new settings in its config so the export describes them."""
+    record the new settings in its config so the export describes them. An exemplar scale
+    of config.AUTO is the one the run's data gets (train.resolve_exemplars)."""
     run = RunDir(run_dir)
     state = run.load_checkpoint(for_resume=False)
     means, variances, labels, names = run.read_latents()
     model, cfg = load_model(run)
     cfg.train.components, cfg.train.exemplar_scale = components, exemplar_scale
     cfg.validate()
+    cfg.train.exemplar_scale = cfg.train.exemplars()
     enc = Encoded(means, variances, labels)
-    class_model, _ = fit_classes(run, enc, names, components, exemplar_scale, decoder_fn(model))
+    class_model, _ = fit_classes(
+        run, enc, names, components, cfg.train.exemplar_scale, decoder_fn(model)
+    )
     state["config"] = cfg.to_dict()
     run.save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")})
     run.write_config(cfg)

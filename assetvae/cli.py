@@ -18,12 +18,15 @@ import numpy as np
 from .config import (
     ALPHA_MARGIN,
     AMP_MODES,
+    AUTO,
+    DEFAULT_EXEMPLAR_SCALE,
     LR_SCHEDULES,
     PAINTED_ADV,
     PAINTED_FAKES,
     PAINTED_MIN_SIZE,
     PAINTED_NOISE,
     PAINTED_SWD,
+    PIXEL_EXEMPLAR_SCALE,
     ModelConfig,
     TrainConfig,
 )
@@ -305,7 +308,8 @@ class _TrainCommand(click.Command):
     default=str(_T.exemplar_scale),
     show_default=True,
     help="Sample around each training image's latent, varied by this fraction of the class "
-    "spread; 'off' samples each class's Gaussian (and --components) instead.",
+    f"spread; 'off' samples each class's Gaussian (and --components) instead; 'auto': "
+    f"{PIXEL_EXEMPLAR_SCALE:g} for pixel art on its native grid, else {DEFAULT_EXEMPLAR_SCALE:g}.",
 )
 @click.option(
     "--components",
@@ -489,7 +493,8 @@ def train(
     "exemplar_scale",
     default=str(_T.exemplar_scale),
     show_default=True,
-    help="As for train: a fraction of the class spread, or 'off'.",
+    help="As for train: a fraction of the class spread, 'off', or 'auto' (what the run's "
+    "data gets).",
 )
 @click.option(
     "--components",
@@ -607,14 +612,16 @@ def reconstruct(source: Path, images: tuple[Path, ...], output: Path) -> None:
     click.echo(f"wrote {len(images)} restored image(s) and sheet.png to {output}")
 
 
-def _exemplars(value: str) -> float | None:
+def _exemplars(value: str) -> float | str | None:
     if value == "off":
         return None
+    if value == AUTO:
+        return AUTO
     try:
         return float(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a number or 'off'", param_hint="--exemplars"
+            f"{value!r} is not a number, 'off' or 'auto'", param_hint="--exemplars"
         ) from None
 
 

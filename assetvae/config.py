@@ -31,6 +31,13 @@ DEFAULT_LATENT = 32
 DEFAULT_WIDTH = 32
 PIXEL_LATENT = 64
 PIXEL_WIDTH = 64
+# How far variants move from the training image they vary, as a fraction of the class factor,
+# where the user left it open (train.resolve_exemplars): pixel art on its native grid 0.25
+# (two-sample 0.77 and 0.79 against 0.80 and 0.87 at two seeds; README, issue 14), anything
+# else 0.5. AUTO is the undecided value: None already means "no exemplars".
+AUTO = "auto"
+DEFAULT_EXEMPLAR_SCALE = 0.5
+PIXEL_EXEMPLAR_SCALE = 0.25
 # How far the alpha's sigmoid is stretched past [0, 1] either side before clipping
 # (model.open_alpha): exact 0 and 1 become reachable, so sprites have no faint halo and
 # solid interiors are solid (README, issue 14).
@@ -171,7 +178,8 @@ class TrainConfig:
     components: int | None = None  # sub-clusters per class: None chooses per class, 1 disables
     # Sample around each training image's latent, varied by this fraction of the class factor;
     # None: the class Gaussian (or its sub-clusters). Measured best on small folders (README).
-    exemplar_scale: float | None = 0.5
+    # AUTO: decided from the data (train.resolve_exemplars) and replaced by the decision.
+    exemplar_scale: float | str | None = AUTO
     # Patch-discriminator loss weight, relative to the reconstruction gradient at the decoder's
     # last layer (assetvae/adversarial.py); 0 disables; None decides from the data
     # (train.resolve_texture) and is replaced by the decision.
@@ -271,8 +279,10 @@ class TrainConfig:
             raise ConfigError(f"time budget must be positive seconds, got {self.time_budget_s}")
         if self.components is not None and not 1 <= self.components <= 16:
             raise ConfigError(f"components {self.components} is out of range: use 1 to 16, or auto")
-        if self.exemplar_scale is not None and not 0 <= self.exemplar_scale <= 2:
-            raise ConfigError(f"exemplar scale {self.exemplar_scale} is out of range: use 0 to 2")
+        if self.exemplar_scale not in (None, AUTO) and not _number_in(self.exemplar_scale, 0, 2):
+            raise ConfigError(
+                f"--exemplars {self.exemplar_scale!r} is out of range: use 0 to 2, off or auto"
+            )
         if self.swd_start is not None and not 0 <= self.swd_start < 1:
             raise ConfigError("--swd-start must be a fraction in [0, 1)")
         if (self.adv_weight or 0) < 0 or not 0 <= self.adv_start < 1:
@@ -295,6 +305,13 @@ class TrainConfig:
             raise ConfigError("--grid-margin and --grid-spacing must be 0 to 4096 px")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed {self.seed} is out of range: use 0 to 2**63-1")
+
+    def exemplars(self) -> float | None:
+        """The exemplar scale variants are sampled with: this config's, or while it is still
+        undecided (AUTO), the one the data would get (train.resolve_exemplars)."""
+        if self.exemplar_scale != AUTO:
+            return self.exemplar_scale
+        return PIXEL_EXEMPLAR_SCALE if self.native_grid else DEFAULT_EXEMPLAR_SCALE
 
     def weight(self, term: str) -> float:
         """The weight of loss term `term`: this config's, else the term's default."""

@@ -25,7 +25,9 @@ from .classes import Encoded, decoder_fn, encode_all, fit_classes, save_frame_la
 from .config import (
     ALPHA_HAZE,
     ALPHA_MARGIN,
+    AUTO,
     AUTO_PALETTE,
+    DEFAULT_EXEMPLAR_SCALE,
     DEFAULT_LATENT,
     DEFAULT_WIDTH,
     HAZE_LEVELS,
@@ -130,6 +132,21 @@ def resolve_size(cfg: RunConfig, log: Callable[[str], None]) -> None:
         log(
             f"size: pixel art on its grid gets {' and '.join(chosen)} "
             f"(--latent {DEFAULT_LATENT} --width {DEFAULT_WIDTH}: the size other art gets)"
+        )
+
+
+def resolve_exemplars(cfg: RunConfig, log: Callable[[str], None]) -> None:
+    """Decide the exemplar scale the user left open (AUTO): pixel art on its native grid
+    gets PIXEL_EXEMPLAR_SCALE (its variants measured nearer the art on the two-sample test,
+    README), anything else DEFAULT_EXEMPLAR_SCALE. Recorded in cfg."""
+    tc = cfg.train
+    if tc.exemplar_scale != AUTO:
+        return
+    tc.exemplar_scale = tc.exemplars()
+    if tc.native_grid:
+        log(
+            f"exemplars: pixel art's variants vary a training sprite by {tc.exemplar_scale:g} of "
+            f"its class's spread (--exemplars {DEFAULT_EXEMPLAR_SCALE:g}: what other art gets)"
         )
 
 
@@ -479,7 +496,8 @@ class Trainer:
         more, n_fakes = None, 0
         if sampled:
             n_fakes = max(1, round(tc.sampled_fakes * len(x)))
-            scale = 1.0 if tc.exemplar_scale is None else tc.exemplar_scale
+            scale = tc.exemplars()
+            scale = 1.0 if scale is None else scale
             normals, uniforms = (d.to(self.device) for d in draws)
             lab = labels.to(self.device)
 
@@ -667,7 +685,7 @@ def write_previews(
     if data.frames is not None:  # every frame of every animation, for the animation model
         save_frame_latents(run, model, data.images, data.labels, data.frames, device)
     class_model = fit_class_model(
-        enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplar_scale
+        enc.means, enc.variances, enc.labels, data.classes, 1, tc.exemplars()
     )
     write_epoch_previews(
         run.previews, epoch, originals, recon, class_model, decoder_fn(model, device)
@@ -720,6 +738,7 @@ def train(
     if state is None:
         resolve_native_grid(cfg, log)
         resolve_size(cfg, log)
+        resolve_exemplars(cfg, log)
         resolve_texture(cfg, log)
     with dist.rank0_first():  # rank 0 fills the image cache; the others then read it
         data = load_data(cfg, log)
@@ -808,7 +827,7 @@ def train(
         enc = encode_all(trainer.final, data.train_images, data.labels[data.train_idx], device)
     decode = decoder_fn(trainer.final, device)
     class_model, labels = fit_classes(
-        run, enc, data.classes, tc.components, tc.exemplar_scale, decode, tc.discover, tc.seed
+        run, enc, data.classes, tc.components, tc.exemplars(), decode, tc.discover, tc.seed
     )
     if tc.discover:
         write_style_sheets(

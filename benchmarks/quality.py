@@ -260,6 +260,9 @@ RECIPES: dict[str, dict[str, object]] = {
     # a 32-d latent at width 32 on any set: what pixel art got before its size was decided
     # from the data (train.resolve_size gives it a 64-d latent at width 64)
     "size32": {"model.latent_dim": 32, "model.width": 32},
+    # variants at half the class's spread from their exemplar on any set: what pixel art got
+    # before its scale was decided from the data (train.resolve_exemplars gives it 0.25)
+    "ex050": {"train.exemplar_scale": 0.5},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set
