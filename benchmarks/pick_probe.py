@@ -3,7 +3,7 @@
     python benchmarks/pick_probe.py --set plants --bundle B.avae.onnx [--seed 5] [--json J]
     python benchmarks/pick_probe.py --set pixel --bundle B.avae.onnx --run RUN_DIR [--json J]
 
-Two post-processes a bundle's graph could do with its allowed operators (1x1 convolutions,
+Post-processes a bundle's graph could do with its allowed operators (convolutions,
 Softmax, MatMul), tried on the variants before anyone builds them into the product:
 
 - ``snapK`` (RGBA bundles: plants, tuxpaint): each pixel's colour snapped to the nearest of K
@@ -15,6 +15,10 @@ Softmax, MatMul), tried on the variants before anyone builds them into the produ
   entry's bounded logit raised by G times the log of its mean probability over the sprite, so
   colours the sprite already uses win where the decoder hesitates between several (the pixel
   shields' mottled emblems); G = 1, 2, 4, and ``usage0`` the bundle's own pick.
+- ``localW`` (palette bundles, ``--run``): the palette pick with each entry's bounded logit
+  raised by W times its mean over the pixel's 8 neighbours (a depthwise 3x3 convolution), so a
+  hesitant pixel takes its neighbours' colour and a patch does not break into specks, while a
+  sure one-pixel outline keeps its own; W = 0.25, 0.5, 1.
 
 Each row is what ``sharpen_probe.py`` reports (realism, the two-sample test and its blocks,
 sharpness), plus ``flat``, the share of horizontally neighbouring opaque pixels of exactly equal
@@ -35,6 +39,7 @@ from common import write_json  # noqa: E402
 
 SNAP_COLOURS = (64, 256, 1024)
 USAGE_GAINS = (0.0, 1.0, 2.0, 4.0)
+LOCAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 
 
 def flat_share(images: np.ndarray) -> float:
@@ -88,8 +93,28 @@ def usage_pick(bounded, palette, gain: float):
     return pick(raised * (SHARP_TEMPERATURE / TEMPERATURE), palette)
 
 
-def usage_variants(gen, run: str, classes: list[str], n: int, seed: int, size: int) -> dict:
-    """{gain: [uint8 RGBA per class]} from the run's torch decoder on the bundle's latents."""
+def local_pick(bounded, palette, weight: float):
+    """Palette pick from bounded logits [N, K, H, W] with each entry raised by weight times
+    its mean bounded logit over the pixel's 8 neighbours (a depthwise 3x3 convolution, which
+    a graph can do): where the decoder hesitates, a pixel takes its neighbours' colour, so a
+    patch does not break into specks; RGBA [N, 4, H, W]."""
+    import torch
+
+    from assetvae.palette import SHARP_TEMPERATURE, TEMPERATURE, pick
+
+    k = bounded.shape[1]
+    ring = torch.ones(k, 1, 3, 3, dtype=bounded.dtype) / 8
+    ring[:, :, 1, 1] = 0
+    # neighbours past the border count as the pixel itself
+    padded = torch.nn.functional.pad(bounded, (1, 1, 1, 1), mode="replicate")
+    around = torch.nn.functional.conv2d(padded, ring, groups=k)
+    return pick((bounded + weight * around) * (SHARP_TEMPERATURE / TEMPERATURE), palette)
+
+
+def picked_variants(gen, run: str, classes: list[str], n: int, seed: int, size: int) -> dict:
+    """{pick name: [uint8 RGBA per class]} from the run's torch decoder on the bundle's
+    latents: the usage pick at each gain (usageG) and the neighbourhood pick at each weight
+    (localW)."""
     import torch
 
     from assetvae.palette import bounded_logits
@@ -97,20 +122,22 @@ def usage_variants(gen, run: str, classes: list[str], n: int, seed: int, size: i
     model = Q.torch_model(Path(run))[0]
     dec = model.decoder
     if dec.palette is None:
-        raise SystemExit("--run: that run's decoder has no palette; the usage pick needs one")
-    out: dict[float, list[np.ndarray]] = {g: [] for g in USAGE_GAINS}
+        raise SystemExit("--run: that run's decoder has no palette; the picks need one")
+    picks = {f"usage{g:g}": lambda b, p, g=g: usage_pick(b, p, g) for g in USAGE_GAINS}
+    picks |= {f"local{w:g}": lambda b, p, w=w: local_pick(b, p, w) for w in LOCAL_WEIGHTS}
+    out: dict[str, list[np.ndarray]] = {name: [] for name in picks}
     for c in classes:
         z = torch.from_numpy(gen.latents(c, range(n), seed=seed, spread=1.0))
         with torch.no_grad():
             bounded = bounded_logits(dec(z).float())
-            for g in USAGE_GAINS:
-                rgba = usage_pick(bounded, dec.palette, g)
+            for name, fn in picks.items():
+                rgba = fn(bounded, dec.palette)
                 if dec.scale > 1:
                     rgba = torch.nn.functional.interpolate(
                         rgba, scale_factor=dec.scale, mode="nearest"
                     )
                 x = (rgba.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-                out[g].append(Q.resize_rgba(x, size, nearest=True))
+                out[name].append(Q.resize_rgba(x, size, nearest=True))
     return out
 
 
@@ -145,11 +172,12 @@ def main() -> None:
 
     row("none", made)
     if args.run:
-        picked = usage_variants(gen, args.run, classes, n, args.seed, size)
-        diff = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(picked[0.0], made))
+        picked = picked_variants(gen, args.run, classes, n, args.seed, size)
+        diff = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(picked["usage0"], made))
         print(f"usage0 against the bundle's own variants: max pixel difference {diff}")
-        for g in USAGE_GAINS[1:]:
-            row(f"usage{g:g}", picked[g])
+        for name, per in picked.items():
+            if name not in ("usage0", "local0"):  # both are the bundle's own pick
+                row(name, per)
     else:
         train = real.images[real.train_idx]
         for k in SNAP_COLOURS:

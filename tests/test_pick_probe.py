@@ -58,3 +58,19 @@ def test_usage_pick_is_the_bundles_pick_at_gain_zero_and_favours_used_colours():
     assert plain[0, 2, 0, 0] > 0.99 and plain[0, 0, 1, 1] > 0.99  # blue there, red elsewhere
     raised = probe.usage_pick(bounded, palette, 1.0)
     assert raised[0, 0, 0, 0] > 0.99  # the sprite is red: the hesitant pixel goes red too
+
+
+def test_local_pick_is_the_bundles_pick_at_weight_zero_and_mends_a_hesitant_speck():
+    probe = _probe()
+    palette = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], dtype=torch.float32)
+    bounded = torch.full((1, 3, 5, 7), -5.0)
+    bounded[:, 1] = 5.0  # red everywhere...
+    bounded[0, 2, 2, 1], bounded[0, 1, 2, 1] = 5.2, 5.0  # ...but one pixel leans blue
+    bounded[0, 2, :, 4], bounded[0, 1, :, 4] = 9.0, -9.0  # and a sure blue line in red
+    plain = probe.local_pick(bounded, palette, 0.0)
+    assert torch.equal(plain, probe.usage_pick(bounded, palette, 0.0))
+    assert plain[0, 2, 2, 1] > 0.99  # the speck
+    mended = probe.local_pick(bounded, palette, 0.5)
+    assert mended[0, 0, 2, 1] > 0.99  # its neighbours are red: so is it now
+    assert (mended[0, 2, :, 4] > 0.99).all()  # a sure one-pixel line keeps its colour
+    assert (mended[0, 0, :, 3] > 0.99).all()  # and does not spread
