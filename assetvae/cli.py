@@ -174,6 +174,14 @@ class _TrainCommand(click.Command):
     default=None,
     help="Channels at full resolution (default: 64 for pixel art on its native grid, else 32).",
 )
+@click.option(
+    "--head-kernel",
+    type=int,
+    default=_M.head_kernel,
+    show_default=True,
+    help="Kernel of the decoder's last convolution, 1 or 3: 1 costs a palette decoder far "
+    "less in the engine.",
+)
 @click.option("--epochs", default=_T.epochs, show_default=True)
 @click.option(
     "--minutes",
@@ -370,6 +378,7 @@ def train(
     size,
     latent,
     width,
+    head_kernel,
     epochs,
     minutes,
     batch,
@@ -431,6 +440,7 @@ def train(
             latent_dim=latent,
             width=width,
             max_width=max(128, width or 0),
+            head_kernel=head_kernel,
             arch=arch,
             texture_noise=texture_noise,
             alpha_margin=alpha_margin,

@@ -254,6 +254,11 @@ def out_channels(cfg: ModelConfig) -> int:
     return len(cfg.palette) if cfg.palette else 4
 
 
+def head(cfg: ModelConfig, cin: int) -> Conv:
+    """The decoder's last convolution, to out_channels(cfg)."""
+    return Conv(cin, out_channels(cfg), cfg.head_kernel)
+
+
 def conv_widths(cfg: ModelConfig) -> list[int]:
     """Channel count at each resolution, from full size down to BOTTOM."""
     return [min(cfg.width * 2**i, cfg.max_width) for i in range(_levels(cfg) + 1)]
@@ -277,7 +282,7 @@ def conv_decoder(cfg: ModelConfig) -> Chain:
     blocks: list[nn.Module] = [ToMap(cfg.latent_dim, w[0]), Act()]
     for cin, cout in zip(w[:-1], w[1:]):
         blocks += [Upsample(), Conv(cin, cout, batch_norm=bn), Act()]
-    blocks += [Conv(w[-1], w[-1], batch_norm=bn), Act(), Conv(w[-1], out_channels(cfg))]
+    blocks += [Conv(w[-1], w[-1], batch_norm=bn), Act(), head(cfg, w[-1])]
     return Chain(*blocks)
 
 
@@ -313,7 +318,7 @@ def plain_decoder(cfg: ModelConfig) -> Chain:
         if size > noisy:
             blocks.append(TextureNoise(cfg.latent_dim, size, cout, seed=size))
         blocks += [GroupNorm(cout, size), Act("silu")]
-    return (LatentChain if levels else Chain)(*blocks, Conv(w[-1], out_channels(cfg)))
+    return (LatentChain if levels else Chain)(*blocks, head(cfg, w[-1]))
 
 
 RES_MAX_SIZE = 8  # residual blocks at 4x4 and 8x8, where a 3x3 conv costs least per channel
@@ -339,7 +344,7 @@ def res_decoder(cfg: ModelConfig, subpixel: bool = False) -> Chain:
         size *= 2
         up = [SubPixel(cin, cout)] if subpixel else [Upsample(), Conv(cin, cout)]
         blocks += [*up, GroupNorm(cout, size), Act("silu")]
-    return Chain(*blocks, Conv(w[-1], out_channels(cfg)))
+    return Chain(*blocks, head(cfg, w[-1]))
 
 
 def _encoder_features(encoder: Chain) -> int:

@@ -263,6 +263,10 @@ RECIPES: dict[str, dict[str, object]] = {
     # variants at half the class's spread from their exemplar on any set: what pixel art got
     # before its scale was decided from the data (train.resolve_exemplars gives it 0.25)
     "ex050": {"train.exemplar_scale": 0.5},
+    # a 64-colour palette: what pixel art got before 128 measured nearer the art
+    "pal64": {"train.palette": 64},
+    # the decoder's last convolution 1x1 instead of 3x3 (a ninth of a palette head's cost)
+    "head1": {"model.head_kernel": 1},
 }
 DEFAULT_RECIPES = ("default", "plain")
 LONG_MINUTES = 40.0  # --long: the default recipe again at this budget, on every set

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from helpers import write_rgba
 
 from assetvae.cli import main
+from assetvae.config import AUTO_PALETTE
 from assetvae.datasets.grid import block_factor, place_native, scan_grid
 
 
@@ -90,8 +91,8 @@ def test_pixel_art_trains_on_its_grid_and_exports_crisp(pixel_folder, tmp_path):
     cfg = load_checkpoint(run)["config"]
     assert (cfg.model.image_size, cfg.model.output_scale, cfg.train.native_grid) == (16, 4, True)
     # pixel art picks from a palette fitted to it by default (the set has 5 colours)
-    assert "palette: 64 colours fitted to the training images (pixel art" in r.output
-    assert cfg.train.palette == 64 and len(cfg.model.palette) == 64
+    assert f"palette: {AUTO_PALETTE} colours fitted to the training images (pixel art" in r.output
+    assert cfg.train.palette == AUTO_PALETTE and len(cfg.model.palette) == AUTO_PALETTE
     # and keeps its crisp grid: none of painted art's texture levers
     assert (cfg.model.texture_noise, cfg.train.adv_weight, cfg.train.weight("swd")) == (0, 0, 0)
     assert "texture:" not in r.output
