@@ -48,12 +48,22 @@ def test_snap_keeps_palette_colours_and_alpha_and_moves_others_to_the_nearest():
     assert np.array_equal(probe.snap(speck, palette, blur=True)[0, 3, 2], img[0, 3, 2])
 
 
+# transparent, red, blue: the picks' palette
+PICK_PALETTE = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], dtype=torch.float32)
+
+
+def _red_with_a_hesitant_pixel(h: int, w: int, y: int, x: int) -> torch.Tensor:
+    """Bounded logits over PICK_PALETTE: red everywhere, but pixel (y, x) leans blue."""
+    bounded = torch.full((1, 3, h, w), -5.0)
+    bounded[:, 1] = 5.0
+    bounded[0, 2, y, x], bounded[0, 1, y, x] = 5.2, 5.0
+    return bounded
+
+
 def test_usage_pick_is_the_bundles_pick_at_gain_zero_and_favours_used_colours():
     probe = _probe()
-    palette = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], dtype=torch.float32)
-    bounded = torch.full((1, 3, 4, 4), -5.0)
-    bounded[:, 1] = 5.0  # red everywhere...
-    bounded[0, 2, 0, 0], bounded[0, 1, 0, 0] = 5.2, 5.0  # ...but one pixel leans blue
+    palette = PICK_PALETTE
+    bounded = _red_with_a_hesitant_pixel(4, 4, 0, 0)
     plain = probe.usage_pick(bounded, palette, 0.0)
     assert plain[0, 2, 0, 0] > 0.99 and plain[0, 0, 1, 1] > 0.99  # blue there, red elsewhere
     raised = probe.usage_pick(bounded, palette, 1.0)
@@ -62,10 +72,8 @@ def test_usage_pick_is_the_bundles_pick_at_gain_zero_and_favours_used_colours():
 
 def test_local_pick_is_the_bundles_pick_at_weight_zero_and_mends_a_hesitant_speck():
     probe = _probe()
-    palette = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 1]], dtype=torch.float32)
-    bounded = torch.full((1, 3, 5, 7), -5.0)
-    bounded[:, 1] = 5.0  # red everywhere...
-    bounded[0, 2, 2, 1], bounded[0, 1, 2, 1] = 5.2, 5.0  # ...but one pixel leans blue
+    palette = PICK_PALETTE
+    bounded = _red_with_a_hesitant_pixel(5, 7, 2, 1)
     bounded[0, 2, :, 4], bounded[0, 1, :, 4] = 9.0, -9.0  # and a sure blue line in red
     plain = probe.local_pick(bounded, palette, 0.0)
     assert torch.equal(plain, probe.usage_pick(bounded, palette, 0.0))
