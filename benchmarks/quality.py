@@ -86,7 +86,7 @@ training, fewer samples and projections), to exercise the script, not to measure
 
 JSON (``OUT/quality.json`` and ``--json PATH``)::
 
-    {"benchmark": "quality", "version": 2, "smoke": bool, "seed", "spreads", "samples_per_class",
+    {"benchmark": "quality", "version": 3, "smoke": bool, "seed", "spreads", "samples_per_class",
      "budget": {"minutes", "epochs"}, "device", "sets": {SET: {"data", "size", "classes",
        "counts", "split": {...}, "classifier": {...}, "real": {"swd_real_vs_real": [per level],
        "swd_levels_px", "novelty_reference", "calibration": {name: {"realism", "swd_ratio",
@@ -635,6 +635,12 @@ class RealReference:
                 )
                 entry["two_sample"] = round(ts["accuracy"], 4)
             out[name] = entry
+        # changes no one sees (+-1 and +-2 levels on the art's own grid): near 0.5, or the
+        # test is judging something else than what a player sees
+        for levels in (1, 2):
+            wobbled = qm.invisible_wobble(b, levels, seed=levels)
+            ts = qm.two_sample_test(a, wobbled, per_block=False, **self.ts_args)
+            out[f"invisible_{levels}_level"] = {"two_sample": round(ts["accuracy"], 4)}
         halves = qm.two_sample_test(a, b, **self.ts_args)
         out["real_half_a"] = {
             "realism": 1.0,
@@ -1054,7 +1060,8 @@ def print_table(result: dict) -> None:
             f"{fmt(blur['realism'])} 2-sample {fmt(blur.get('two_sample'))}; noise realism "
             f"{fmt(cal['noise_0.05']['realism'])}; train copies realism "
             f"{fmt(copier['realism']['1'])} 2-sample {fmt(copier['two_sample']['accuracy'])} "
-            f"novelty {fmt(copier['novelty']['1'])}"
+            f"novelty {fmt(copier['novelty']['1'])}; +-1 level 2-sample "
+            f"{fmt(cal['invisible_1_level']['two_sample'])}"
         )
     for s in result["skipped"]:
         print(f"skipped {s['row']}: {s['reason']}")
@@ -1429,7 +1436,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {
         "benchmark": "quality",
-        "version": 2,
+        "version": 3,
         "smoke": args.smoke,
         "seed": args.seed,
         "spreads": list(SPREADS),

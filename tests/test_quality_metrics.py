@@ -232,6 +232,36 @@ def test_two_sample_test_on_known_answers():
     assert found["n_per_side"] == 40 and sum(found["features"].values()) > 100
 
 
+def test_two_sample_test_ignores_changes_no_one_sees_and_still_sees_light_blur():
+    real, other = _sprites(60, 0), _sprites(60, 1)
+    for levels in (1, 2):  # bank 2 told these apart at 1.00: the flats' features were exact
+        wobbled = qm.invisible_wobble(other, levels, seed=levels)
+        r = qm.two_sample_test(real, wobbled, repeats=2, per_block=False)
+        assert r["accuracy"] <= 0.65, (levels, r)
+        assert r["feature_bank"] == qm.FEATURE_BANK == 3
+    light = qm._blur(other.astype(np.float64) / 255)  # one 5-tap pass, the lightest we keep
+    assert qm.two_sample_test(real, light, repeats=1, per_block=False)["accuracy"] >= 0.9
+
+
+def test_invisible_wobble_stays_on_the_art_grid_and_off_transparency():
+    small = _sprites(3, 5, size=12)
+    big = small.repeat(4, 1).repeat(4, 2)  # pixel art shipped at 4x
+    w = qm.invisible_wobble(big, 2, seed=0).astype(np.int16)
+    assert np.abs(w - big).max() == 2
+    assert (w[big[..., 3] == 0] == 0).all()  # transparent pixels untouched
+    blocks = w.reshape(3, 12, 4, 12, 4, 4)
+    assert (blocks == blocks[:, :, :1, :, :1]).all()  # one wobble per art pixel
+    assert qm.invisible_wobble(big, 2, seed=0).tolist() == w.tolist()  # seeded
+
+
+def test_orientation_votes_do_not_jump_at_a_bin_edge():
+    edge = np.zeros((2, 16, 16), np.float64)
+    edge[:, :, 8:] = 0.8  # a vertical edge: the gradient points along x, angle 0
+    edge[1, ::2, 8:] += 1 / 255  # a one-level wobble tilts it either way
+    h = qm._orientation_global(edge)[:, :8]
+    assert h[0, 0] == pytest.approx(1.0) and np.abs(h[0] - h[1]).max() < 0.05
+
+
 def test_two_sample_test_balances_the_sides_and_flags_copies():
     real = _sprites(30, 2)
     r = qm.two_sample_test(real, _sprites(50, 3), repeats=1, per_block=False)
@@ -248,6 +278,9 @@ def test_alpha_histogram_tells_hard_from_soft_edges():
     assert h[:, 1:5].sum() == 0 and np.allclose(h.sum(1), 1)
     soft = qm._blur(hard.astype(np.float64) / 255)
     assert qm.alpha_histogram(soft)[:, 1:5].sum() > 0.05
+    near = _rgba(0.5, np.array([0, 2, 3, 250, 253, 255]).repeat(16)[:, None] / 255, size=96)
+    h = qm.alpha_histogram(near[:, :96, :16])[0] * 6  # sixths: one per alpha level
+    assert h.round(6).tolist() == [2, 1, 0, 0, 1, 2]  # 2 and 253 are 0 and 255 to any eye
 
 
 # --------------------------------------------------------------------------- colour truth
