@@ -54,7 +54,12 @@ composited over mid-grey):
   3 times, on a fixed feature bank no training loss sees (Laplacian band-energy quantiles,
   orientation histograms at three scales, colour and alpha histograms, fixed random filters).
   0.5 = indistinguishable; ``blocks`` says which features give the samples away. Well below
-  0.5 means near-copies of real images (compare ``novelty``).
+  0.5 means near-copies of real images (compare ``novelty``). Feature bank 3 (version 3 of
+  this JSON) ignores changes of up to 2 levels in 255 that no one can see; the set's
+  ``calibration`` shows it (``invisible_1_level``, ``invisible_2_level``: real half A against
+  half B wobbled that much, near 0.5; ``blur_5tap``: near 1). Version 2 rows used bank 2,
+  which told the plants from themselves at 0.78 under a one-level wobble;
+  ``benchmarks/rescore.py`` re-scores a saved bundle with today's bank.
 - ``colour_truth`` (spread 1): per class, the share of real images whose key colours (hue
   windows holding >= 20 % of the visible pixels, compared in CIELAB, Delta E <= 25) all appear
   among the samples' key colours; mean over classes (and per class). The set's

@@ -31,3 +31,15 @@ def test_unsharp_ignores_colour_hidden_under_transparency():
     img[:, :, 4:] = (0, 255, 0, 0)  # transparent, with green hidden under it
     out = usm(img, 1.0, alpha=False)
     assert out[0, 0, 3, 1] == 0  # no green bleeds into the red edge
+
+
+def test_alpha_stretch_hardens_edges_and_keeps_colour():
+    img = np.zeros((1, 1, 4, 4), np.uint8)
+    img[0, 0, :, :3] = (10, 200, 30)
+    img[0, 0, :, 3] = (60, 128, 192, 255)
+    out = _probe().alpha_stretch(img, 2.0)
+    a = out[0, 0, :, 3].tolist()
+    assert a[0] == 0 and 128 <= a[1] <= 129 and a[2:] == [255, 255]  # about one half, clipped
+    assert out[0, 0, 0, :3].tolist() == [0, 0, 0]  # none left under full transparency
+    assert np.array_equal(out[0, 0, 1:, :3], img[0, 0, 1:, :3])
+    assert np.array_equal(_probe().alpha_stretch(img, 1.0), img)
