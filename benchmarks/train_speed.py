@@ -225,6 +225,11 @@ def main() -> None:
     }
     if args.compile:
         levers["compile"] = {"compile_": True}
+        levers["channels_last+bf16+compile"] = {
+            "channels_last": True,
+            "bf16": True,
+            "compile_": True,
+        }
     for arch in ("conv", "plain") if "arch" in parts else ():
         base = None
         for name, kw in levers.items():
