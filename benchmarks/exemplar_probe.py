@@ -57,12 +57,7 @@ def score_scale(run_dir: Path, scale: float | None, real, seed: int, work: Path)
     bundle = work / f"{label(scale)}.avae.onnx"
     export_bundle(copy, bundle)
     gen = Generator.load(bundle, device="cpu")
-    size, nearest = real.images.shape[1], real.name == "pixel"
-    n = max([Q.MUSHROOM_SAMPLES] + real.counts + real.a_counts)
-    per_class = [
-        Q.resize_rgba(gen.sample(c, n, spread=1.0, seed=seed), size, nearest)
-        for c in real.data.classes
-    ]
+    per_class = Q.probe_variants(gen, real, seed)
     s = Q.score_samples(real, {1.0: per_class})
     shutil.rmtree(copy)
     return {

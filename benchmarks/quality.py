@@ -1222,6 +1222,17 @@ def probe_reference(name: str, data_dir: str, tuxpaint: str | None, seed: int) -
     return RealReference(name, root, data, tr, he, ns)
 
 
+def probe_variants(gen, real: RealReference, seed: int, samples: int = 32) -> list[np.ndarray]:
+    """A loaded bundle's spread-1 variants per class as a row makes them (uint8 RGBA at the
+    evaluation size, as many as the row samples at spread 1; ``samples``: its --samples)."""
+    n = max([samples, MUSHROOM_SAMPLES] + real.counts)
+    size = real.images.shape[1]
+    return [
+        resize_rgba(gen.sample(c, n, spread=1.0, seed=seed), size, real.name == "pixel")
+        for c in real.data.classes
+    ]
+
+
 def probe_scores(real: RealReference, per_class: list[np.ndarray]) -> dict:
     """A probe's row: realism, the two-sample test with its blocks, and sharpness against the
     real art, for uint8 RGBA variants per class (at least real.counts of each)."""

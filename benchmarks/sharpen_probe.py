@@ -65,10 +65,8 @@ def main() -> None:
     ap = Q.probe_parser(__doc__, seed=4)
     args = ap.parse_args()
     real = Q.probe_reference(args.set, args.data_dir, args.tuxpaint, args.seed)
-    data = real.data
     gen = Generator.load(args.bundle, device="cpu")
-    n = max([32, Q.MUSHROOM_SAMPLES] + real.counts)
-    made = [gen.sample(c, n, spread=1.0, seed=args.seed) for c in data.classes]
+    made = Q.probe_variants(gen, real, args.seed)
 
     filters = {"none": lambda x: x}
     for k in (0.5, 1.0, 2.0):

@@ -1,6 +1,6 @@
-"""benchmarks/rescore.py samples a saved bundle as its quality row did, and
-benchmarks/two_sample_calibration.py changes real art in known ways and can score with
-another copy of the metrics module."""
+"""quality.probe_variants (benchmarks/rescore.py, the probes) samples a saved bundle as its
+quality row did, and benchmarks/two_sample_calibration.py changes real art in known ways and
+can score with another copy of the metrics module."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 from helpers import load_benchmark
 
 
-def test_rescore_samples_a_bundle_as_its_row_did(bundle):
-    rescore = load_benchmark("rescore")
+def test_probe_variants_sample_a_bundle_as_its_row_did(bundle):
+    from assetvae.plugin_api import Generator
+
+    quality = load_benchmark("quality")
+    gen = Generator.load(bundle, device="cpu")
     classes = ["cactus", "mushroom", "pine"]
     real = SimpleNamespace(
         name="plants",
@@ -19,11 +22,11 @@ def test_rescore_samples_a_bundle_as_its_row_did(bundle):
         counts=[2, 60, 2],
         data=SimpleNamespace(classes=classes),
     )
-    first = rescore.variants(str(bundle), real, seed=7)
+    first = quality.probe_variants(gen, real, seed=7)
     assert [x.shape for x in first] == [(60, 64, 64, 4)] * 3  # the largest of the counts
-    again = rescore.variants(str(bundle), real, seed=7)
+    again = quality.probe_variants(gen, real, seed=7)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))  # the row's own variants
-    other = rescore.variants(str(bundle), real, seed=8)
+    other = quality.probe_variants(gen, real, seed=8)
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
